@@ -1,0 +1,294 @@
+"""The deterministic core: sequenced command batches in, event rows out.
+
+`Core.apply` is the whole state machine. It has no clock, no randomness, no I/O and no
+asyncio: time arrives as a column of each command, ids derive from sequence numbers, and
+every container iterates in a defined order, so the same batches always give the same
+events byte for byte and the same `state_hash()`. The order book behind it is pluggable:
+the numba `FastBook` in production, the plain `ReferenceBook` as the oracle in tests.
+
+Per batch, in order:
+1. Check the batch continues the sequence (a gap or repeat is a bug upstream: raise).
+2. Pre-checks that need strings: a client order id already used by the account makes the
+   NEW_ORDER row carry DUPLICATE_CLIENT_ORDER_ID (the book then rejects it, in sequence);
+   a cancel or amend addressed by client order id gets the order id filled in.
+3. Rows run in the book kernel in as few calls as possible; the rare instrument commands
+   (ADD_INSTRUMENT, SET_REFERENCE) run here in Python between kernel calls.
+
+A client order id is consumed by the first NEW_ORDER that carries it, accepted or not, so
+a retried request can never execute twice and its original outcome can always be looked up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Literal, Protocol
+
+import msgspec
+import numpy as np
+
+from engine import instruments as instrument_rules
+from engine.codes import RejectCode
+from engine.commands import CommandBatch
+from engine.events import event_row
+from engine.instruments import InstrumentSpec
+from engine.layout import (
+    C_ACCT,
+    C_INSTR,
+    C_KIND,
+    C_OID,
+    C_PRECHECK,
+    C_PRICE,
+    C_QTY,
+    C_SEQ,
+    C_SIDE,
+    C_TS,
+    CLOSED,
+    EV_REJECTED,
+    EVENT_WIDTH,
+    K_AMEND,
+    K_CANCEL,
+    K_NEW_ORDER,
+    KERNEL_KIND_LIMIT,
+)
+from engine.refbook import ReferenceBook
+from engine.snapshot_types import ORDER_FIELDS, BookState
+from engine.types import CmdKind, EventKind, StpMode
+
+IMAGE_VERSION = 1
+NO_EVENTS = np.zeros((0, EVENT_WIDTH), dtype=np.int64)
+
+
+class SequenceError(RuntimeError):
+    """A batch does not continue the core's sequence: never apply it."""
+
+
+class CoreConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    max_orders: int = 262_144
+    max_accounts: int = 100_000
+    max_instruments: int = 1_024
+    stp_default: StpMode = StpMode.CANCEL_INCOMING
+    book: Literal["fast", "reference"] = "fast"
+    initial_levels: int = 262_144
+
+
+class Book(Protocol):
+    def process(self, rows: np.ndarray, keep_events: bool = True) -> np.ndarray: ...
+    def add_instrument(self, spec: InstrumentSpec) -> None: ...
+    def rebase(self, instr: int, spec: InstrumentSpec) -> None: ...
+    def has_orders(self, instr: int) -> bool: ...
+    def phase(self, instr: int) -> int: ...
+    def state(self) -> BookState: ...
+    def load(self, state: BookState) -> None: ...
+
+
+def make_book(config: CoreConfig) -> Book:
+    if config.book == "reference":
+        return ReferenceBook(config.max_orders, config.max_accounts, int(config.stp_default))
+    from engine.fastbook.book import FastBook  # numba compiles on first import
+
+    return FastBook(
+        config.max_orders, config.max_accounts, int(config.stp_default),
+        max_instruments=config.max_instruments, levels=config.initial_levels,
+    )
+
+
+class CoreImage(msgspec.Struct, frozen=True):
+    """Everything needed to rebuild a core exactly: the content of a snapshot."""
+
+    version: int
+    last_seq: int
+    config: CoreConfig
+    specs: list[InstrumentSpec]
+    client_ids: list[tuple[int, str, int]]
+    orders: bytes
+    instruments: bytes
+    next_trade_id: int
+    next_prio: int
+
+
+class Core:
+    def __init__(self, config: CoreConfig | None = None) -> None:
+        self.config = config or CoreConfig()
+        self.book: Book = make_book(self.config)
+        self.specs: list[InstrumentSpec] = []
+        self.symbols: dict[str, int] = {}
+        self.client_ids: dict[tuple[int, str], int] = {}
+        self.last_seq = 0
+
+    # --- applying commands -------------------------------------------------------------------
+
+    def apply(self, batch: CommandBatch, keep_events: bool = True) -> np.ndarray:
+        """Apply one sequenced batch; the event rows it caused, in order.
+
+        With ``keep_events=False`` (replay) the events are not collected.
+        """
+        n = len(batch)
+        if n == 0:
+            return NO_EVENTS
+        self._check_sequence(batch.rows)
+        rows = batch.rows.copy()
+        self._precheck(rows, batch.extras)
+        python_rows = np.flatnonzero(rows[:, C_KIND] >= KERNEL_KIND_LIMIT)
+        if len(python_rows) == 0:
+            events = self.book.process(rows, keep_events)
+        else:
+            events = self._apply_mixed(rows, batch.extras, python_rows, keep_events)
+        self.last_seq = int(rows[-1, C_SEQ])
+        return events
+
+    def _check_sequence(self, rows: np.ndarray) -> None:
+        seqs = rows[:, C_SEQ]
+        expected = np.arange(self.last_seq + 1, self.last_seq + 1 + len(seqs))
+        if not np.array_equal(seqs, expected):
+            raise SequenceError(
+                f"batch starts at seq {int(seqs[0])}, core expects {self.last_seq + 1} "
+                "and consecutive numbers"
+            )
+
+    def _precheck(self, rows: np.ndarray, extras: list) -> None:
+        ids = self.client_ids
+        for i, extra in enumerate(extras):
+            if not isinstance(extra, str):
+                continue
+            kind = rows[i, C_KIND]
+            key = (int(rows[i, C_ACCT]), extra)
+            if kind == K_NEW_ORDER:
+                if key in ids:
+                    rows[i, C_PRECHECK] = RejectCode.DUPLICATE_CLIENT_ORDER_ID
+                else:
+                    ids[key] = int(rows[i, C_OID])
+            elif kind in (K_CANCEL, K_AMEND) and rows[i, C_OID] == 0:
+                rows[i, C_OID] = ids.get(key, 0)
+
+    def _apply_mixed(
+        self, rows: np.ndarray, extras: list, python_rows: np.ndarray, keep_events: bool
+    ) -> np.ndarray:
+        parts: list[np.ndarray] = []
+        start = 0
+        for i in python_rows.tolist():
+            if i > start:
+                parts.append(self.book.process(rows[start:i], keep_events))
+            parts.append(self._python_command(rows[i], extras[i]))
+            start = i + 1
+        if start < len(rows):
+            parts.append(self.book.process(rows[start:], keep_events))
+        return np.concatenate(parts) if parts else NO_EVENTS
+
+    def _python_command(self, row: np.ndarray, extra: object) -> np.ndarray:
+        kind = int(row[C_KIND])
+        if kind == CmdKind.ADD_INSTRUMENT and isinstance(extra, InstrumentSpec):
+            return self._add_instrument(row, extra)
+        if kind == CmdKind.SET_REFERENCE:
+            return self._set_reference(row)
+        return _rejection(row, RejectCode.UNKNOWN_COMMAND)
+
+    def _add_instrument(self, row: np.ndarray, spec: InstrumentSpec) -> np.ndarray:
+        code = instrument_rules.validate(spec)
+        if code == RejectCode.OK and spec.symbol in self.symbols:
+            code = RejectCode.DUPLICATE_SYMBOL
+        if code == RejectCode.OK and len(self.specs) >= self.config.max_instruments:
+            code = RejectCode.CAPACITY_INSTRUMENTS
+        if code != RejectCode.OK:
+            return _rejection(row, code)
+        instr = len(self.specs)
+        self.book.add_instrument(spec)
+        self.specs.append(spec)
+        self.symbols[spec.symbol] = instr
+        return event_row(
+            EventKind.INSTRUMENT_ADDED, int(row[C_SEQ]), int(row[C_TS]), instr,
+            price=spec.ref_price, a=spec.band_lo, b=spec.band_hi, c=spec.tick, d=spec.lot,
+            e=spec.levels,
+        )[None, :]
+
+    def _set_reference(self, row: np.ndarray) -> np.ndarray:
+        instr = int(row[C_INSTR])
+        if not 0 <= instr < len(self.specs):
+            return _rejection(row, RejectCode.UNKNOWN_INSTRUMENT)
+        if self.book.phase(instr) != CLOSED or self.book.has_orders(instr):
+            return _rejection(row, RejectCode.BOOK_NOT_EMPTY)
+        spec = self.specs[instr].with_reference(int(row[C_PRICE]))
+        code = instrument_rules.validate(spec)
+        if code != RejectCode.OK:
+            return _rejection(row, code)
+        self.book.rebase(instr, spec)
+        self.specs[instr] = spec
+        return event_row(
+            EventKind.REFERENCE_SET, int(row[C_SEQ]), int(row[C_TS]), instr,
+            price=spec.ref_price, a=spec.band_lo, b=spec.band_hi,
+        )[None, :]
+
+    # --- queries -----------------------------------------------------------------------------
+
+    def instrument_id(self, symbol: str) -> int | None:
+        return self.symbols.get(symbol)
+
+    def order_id_for(self, account: int, client_order_id: str) -> int | None:
+        """The order id a client order id was given (accepted or rejected), if any."""
+        return self.client_ids.get((account, client_order_id))
+
+    # --- state -------------------------------------------------------------------------------
+
+    def state_hash(self) -> str:
+        """A digest of the whole logical state, identical for both book implementations."""
+        book = self.book.state()
+        h = hashlib.blake2b(digest_size=32)
+        identity = [
+            self.last_seq, self.config.max_orders, self.config.max_accounts,
+            int(self.config.stp_default), self.specs,
+        ]
+        h.update(msgspec.msgpack.encode(identity))
+        h.update(msgspec.msgpack.encode(sorted(self.client_ids.items())))
+        h.update(book.orders.astype("<i8").tobytes())
+        h.update(book.instruments.astype("<i8").tobytes())
+        h.update(msgspec.msgpack.encode([book.next_trade_id, book.next_prio]))
+        return h.hexdigest()
+
+    def image(self) -> CoreImage:
+        book = self.book.state()
+        return CoreImage(
+            version=IMAGE_VERSION,
+            last_seq=self.last_seq,
+            config=self.config,
+            specs=list(self.specs),
+            client_ids=[(a, c, o) for (a, c), o in self.client_ids.items()],
+            orders=book.orders.astype("<i8").tobytes(),
+            instruments=book.instruments.astype("<i8").tobytes(),
+            next_trade_id=book.next_trade_id,
+            next_prio=book.next_prio,
+        )
+
+    @classmethod
+    def from_image(cls, image: CoreImage, book: str | None = None) -> Core:
+        """Rebuild a core from an image, optionally on the other book implementation."""
+        if image.version != IMAGE_VERSION:
+            raise ValueError(f"unsupported core image version {image.version}")
+        config = image.config
+        if book is not None:
+            config = msgspec.structs.replace(config, book=book)
+        core = cls(config)
+        for instr, spec in enumerate(image.specs):
+            core.book.add_instrument(spec)
+            core.specs.append(spec)
+            core.symbols[spec.symbol] = instr
+        core.client_ids = {(a, c): o for a, c, o in image.client_ids}
+        orders = np.frombuffer(image.orders, dtype="<i8").astype(np.int64)
+        instruments = np.frombuffer(image.instruments, dtype="<i8").astype(np.int64)
+        core.book.load(
+            BookState(
+                orders=orders.reshape(-1, len(ORDER_FIELDS)),
+                instruments=instruments.reshape(-1, 2),
+                next_trade_id=image.next_trade_id,
+                next_prio=image.next_prio,
+            )
+        )
+        core.last_seq = image.last_seq
+        return core
+
+
+def _rejection(row: np.ndarray, code: int) -> np.ndarray:
+    """A REJECTED event row for a Python-side command, echoing its identifying columns."""
+    return event_row(
+        EV_REJECTED, int(row[C_SEQ]), int(row[C_TS]), int(row[C_INSTR]),
+        oid=int(row[C_OID]), acct=int(row[C_ACCT]), side=int(row[C_SIDE]),
+        price=int(row[C_PRICE]), qty=int(row[C_QTY]), a=int(code), b=int(row[C_KIND]),
+    )[None, :]

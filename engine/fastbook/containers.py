@@ -1,0 +1,491 @@
+"""The fast book's containers: slots, price levels, stop levels, market queues, accounts.
+
+Every function takes the state tuple ``st = (g, ins, lev, ords, htab, accts, touched,
+blocks)`` from `arena.views`. All containers are intrusive doubly-linked lists through the
+order slots (an order is in exactly one of: a price level, a stop level, a market queue),
+so insert, remove and requeue are O(1). Level bookkeeping keeps, at every moment:
+
+* ``L_QTY`` = sum of the visible quantity of the orders in the level, ``L_COUNT`` = their
+  number, and the block count = number of non-empty levels in each block of 64;
+* ``I_BEST + side`` = index of the best non-empty level, or -1;
+* ``I_STOP + BUY`` / ``+ SELL`` = lowest buy / highest sell stop level, or -1.
+
+Events are written through a `Sink`, a tiny jitclass owning the event buffer, which it
+doubles when full: a command may produce any number of events without a capacity error.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import int64, njit
+from numba.experimental import jitclass
+
+from engine.fastbook import index
+from engine.fastbook.arena import (
+    BLOCK,
+    G_FREE,
+    G_HMASK,
+    G_LIVE,
+    G_NEXT_PRIO,
+    G_NEXT_TRADE,
+    G_NTOUCH,
+    G_SEQ,
+    G_TL,
+    G_TS,
+    I_BASE,
+    I_BEST,
+    I_HI,
+    I_LO,
+    I_LTP,
+    I_MHEAD,
+    I_MTAIL,
+    I_NLEV,
+    I_PROT,
+    I_REF,
+    I_STOP,
+    I_TICK,
+    L_COUNT,
+    L_HEAD,
+    L_QTY,
+    L_SCOUNT,
+    L_SHEAD,
+    L_STAIL,
+    L_TAIL,
+    L_TOUCH,
+    O_ACCT,
+    O_ANEXT,
+    O_APREV,
+    O_DISCLOSED,
+    O_INSTR,
+    O_LEAVES,
+    O_NEXT,
+    O_OID,
+    O_PREV,
+    O_PRICE,
+    O_PRIO,
+    O_SIDE,
+    O_STATE,
+    O_TRIGGER,
+    O_VISIBLE,
+)
+from engine.layout import (
+    BUY,
+    EV_BOOK_CHANGED,
+    EV_TRADED,
+    EVENT_WIDTH,
+    ST_BOOK,
+    ST_FREE,
+    ST_MARKET_QUEUE,
+    ST_STOP,
+)
+from engine.pricing import protection_price
+
+
+@jitclass([("buf", int64[:, ::1]), ("n", int64)])
+class Sink:
+    def __init__(self, buf: np.ndarray) -> None:
+        self.buf = buf
+        self.n = 0
+
+
+@njit(cache=True)
+def emit(sink, g, kind, instr, oid, acct, side, price, qty, a, b, c, d, e, f, h):
+    if sink.n == sink.buf.shape[0]:
+        bigger = np.empty((2 * sink.buf.shape[0], EVENT_WIDTH), dtype=np.int64)
+        bigger[: sink.n] = sink.buf[: sink.n]
+        sink.buf = bigger
+    row = sink.buf[sink.n]
+    row[0] = kind
+    row[1] = g[G_SEQ]
+    row[2] = g[G_TS]
+    row[3] = instr
+    row[4] = oid
+    row[5] = acct
+    row[6] = side
+    row[7] = price
+    row[8] = qty
+    row[9] = a
+    row[10] = b
+    row[11] = c
+    row[12] = d
+    row[13] = e
+    row[14] = f
+    row[15] = h
+    sink.n += 1
+
+
+@njit(cache=True)
+def emit_trade(st, sink, instr, aggressor, price, qty, buy, sell):
+    g, ords = st[0], st[3]
+    trade_id = g[G_NEXT_TRADE]
+    g[G_NEXT_TRADE] = trade_id + 1
+    emit(sink, g, EV_TRADED, instr, trade_id, 0, aggressor, price, qty,
+         ords[buy, O_OID], ords[sell, O_OID], ords[buy, O_ACCT], ords[sell, O_ACCT],
+         ords[buy, O_LEAVES], ords[sell, O_LEAVES], 0)
+
+
+# --- prices and levels ------------------------------------------------------------------------
+
+@njit(cache=True, inline="always")
+def level_row(st, instr, side, idx):
+    return side * st[0][G_TL] + st[1][instr, I_BASE] + idx
+
+
+@njit(cache=True, inline="always")
+def price_of(ins, instr, idx):
+    return ins[instr, I_LO] + idx * ins[instr, I_TICK]
+
+
+@njit(cache=True, inline="always")
+def index_of(ins, instr, price):
+    return (price - ins[instr, I_LO]) // ins[instr, I_TICK]
+
+
+@njit(cache=True, inline="always")
+def last_price(ins, instr):
+    ltp = ins[instr, I_LTP]
+    return ltp if ltp > 0 else ins[instr, I_REF]
+
+
+@njit(cache=True)
+def protection(ins, instr, side):
+    return protection_price(side == BUY, last_price(ins, instr), ins[instr, I_PROT],
+                            ins[instr, I_TICK], ins[instr, I_LO], ins[instr, I_HI])
+
+
+@njit(cache=True)
+def touch(st, instr, row):
+    g, lev, touched = st[0], st[2], st[6]
+    if lev[row, L_TOUCH] != g[G_SEQ]:
+        lev[row, L_TOUCH] = g[G_SEQ]
+        n = g[G_NTOUCH]
+        touched[n, 0] = row
+        touched[n, 1] = instr
+        g[G_NTOUCH] = n + 1
+
+
+@njit(cache=True)
+def emit_book_changes(st, sink):
+    g, ins, lev, touched = st[0], st[1], st[2], st[6]
+    tl = g[G_TL]
+    for k in range(g[G_NTOUCH]):
+        row = touched[k, 0]
+        instr = touched[k, 1]
+        side = row // tl
+        idx = row - side * tl - ins[instr, I_BASE]
+        emit(sink, g, EV_BOOK_CHANGED, instr, 0, 0, side, price_of(ins, instr, idx),
+             lev[row, L_QTY], lev[row, L_COUNT], 0, 0, 0, 0, 0, 0)
+    g[G_NTOUCH] = 0
+
+
+@njit(cache=True)
+def scan_best(st, instr, side, idx):
+    """Best non-empty level at or beyond ``idx`` (downwards for bids), or -1."""
+    g, ins, lev, blocks = st[0], st[1], st[2], st[7]
+    tl = g[G_TL]
+    base = ins[instr, I_BASE]
+    n = ins[instr, I_NLEV]
+    off = side * tl + base
+    if side == BUY:
+        while idx >= 0:
+            if (idx & (BLOCK - 1)) == BLOCK - 1 and blocks[(off + idx) // BLOCK] == 0:
+                idx -= BLOCK
+                continue
+            if lev[off + idx, L_COUNT] > 0:
+                return idx
+            idx -= 1
+    else:
+        while idx < n:
+            if (idx & (BLOCK - 1)) == 0 and blocks[(off + idx) // BLOCK] == 0:
+                idx += BLOCK
+                continue
+            if lev[off + idx, L_COUNT] > 0:
+                return idx
+            idx += 1
+    return -1
+
+
+@njit(cache=True)
+def _level_gained(st, instr, side, idx, row):
+    ins, lev, blocks = st[1], st[2], st[7]
+    if lev[row, L_COUNT] == 0:
+        blocks[row // BLOCK] += 1
+        best = ins[instr, I_BEST + side]
+        if best == -1 or (idx > best if side == BUY else idx < best):
+            ins[instr, I_BEST + side] = idx
+    lev[row, L_COUNT] += 1
+
+
+@njit(cache=True)
+def _level_lost(st, instr, side, idx, row):
+    ins, lev, blocks = st[1], st[2], st[7]
+    lev[row, L_COUNT] -= 1
+    if lev[row, L_COUNT] == 0:
+        blocks[row // BLOCK] -= 1
+        if ins[instr, I_BEST + side] == idx:
+            start = idx - 1 if side == BUY else idx + 1
+            ins[instr, I_BEST + side] = scan_best(st, instr, side, start)
+
+
+@njit(cache=True)
+def level_append(st, s):
+    """Rest slot ``s`` at the back of the level of its price."""
+    ins, lev, ords = st[1], st[2], st[3]
+    instr, side = ords[s, O_INSTR], ords[s, O_SIDE]
+    idx = index_of(ins, instr, ords[s, O_PRICE])
+    row = level_row(st, instr, side, idx)
+    touch(st, instr, row)
+    tail = lev[row, L_TAIL]
+    ords[s, O_PREV] = tail
+    ords[s, O_NEXT] = -1
+    if tail == -1:
+        lev[row, L_HEAD] = s
+    else:
+        ords[tail, O_NEXT] = s
+    lev[row, L_TAIL] = s
+    lev[row, L_QTY] += ords[s, O_VISIBLE]
+    _level_gained(st, instr, side, idx, row)
+
+
+@njit(cache=True)
+def level_insert_by_prio(st, s):
+    """Insert ``s`` in its level before the first order of later priority."""
+    ins, lev, ords = st[1], st[2], st[3]
+    instr, side = ords[s, O_INSTR], ords[s, O_SIDE]
+    idx = index_of(ins, instr, ords[s, O_PRICE])
+    row = level_row(st, instr, side, idx)
+    after = lev[row, L_HEAD]
+    while after != -1 and ords[after, O_PRIO] < ords[s, O_PRIO]:
+        after = ords[after, O_NEXT]
+    if after == -1:
+        level_append(st, s)
+        return
+    touch(st, instr, row)
+    before = ords[after, O_PREV]
+    ords[s, O_NEXT] = after
+    ords[s, O_PREV] = before
+    ords[after, O_PREV] = s
+    if before == -1:
+        lev[row, L_HEAD] = s
+    else:
+        ords[before, O_NEXT] = s
+    lev[row, L_QTY] += ords[s, O_VISIBLE]
+    _level_gained(st, instr, side, idx, row)
+
+
+@njit(cache=True)
+def level_unlink(st, s):
+    ins, lev, ords = st[1], st[2], st[3]
+    instr, side = ords[s, O_INSTR], ords[s, O_SIDE]
+    idx = index_of(ins, instr, ords[s, O_PRICE])
+    row = level_row(st, instr, side, idx)
+    touch(st, instr, row)
+    _unlink(lev, ords, row, L_HEAD, L_TAIL, s)
+    lev[row, L_QTY] -= ords[s, O_VISIBLE]
+    _level_lost(st, instr, side, idx, row)
+
+
+@njit(cache=True)
+def level_requeue(st, row, s, visible):
+    """Show ``visible`` more of ``s`` and send it to the back of its level (a refill)."""
+    g, lev, ords = st[0], st[2], st[3]
+    if lev[row, L_TAIL] != s:
+        _unlink(lev, ords, row, L_HEAD, L_TAIL, s)
+        tail = lev[row, L_TAIL]
+        ords[s, O_PREV] = tail
+        ords[s, O_NEXT] = -1
+        ords[tail, O_NEXT] = s
+        lev[row, L_TAIL] = s
+    ords[s, O_VISIBLE] = visible
+    lev[row, L_QTY] += visible
+    ords[s, O_PRIO] = g[G_NEXT_PRIO]
+    g[G_NEXT_PRIO] += 1
+
+
+@njit(cache=True, inline="always")
+def _unlink(lev, ords, row, head_col, tail_col, s):
+    prev, nxt = ords[s, O_PREV], ords[s, O_NEXT]
+    if prev == -1:
+        lev[row, head_col] = nxt
+    else:
+        ords[prev, O_NEXT] = nxt
+    if nxt == -1:
+        lev[row, tail_col] = prev
+    else:
+        ords[nxt, O_PREV] = prev
+
+
+# --- stop levels ----------------------------------------------------------------------------
+
+@njit(cache=True)
+def stop_append(st, s):
+    ins, lev, ords = st[1], st[2], st[3]
+    instr, side = ords[s, O_INSTR], ords[s, O_SIDE]
+    idx = index_of(ins, instr, ords[s, O_TRIGGER])
+    row = level_row(st, instr, side, idx)
+    tail = lev[row, L_STAIL]
+    ords[s, O_PREV] = tail
+    ords[s, O_NEXT] = -1
+    if tail == -1:
+        lev[row, L_SHEAD] = s
+    else:
+        ords[tail, O_NEXT] = s
+    lev[row, L_STAIL] = s
+    lev[row, L_SCOUNT] += 1
+    extreme = ins[instr, I_STOP + side]
+    if extreme == -1 or (idx < extreme if side == BUY else idx > extreme):
+        ins[instr, I_STOP + side] = idx
+
+
+@njit(cache=True)
+def stop_unlink(st, s):
+    ins, lev, ords = st[1], st[2], st[3]
+    instr, side = ords[s, O_INSTR], ords[s, O_SIDE]
+    idx = index_of(ins, instr, ords[s, O_TRIGGER])
+    row = level_row(st, instr, side, idx)
+    _unlink(lev, ords, row, L_SHEAD, L_STAIL, s)
+    lev[row, L_SCOUNT] -= 1
+    if lev[row, L_SCOUNT] == 0 and ins[instr, I_STOP + side] == idx:
+        ins[instr, I_STOP + side] = _scan_stop(st, instr, side, idx)
+
+
+@njit(cache=True)
+def _scan_stop(st, instr, side, idx):
+    """Next stop level after ``idx`` in firing order (upwards for buys), or -1."""
+    ins, lev = st[1], st[2]
+    n = ins[instr, I_NLEV]
+    step = 1 if side == BUY else -1
+    idx += step
+    while 0 <= idx < n:
+        if lev[level_row(st, instr, side, idx), L_SCOUNT] > 0:
+            return idx
+        idx += step
+    return -1
+
+
+# --- market queues (call auction) ---------------------------------------------------------
+
+@njit(cache=True)
+def market_append(st, s):
+    ins, ords = st[1], st[3]
+    instr, side = ords[s, O_INSTR], ords[s, O_SIDE]
+    tail = ins[instr, I_MTAIL + side]
+    ords[s, O_PREV] = tail
+    ords[s, O_NEXT] = -1
+    if tail == -1:
+        ins[instr, I_MHEAD + side] = s
+    else:
+        ords[tail, O_NEXT] = s
+    ins[instr, I_MTAIL + side] = s
+
+
+@njit(cache=True)
+def market_unlink(st, s):
+    ins, ords = st[1], st[3]
+    instr, side = ords[s, O_INSTR], ords[s, O_SIDE]
+    prev, nxt = ords[s, O_PREV], ords[s, O_NEXT]
+    if prev == -1:
+        ins[instr, I_MHEAD + side] = nxt
+    else:
+        ords[prev, O_NEXT] = nxt
+    if nxt == -1:
+        ins[instr, I_MTAIL + side] = prev
+    else:
+        ords[nxt, O_PREV] = prev
+
+
+# --- placing and removing orders ---------------------------------------------------------------
+
+@njit(cache=True)
+def take_prio(g):
+    prio = g[G_NEXT_PRIO]
+    g[G_NEXT_PRIO] = prio + 1
+    return prio
+
+
+@njit(cache=True)
+def rest(st, s):
+    ords = st[3]
+    ords[s, O_STATE] = ST_BOOK
+    disclosed, leaves = ords[s, O_DISCLOSED], ords[s, O_LEAVES]
+    ords[s, O_VISIBLE] = min(disclosed, leaves) if disclosed > 0 else leaves
+    ords[s, O_PRIO] = take_prio(st[0])
+    level_append(st, s)
+
+
+@njit(cache=True)
+def rest_stop(st, s):
+    ords = st[3]
+    ords[s, O_STATE] = ST_STOP
+    ords[s, O_PRIO] = take_prio(st[0])
+    stop_append(st, s)
+
+
+@njit(cache=True)
+def enqueue_market(st, s):
+    ords = st[3]
+    ords[s, O_STATE] = ST_MARKET_QUEUE
+    ords[s, O_PRIO] = take_prio(st[0])
+    market_append(st, s)
+
+
+@njit(cache=True)
+def remove(st, s):
+    """Take a live order out of whichever container holds it (it stays known)."""
+    state = st[3][s, O_STATE]
+    if state == ST_BOOK:
+        level_unlink(st, s)
+    elif state == ST_STOP:
+        stop_unlink(st, s)
+    elif state == ST_MARKET_QUEUE:
+        market_unlink(st, s)
+
+
+# --- slots, the id index and account lists -----------------------------------------------------
+
+@njit(cache=True)
+def alloc(st, oid, acct):
+    """A free slot registered under ``oid`` and appended to ``acct``'s orders."""
+    g, ords, htab, accts = st[0], st[3], st[4], st[5]
+    s = g[G_FREE]
+    g[G_FREE] = ords[s, O_NEXT]
+    g[G_LIVE] += 1
+    ords[s, O_OID] = oid
+    ords[s, O_ACCT] = acct
+    index.put(htab, g[G_HMASK], oid, s)
+    tail = accts[acct, 1]
+    ords[s, O_APREV] = tail
+    ords[s, O_ANEXT] = -1
+    if tail == -1:
+        accts[acct, 0] = s
+    else:
+        ords[tail, O_ANEXT] = s
+    accts[acct, 1] = s
+    return s
+
+
+@njit(cache=True)
+def forget(st, s):
+    """Release the slot of an order that is done (already out of its container)."""
+    g, ords, htab, accts = st[0], st[3], st[4], st[5]
+    index.remove(htab, g[G_HMASK], ords[s, O_OID])
+    acct = ords[s, O_ACCT]
+    prev, nxt = ords[s, O_APREV], ords[s, O_ANEXT]
+    if prev == -1:
+        accts[acct, 0] = nxt
+    else:
+        ords[prev, O_ANEXT] = nxt
+    if nxt == -1:
+        accts[acct, 1] = prev
+    else:
+        ords[nxt, O_APREV] = prev
+    ords[s, O_STATE] = ST_FREE
+    ords[s, O_NEXT] = g[G_FREE]
+    g[G_FREE] = s
+    g[G_LIVE] -= 1
+
+
+@njit(cache=True)
+def lookup(st, oid):
+    g, htab = st[0], st[4]
+    return index.get(htab, g[G_HMASK], oid)

@@ -1,0 +1,66 @@
+"""Order id -> slot: an open-addressing hash table with linear probing.
+
+Order ids are sequence numbers, unbounded and sparse, so a direct array cannot map them.
+The table is at least twice the order capacity, keys are never 0 (sequence numbers start
+at 1), and deletion shifts later entries back instead of leaving tombstones, so lookups stay
+short however long the server runs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+EMPTY = 0
+MISSING = -1
+
+
+@njit(cache=True, inline="always")
+def _home(key: int, mask: int) -> int:
+    # Fibonacci hashing spreads consecutive sequence numbers across the table.
+    h = np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)
+    return np.int64(h >> np.uint64(20)) & mask
+
+
+@njit(cache=True)
+def put(htab: np.ndarray, mask: int, key: int, value: int) -> None:
+    i = _home(key, mask)
+    while htab[i, 0] != EMPTY:
+        i = (i + 1) & mask
+    htab[i, 0] = key
+    htab[i, 1] = value
+
+
+@njit(cache=True)
+def get(htab: np.ndarray, mask: int, key: int) -> int:
+    if key <= 0:
+        return MISSING
+    i = _home(key, mask)
+    while htab[i, 0] != EMPTY:
+        if htab[i, 0] == key:
+            return htab[i, 1]
+        i = (i + 1) & mask
+    return MISSING
+
+
+@njit(cache=True)
+def remove(htab: np.ndarray, mask: int, key: int) -> None:
+    i = _home(key, mask)
+    while htab[i, 0] != key:
+        if htab[i, 0] == EMPTY:
+            return
+        i = (i + 1) & mask
+    j = i
+    while True:
+        j = (j + 1) & mask
+        if htab[j, 0] == EMPTY:
+            break
+        home = _home(htab[j, 0], mask)
+        # The entry at j may fill the hole at i only if its home is not cyclically in (i, j].
+        stays = i < home <= j if i <= j else home > i or home <= j
+        if not stays:
+            htab[i, 0] = htab[j, 0]
+            htab[i, 1] = htab[j, 1]
+            i = j
+    htab[i, 0] = EMPTY
+    htab[i, 1] = 0

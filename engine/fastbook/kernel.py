@@ -1,0 +1,348 @@
+"""The fast book's entry point: one numba call processes a whole batch of command rows.
+
+``run(arena, commands, events) -> (events, n)`` applies the rows in order and returns the
+event buffer (the same array, or a bigger one if it had to grow) and the number of event
+rows written. Per command it follows the same steps as `engine.refbook`: validate (sharing
+`engine.rules`), then change the book, then report the touched levels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from engine import rules
+from engine.codes import RejectCode
+from engine.fastbook.arena import (
+    G_CAP,
+    G_LIVE,
+    G_MAXACCT,
+    G_NINSTR,
+    G_NTOUCH,
+    G_SEQ,
+    G_STP,
+    G_TS,
+    I_FLAGS,
+    I_FREEZE,
+    I_HI,
+    I_LO,
+    I_LOT,
+    I_PHASE,
+    I_TICK,
+    L_QTY,
+    O_ACCT,
+    O_ANEXT,
+    O_DISCLOSED,
+    O_FILLED,
+    O_FLAGS,
+    O_INSTR,
+    O_LEAVES,
+    O_OID,
+    O_PRICE,
+    O_QTY,
+    O_SIDE,
+    O_STATE,
+    O_STP,
+    O_TIF,
+    O_TRIGGER,
+    O_TS,
+    O_TYPE,
+    O_VISIBLE,
+    views,
+)
+from engine.fastbook.auction import expire_all, uncross
+from engine.fastbook.containers import (
+    Sink,
+    alloc,
+    emit,
+    emit_book_changes,
+    enqueue_market,
+    index_of,
+    last_price,
+    level_row,
+    lookup,
+    protection,
+    remove,
+    rest,
+    rest_stop,
+    touch,
+)
+from engine.fastbook.matching import crosses, execute, finish, settle
+from engine.layout import (
+    C_ACCT,
+    C_DISCLOSED,
+    C_FLAGS,
+    C_INSTR,
+    C_KIND,
+    C_OID,
+    C_PHASE,
+    C_PRECHECK,
+    C_PRICE,
+    C_QTY,
+    C_SEQ,
+    C_SIDE,
+    C_STP,
+    C_TIF,
+    C_TRIGGER,
+    C_TS,
+    C_TYPE,
+    CLOSED,
+    CONTINUOUS,
+    EV_ACCEPTED,
+    EV_AMENDED,
+    EV_CANCELLED,
+    EV_PHASE_CHANGED,
+    EV_REJECTED,
+    F_POST_ONLY,
+    HALTED,
+    K_AMEND,
+    K_CANCEL,
+    K_CANCEL_ALL,
+    K_NEW_ORDER,
+    K_SET_PHASE,
+    MARKET,
+    PRE_OPEN,
+    R_CANCEL_ALL,
+    R_PHASE_COMMAND,
+    R_USER,
+    SL,
+    SL_M,
+    ST_BOOK,
+    ST_FREE,
+    ST_MARKET_QUEUE,
+    ST_STOP,
+)
+from engine.transitions import transition_table
+
+validate_new_order = rules.validate_new_order
+validate_amend = rules.validate_amend
+keeps_priority = rules.keeps_priority
+
+OK = int(RejectCode.OK)
+UNKNOWN_COMMAND = int(RejectCode.UNKNOWN_COMMAND)
+UNKNOWN_INSTRUMENT = int(RejectCode.UNKNOWN_INSTRUMENT)
+ACCOUNT_INVALID = int(RejectCode.ACCOUNT_INVALID)
+CAPACITY_ORDERS = int(RejectCode.CAPACITY_ORDERS)
+POST_ONLY_WOULD_TRADE = int(RejectCode.POST_ONLY_WOULD_TRADE)
+ORDER_NOT_FOUND = int(RejectCode.ORDER_NOT_FOUND)
+INVALID_PHASE_TRANSITION = int(RejectCode.INVALID_PHASE_TRANSITION)
+TRANSITIONS = transition_table()
+
+
+@njit(cache=True)
+def run(arena: np.ndarray, cmds: np.ndarray, events: np.ndarray):  # -> (events, n)
+    st = views(arena)
+    g = st[0]
+    sink = Sink(events)
+    for i in range(cmds.shape[0]):
+        r = cmds[i]
+        g[G_SEQ] = r[C_SEQ]
+        g[G_TS] = r[C_TS]
+        g[G_NTOUCH] = 0
+        kind = r[C_KIND]
+        if kind == K_NEW_ORDER:
+            new_order(st, sink, r)
+        elif kind == K_CANCEL:
+            cancel(st, sink, r)
+        elif kind == K_AMEND:
+            amend(st, sink, r)
+        elif kind == K_CANCEL_ALL:
+            cancel_all(st, sink, r)
+        elif kind == K_SET_PHASE:
+            set_phase(st, sink, r)
+        else:
+            reject(st, sink, r, UNKNOWN_COMMAND)
+        emit_book_changes(st, sink)
+    return sink.buf, sink.n
+
+
+@njit(cache=True)
+def reject(st, sink, r, code):
+    emit(sink, st[0], EV_REJECTED, r[C_INSTR], r[C_OID], r[C_ACCT], r[C_SIDE], r[C_PRICE],
+         r[C_QTY], code, r[C_KIND], 0, 0, 0, 0, 0)
+
+
+@njit(cache=True)
+def new_order(st, sink, r):
+    g, ins, ords = st[0], st[1], st[3]
+    code = r[C_PRECHECK]
+    instr, acct = r[C_INSTR], r[C_ACCT]
+    if code == OK:
+        if instr < 0 or instr >= g[G_NINSTR]:
+            code = UNKNOWN_INSTRUMENT
+        elif acct < 0 or acct >= g[G_MAXACCT]:
+            code = ACCOUNT_INVALID
+    if code == OK:
+        code = validate_new_order(
+            r[C_SIDE], r[C_TYPE], r[C_TIF], r[C_FLAGS], r[C_STP], r[C_PRICE], r[C_QTY],
+            r[C_TRIGGER], r[C_DISCLOSED], ins[instr, I_PHASE], ins[instr, I_TICK],
+            ins[instr, I_LOT], ins[instr, I_FREEZE], ins[instr, I_LO], ins[instr, I_HI],
+            ins[instr, I_FLAGS], last_price(ins, instr),
+        )
+    if code == OK and g[G_LIVE] >= g[G_CAP]:
+        code = CAPACITY_ORDERS
+    post_only = (r[C_FLAGS] & F_POST_ONLY) != 0
+    if code == OK and post_only and crosses(st, instr, r[C_SIDE], r[C_PRICE]):
+        code = POST_ONLY_WOULD_TRADE
+    if code != OK:
+        reject(st, sink, r, code)
+        return
+    s = alloc(st, r[C_OID], acct)
+    ords[s, O_INSTR] = instr
+    ords[s, O_SIDE] = r[C_SIDE]
+    ords[s, O_TYPE] = r[C_TYPE]
+    ords[s, O_TIF] = r[C_TIF]
+    ords[s, O_FLAGS] = r[C_FLAGS]
+    ords[s, O_STP] = r[C_STP] if r[C_STP] != 0 else g[G_STP]
+    ords[s, O_PRICE] = r[C_PRICE]
+    ords[s, O_TRIGGER] = r[C_TRIGGER]
+    ords[s, O_QTY] = r[C_QTY]
+    ords[s, O_LEAVES] = r[C_QTY]
+    ords[s, O_VISIBLE] = 0
+    ords[s, O_DISCLOSED] = r[C_DISCLOSED]
+    ords[s, O_FILLED] = 0
+    ords[s, O_STATE] = ST_FREE
+    ords[s, O_TS] = g[G_TS]
+    phase = ins[instr, I_PHASE]
+    otype = r[C_TYPE]
+    guard = 0
+    if otype == MARKET and phase == CONTINUOUS:
+        guard = protection(ins, instr, r[C_SIDE])
+    emit(sink, g, EV_ACCEPTED, instr, r[C_OID], acct, r[C_SIDE], r[C_PRICE], r[C_QTY],
+         otype, r[C_TIF], r[C_TRIGGER], r[C_DISCLOSED], r[C_FLAGS], guard, ords[s, O_STP])
+    if phase == PRE_OPEN:
+        if otype == MARKET:
+            enqueue_market(st, s)
+        else:
+            rest(st, s)
+    elif otype in (SL, SL_M):
+        rest_stop(st, s)
+    else:
+        execute(st, sink, s, guard if otype == MARKET else r[C_PRICE])
+        settle(st, sink, instr)
+
+
+@njit(cache=True)
+def _owned(st, r):
+    """Slot of the live order the row targets, if it belongs to the row's account, else -1."""
+    s = lookup(st, r[C_OID])
+    if s == -1 or st[3][s, O_ACCT] != r[C_ACCT]:
+        return -1
+    return s
+
+
+@njit(cache=True)
+def cancel(st, sink, r):
+    s = _owned(st, r)
+    if s == -1:
+        reject(st, sink, r, ORDER_NOT_FOUND)
+        return
+    remove(st, s)
+    finish(st, sink, s, EV_CANCELLED, R_USER)
+
+
+@njit(cache=True)
+def amend(st, sink, r):
+    ins, lev, ords = st[1], st[2], st[3]
+    s = _owned(st, r)
+    if s == -1:
+        reject(st, sink, r, ORDER_NOT_FOUND)
+        return
+    instr = ords[s, O_INSTR]
+    new_price, new_qty, new_trigger, new_disclosed = (
+        r[C_PRICE], r[C_QTY], r[C_TRIGGER], r[C_DISCLOSED]
+    )
+    cur_price, cur_qty = ords[s, O_PRICE], ords[s, O_QTY]
+    cur_trigger, cur_disclosed = ords[s, O_TRIGGER], ords[s, O_DISCLOSED]
+    phase = ins[instr, I_PHASE]
+    code = validate_amend(
+        ords[s, O_STATE], ords[s, O_SIDE], ords[s, O_TYPE], cur_price, cur_qty,
+        ords[s, O_FILLED], cur_trigger, cur_disclosed, new_price, new_qty, new_trigger,
+        new_disclosed, phase, ins[instr, I_TICK], ins[instr, I_LOT], ins[instr, I_FREEZE],
+        ins[instr, I_LO], ins[instr, I_HI], ins[instr, I_FLAGS], last_price(ins, instr),
+    )
+    post_only = (ords[s, O_FLAGS] & F_POST_ONLY) != 0 and phase == CONTINUOUS
+    reprices = code == OK and post_only and new_price != 0
+    if reprices and crosses(st, instr, ords[s, O_SIDE], new_price):
+        code = POST_ONLY_WOULD_TRADE
+    if code != OK:
+        reject(st, sink, r, code)
+        return
+    price = new_price if new_price != 0 else cur_price
+    qty = new_qty if new_qty != 0 else cur_qty
+    trigger = new_trigger if new_trigger != 0 else cur_trigger
+    disclosed = cur_disclosed if new_disclosed == rules.KEEP_DISCLOSED else new_disclosed
+    side = ords[s, O_SIDE]
+    state = ords[s, O_STATE]
+    if keeps_priority(cur_price, cur_qty, cur_trigger, cur_disclosed,
+                      price, qty, trigger, disclosed):
+        ords[s, O_LEAVES] -= cur_qty - qty
+        ords[s, O_QTY] = qty
+        if state == ST_BOOK:
+            row = level_row(st, instr, side, index_of(ins, instr, cur_price))
+            visible = min(ords[s, O_VISIBLE], ords[s, O_LEAVES])
+            lev[row, L_QTY] += visible - ords[s, O_VISIBLE]
+            ords[s, O_VISIBLE] = visible
+            touch(st, instr, row)
+        emit(sink, st[0], EV_AMENDED, instr, ords[s, O_OID], ords[s, O_ACCT], side, price,
+             qty, ords[s, O_LEAVES], 1, trigger, disclosed, 0, 0, 0)
+        return
+    remove(st, s)
+    ords[s, O_LEAVES] += qty - cur_qty
+    ords[s, O_PRICE] = price
+    ords[s, O_QTY] = qty
+    ords[s, O_TRIGGER] = trigger
+    ords[s, O_DISCLOSED] = disclosed
+    emit(sink, st[0], EV_AMENDED, instr, ords[s, O_OID], ords[s, O_ACCT], side, price, qty,
+         ords[s, O_LEAVES], 0, trigger, disclosed, 0, 0, 0)
+    if state == ST_STOP:
+        rest_stop(st, s)
+    elif state == ST_MARKET_QUEUE:
+        enqueue_market(st, s)
+    elif phase == CONTINUOUS:
+        execute(st, sink, s, price)
+        settle(st, sink, instr)
+    else:
+        rest(st, s)
+
+
+@njit(cache=True)
+def cancel_all(st, sink, r):
+    g, ords, accts = st[0], st[3], st[5]
+    acct, instr = r[C_ACCT], r[C_INSTR]
+    if acct < 0 or acct >= g[G_MAXACCT]:
+        reject(st, sink, r, ACCOUNT_INVALID)
+        return
+    if instr != -1 and (instr < 0 or instr >= g[G_NINSTR]):
+        reject(st, sink, r, UNKNOWN_INSTRUMENT)
+        return
+    s = accts[acct, 0]
+    while s != -1:
+        nxt = ords[s, O_ANEXT]
+        if instr == -1 or ords[s, O_INSTR] == instr:
+            remove(st, s)
+            finish(st, sink, s, EV_CANCELLED, R_CANCEL_ALL)
+        s = nxt
+
+
+@njit(cache=True)
+def set_phase(st, sink, r):
+    g, ins = st[0], st[1]
+    instr, target = r[C_INSTR], r[C_PHASE]
+    if instr < 0 or instr >= g[G_NINSTR]:
+        reject(st, sink, r, UNKNOWN_INSTRUMENT)
+        return
+    old = ins[instr, I_PHASE]
+    size = TRANSITIONS.shape[0]
+    if target < 0 or target >= size or TRANSITIONS[old, target] == 0:
+        reject(st, sink, r, INVALID_PHASE_TRANSITION)
+        return
+    if target == CLOSED:
+        expire_all(st, sink, instr)
+    elif target == CONTINUOUS and old in (PRE_OPEN, HALTED):
+        uncross(st, sink, instr)
+    ins[instr, I_PHASE] = target
+    emit(sink, g, EV_PHASE_CHANGED, instr, 0, 0, 0, 0, 0, target, old, R_PHASE_COMMAND,
+         0, 0, 0, 0)
+    if target == CONTINUOUS:
+        settle(st, sink, instr)

@@ -1,0 +1,39 @@
+"""The ``gridworks`` command line.
+
+Every sub-command is registered in `COMMANDS`, so ``gridworks --help`` lists them all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from gridworks import commands_core
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gridworks",
+        description="GridWorks: a realtime trading and market-data server.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for register in commands_core.REGISTRARS:
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    return handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

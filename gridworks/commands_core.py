@@ -1,0 +1,232 @@
+"""Sub-commands of ``gridworks`` that run or inspect a node: serve, instruments, journal,
+replay, snapshot and bench."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from pathlib import Path
+
+from gridworks.config import NodeConfig, from_environment, with_overrides
+
+
+def _node_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", dest="data_dir", type=Path, default=None,
+                   help="data directory holding the journal and snapshots (default ./data)")
+    p.add_argument("--book", choices=["fast", "reference"], default=None,
+                   help="order book implementation (default fast)")
+
+
+def _config(args: argparse.Namespace, **extra: object) -> NodeConfig:
+    return with_overrides(from_environment(), data_dir=args.data_dir,
+                          book=getattr(args, "book", None), **extra)
+
+
+# --- serve ---------------------------------------------------------------------------------------
+
+def _register_serve(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="run a node on its embedded default (journal under ./data)")
+    _node_options(p)
+    p.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="HTTP port (default 8080)")
+    p.add_argument("--fsync", choices=["fsync", "os"], default=None,
+                   help="journal durability: fdatasync every group commit, or OS-buffered")
+    p.add_argument("--snapshot-every", type=int, default=None,
+                   help="commands between snapshots (0: never; default 200000)")
+    p.add_argument("--closed", action="store_true",
+                   help="on first start leave the demo instruments closed")
+    p.set_defaults(handler=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    config = _config(args, host=args.host, port=args.port, fsync=args.fsync,
+                     snapshot_every=args.snapshot_every,
+                     open_market=False if args.closed else None)
+    try:
+        import uvloop
+
+        uvloop.run(_run_node(config))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+async def _run_node(config: NodeConfig) -> None:
+    from gridworks.datadir import DataDirLockedError
+    from gridworks.http_status import serve_status
+    from gridworks.node import Node
+
+    node = Node(config)
+    try:
+        report = await node.start()
+    except DataDirLockedError as exc:
+        print(f"gridworks: {exc}", file=sys.stderr)
+        return
+    print(f"gridworks: data in {config.data_dir.resolve()}")
+    for line in report.lines():
+        print(f"gridworks: {line}")
+    routes = {"/health": lambda: {"status": "ok", "seq": node.core.last_seq},
+              "/status": node.status}
+    server = await serve_status(config.host, config.port, routes)
+    print(f"gridworks: serving on http://{config.host}:{config.port} "
+          f"(/health, /status); journal fsync policy: {config.fsync}")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    print("gridworks: stopping")
+    server.close()
+    await server.wait_closed()
+    await node.stop()
+    print(f"gridworks: stopped at seq {node.core.last_seq}")
+
+
+# --- instruments ---------------------------------------------------------------------------------
+
+def _register_instruments(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("instruments", help="list the demo instruments (or those of a data dir)")
+    p.add_argument("--data", dest="data_dir", type=Path, default=None,
+                   help="list the instruments recovered from this data directory instead")
+    p.set_defaults(handler=_instruments)
+
+
+def _instruments(args: argparse.Namespace) -> int:
+    from engine.instruments import demo_instruments
+
+    if args.data_dir is not None:
+        from engine.recovery import recover
+
+        core, _ = recover(args.data_dir, repair=False)
+        specs = core.specs
+    else:
+        specs = demo_instruments()
+    print(f"{'id':>3} {'symbol':<20} {'seg':<4} {'tick':>6} {'lot':>5} {'ref':>12} "
+          f"{'band':>25}")
+    for instr, s in enumerate(specs):
+        band = f"{s.band_lo / 100:.2f}-{s.band_hi / 100:.2f}"
+        print(f"{instr:>3} {s.symbol:<20} {s.segment:<4} {s.tick / 100:>6.2f} {s.lot:>5} "
+              f"{s.ref_price / 100:>12.2f} {band:>25}")
+    return 0
+
+
+# --- journal -------------------------------------------------------------------------------------
+
+def _register_journal(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("journal", help="verify or print the command journal of a data dir")
+    p.add_argument("action", choices=["verify", "dump"])
+    p.add_argument("--data", dest="data_dir", type=Path, default=Path("data"))
+    p.add_argument("--from", dest="from_seq", type=int, default=1, help="dump: first seq")
+    p.add_argument("--limit", type=int, default=50, help="dump: commands to print")
+    p.set_defaults(handler=_journal)
+
+
+def _journal(args: argparse.Namespace) -> int:
+    from engine import journal
+    from engine.recovery import journal_dir
+
+    directory = journal_dir(args.data_dir)
+    try:
+        scan = journal.scan(directory)
+    except journal.JournalCorruptError as exc:
+        print(f"CORRUPT: {exc}")
+        return 1
+    if args.action == "verify":
+        print(f"{len(scan.segments)} segment(s), {scan.frames} frame(s), "
+              f"seq {scan.first_seq}..{scan.last_seq}")
+        if scan.torn_bytes:
+            print(f"torn tail: {scan.torn_bytes} bytes ({scan.segments[-1].torn_reason}); "
+                  "the next start will cut it")
+        print("OK")
+        return 0
+    shown = 0
+    for batch in journal.read(directory, after_seq=args.from_seq - 1):
+        for seq, command in zip(batch.rows[:, 1].tolist(), batch.commands(), strict=True):
+            print(f"{seq:>10} {command!r}")
+            shown += 1
+            if shown >= args.limit:
+                return 0
+    return 0
+
+
+# --- replay and snapshot -------------------------------------------------------------------------
+
+def _register_replay(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("replay", help="rebuild the core from a data dir and print its state hash")
+    _node_options(p)
+    p.add_argument("--no-snapshots", action="store_true",
+                   help="replay the whole journal from the first command")
+    p.add_argument("--check", action="store_true",
+                   help="also audit the fast book's internal structures")
+    p.set_defaults(handler=_replay)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from engine.core import CoreConfig
+    from engine.recovery import recover
+
+    config = _config(args)
+    core, report = recover(config.data_dir, CoreConfig(book=config.book),
+                           use_snapshots=not args.no_snapshots, repair=False)
+    for line in report.lines():
+        print(line)
+    print(f"state hash {core.state_hash()}")
+    if args.check and config.book == "fast":
+        from engine.fastbook.integrity import audit
+
+        problems = audit(core.book.arena)  # type: ignore[attr-defined]
+        for problem in problems:
+            print(f"AUDIT: {problem}")
+        print("audit OK" if not problems else f"audit found {len(problems)} problem(s)")
+        return 1 if problems else 0
+    return 0
+
+
+def _register_snapshot(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("snapshot", help="write a snapshot of a stopped node's data dir")
+    _node_options(p)
+    p.set_defaults(handler=_snapshot)
+
+
+def _snapshot(args: argparse.Namespace) -> int:
+    from engine import snapshot
+    from engine.core import CoreConfig
+    from engine.recovery import recover, snapshot_dir
+    from gridworks.datadir import DataDirLock
+
+    config = _config(args)
+    with DataDirLock(config.data_dir):  # refuse while a server runs on the directory
+        core, report = recover(config.data_dir, CoreConfig(book=config.book))
+        path = snapshot.write(snapshot_dir(config.data_dir), core.image(),
+                              keep=config.snapshot_keep)
+    print(f"wrote {path} at seq {core.last_seq} ({report.replayed} commands replayed)")
+    return 0
+
+
+# --- bench ---------------------------------------------------------------------------------------
+
+def _register_bench(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="run the benchmarks in perf/ (prints JSON)")
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for the perf runner")
+    p.set_defaults(handler=_bench)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from perf import runner
+
+    with contextlib.suppress(BrokenPipeError):
+        return runner.main(args.rest)
+    return 0
+
+
+REGISTRARS = (
+    _register_serve,
+    _register_instruments,
+    _register_journal,
+    _register_replay,
+    _register_snapshot,
+    _register_bench,
+)

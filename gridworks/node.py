@@ -1,0 +1,214 @@
+"""One GridWorks node: the I/O shell around the deterministic core.
+
+    submit() --queue--> committer: sequence -> journal append -> core.apply -> group commit
+                                   (fdatasync in a worker thread) -> release results
+
+The committer takes everything queued since its last round as one batch, so under load a
+single fsync covers many commands (group commit) and an idle node answers at the cost of
+one. Results are released only after the batch is durable. While a batch's fsync runs,
+new submissions queue up and become the next batch. If the journal cannot be written the
+node stops: the core has already applied the batch and must not run ahead of its journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine import journal, snapshot
+from engine.commands import AddInstrument, Command, CommandBatch, SetPhase
+from engine.core import Core, CoreConfig
+from engine.instruments import demo_instruments
+from engine.layout import E_SEQ
+from engine.recovery import RecoveryReport, journal_dir, recover, snapshot_dir
+from engine.sequencer import Sequencer
+from engine.types import Phase
+from gridworks.config import NodeConfig
+from gridworks.datadir import DataDirLock
+
+log = logging.getLogger("gridworks.node")
+
+
+class NodeStoppedError(RuntimeError):
+    """The node is not accepting commands (stopped, or stopped itself after an I/O error)."""
+
+
+@dataclass
+class _Pending:
+    commands: list[Command]
+    future: asyncio.Future[np.ndarray]
+
+
+@dataclass
+class NodeStats:
+    batches: int = 0
+    commands: int = 0
+    snapshots: int = 0
+    last_snapshot_seq: int = 0
+    started_at: float = field(default_factory=time.time)
+
+
+class Node:
+    def __init__(self, config: NodeConfig, clock: Callable[[], int] = time.time_ns) -> None:
+        self.config = config
+        self.clock = clock
+        self.stats = NodeStats()
+        self.core: Core | None = None
+        self.recovery: RecoveryReport | None = None
+        self._queue: asyncio.Queue[_Pending] | None = None
+        self._committer: asyncio.Task[None] | None = None
+        self._writer: journal.JournalWriter | None = None
+        self._sequencer: Sequencer | None = None
+        self._lock: DataDirLock | None = None
+        self._failure: BaseException | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> RecoveryReport:
+        """Lock the data directory, recover the core and begin accepting commands."""
+        data = self.config.data_dir
+        self._lock = DataDirLock(data)
+        core_config = CoreConfig(book=self.config.book, max_orders=self.config.max_orders,
+                                 max_accounts=self.config.max_accounts)
+        loop = asyncio.get_running_loop()
+        self.core, self.recovery = await loop.run_in_executor(None, recover, data, core_config)
+        self._writer = journal.JournalWriter(
+            journal_dir(data), self.core.last_seq + 1, policy=self.config.fsync
+        )
+        self._sequencer = Sequencer(self.core.last_seq + 1, self.clock)
+        self.stats.last_snapshot_seq = self.core.last_seq
+        self._queue = asyncio.Queue()
+        self._committer = asyncio.create_task(self._commit_loop(), name="gridworks-committer")
+        if self.core.last_seq == 0:
+            await self.submit(self._bootstrap_commands())
+        return self.recovery
+
+    def _bootstrap_commands(self) -> list[Command]:
+        specs = demo_instruments()
+        commands: list[Command] = [AddInstrument(spec) for spec in specs]
+        if self.config.open_market:
+            for instr in range(len(specs)):
+                commands += [SetPhase(instr, Phase.PRE_OPEN), SetPhase(instr, Phase.CONTINUOUS)]
+        return commands
+
+    async def stop(self, snapshot_now: bool = True) -> None:
+        """Finish queued work, make everything durable, optionally snapshot, release."""
+        if self._committer is not None:
+            assert self._queue is not None
+            await self._queue.join()
+            self._committer.cancel()
+            await asyncio.gather(self._committer, return_exceptions=True)
+            self._committer = None
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        core = self.core
+        healthy = self._failure is None and core is not None
+        if snapshot_now and healthy and core.last_seq > self.stats.last_snapshot_seq:
+            self._write_snapshot(core)
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    # --- submitting ------------------------------------------------------------------------------
+
+    async def submit(self, commands: list[Command]) -> np.ndarray:
+        """Sequence, journal and apply ``commands``; their event rows once durable."""
+        if self._queue is None or self._failure is not None:
+            raise NodeStoppedError("the node is not running") from self._failure
+        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(list(commands), future))
+        return await future
+
+    async def _commit_loop(self) -> None:
+        assert self._queue is not None
+        queue = self._queue
+        loop = asyncio.get_running_loop()
+        while True:
+            items = [await queue.get()]
+            size = len(items[0].commands)
+            while size < self.config.max_batch and not queue.empty():
+                item = queue.get_nowait()
+                items.append(item)
+                size += len(item.commands)
+            try:
+                await self._commit(items, loop)
+            except Exception as exc:  # the journal failed: stop before the core runs ahead
+                self._failure = exc
+                log.exception("journal write failed; the node stops accepting commands")
+                for item in items:
+                    if not item.future.done():
+                        item.future.set_exception(NodeStoppedError(str(exc)))
+                self._fail_queue(queue)
+                return
+            finally:
+                for _ in items:
+                    queue.task_done()
+
+    async def _commit(self, items: list[_Pending], loop: asyncio.AbstractEventLoop) -> None:
+        assert self.core is not None
+        assert self._writer is not None
+        assert self._sequencer is not None
+        commands = [cmd for item in items for cmd in item.commands]
+        batch = self._sequencer.stamp(CommandBatch.of(commands))
+        self._writer.append(batch)
+        events = self.core.apply(batch)
+        await loop.run_in_executor(None, self._writer.flush)
+        self.stats.batches += 1
+        self.stats.commands += len(commands)
+        seq = batch.first_seq
+        seqs = events[:, E_SEQ]
+        for item in items:
+            end = seq + len(item.commands)
+            lo, hi = np.searchsorted(seqs, [seq, end])
+            if not item.future.done():
+                item.future.set_result(events[lo:hi])
+            seq = end
+        if self.config.snapshot_every and (
+            self.core.last_seq - self.stats.last_snapshot_seq >= self.config.snapshot_every
+        ):
+            image_core = self.core
+            await loop.run_in_executor(None, self._write_snapshot, image_core)
+
+    def _write_snapshot(self, core: Core) -> None:
+        path = snapshot.write(snapshot_dir(self.config.data_dir), core.image(),
+                              keep=self.config.snapshot_keep)
+        self.stats.snapshots += 1
+        self.stats.last_snapshot_seq = snapshot.seq_of(path)
+
+    def _fail_queue(self, queue: asyncio.Queue[_Pending]) -> None:
+        while not queue.empty():
+            item = queue.get_nowait()
+            if not item.future.done():
+                item.future.set_exception(NodeStoppedError("the node stopped"))
+            queue.task_done()
+
+    # --- views ---------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, object]:
+        core = self.core
+        assert core is not None
+        instruments = []
+        for instr, spec in enumerate(core.specs):
+            instruments.append({
+                "id": instr, "symbol": spec.symbol, "segment": spec.segment,
+                "phase": Phase(core.book.phase(instr)).name, "tick": spec.tick,
+                "lot": spec.lot, "ref_price": spec.ref_price,
+                "band": [spec.band_lo, spec.band_hi],
+            })
+        return {
+            "seq": core.last_seq,
+            "book": self.config.book,
+            "fsync": self.config.fsync,
+            "uptime_s": round(time.time() - self.stats.started_at, 3),
+            "batches": self.stats.batches,
+            "commands": self.stats.commands,
+            "snapshots": self.stats.snapshots,
+            "last_snapshot_seq": self.stats.last_snapshot_seq,
+            "instruments": instruments,
+        }
