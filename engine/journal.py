@@ -163,17 +163,17 @@ def _frame_problem(data: bytes, pos: int, expected_seq: int) -> tuple[str, bool]
 
 
 def scan(directory: Path) -> JournalScan:
-    """Validate every frame of every segment without applying anything."""
+    """Validate every frame of every segment without applying anything.
+
+    Inside a segment the sequence must be gapless from the number in its name. Between
+    segments a gap is allowed: a segment starts fresh after a snapshot that the journal
+    fell behind; `read` refuses the gap if a replay ever needs the missing commands.
+    """
     paths = segment_paths(directory)
-    segments: list[SegmentScan] = []
-    expected = 0
-    for i, path in enumerate(paths):
-        seg = _scan_segment(path, expected, is_last=i == len(paths) - 1)
-        if seg.frames:
-            last = seg.frames[-1]
-            expected = last.first_seq + last.count
-        segments.append(seg)
-    return JournalScan(segments)
+    return JournalScan([
+        _scan_segment(path, int(path.stem), is_last=i == len(paths) - 1)
+        for i, path in enumerate(paths)
+    ])
 
 
 def truncate_torn_tail(journal: JournalScan, durable: bool = True) -> int:
@@ -240,7 +240,10 @@ class JournalWriter:
         next_seq: int,
         policy: FsyncPolicy = "fsync",
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+        last_seq_on_disk: int | None = None,
     ) -> None:
+        """Append after the newest segment, or start a new segment at ``next_seq`` when
+        the journal on disk (ending at ``last_seq_on_disk``) does not lead up to it."""
         self.directory = directory
         self.policy = policy
         self.segment_bytes = segment_bytes
@@ -250,7 +253,8 @@ class JournalWriter:
         paths = segment_paths(directory)
         self._fd = -1
         self._size = 0
-        if paths:
+        continues = last_seq_on_disk is None or last_seq_on_disk + 1 == next_seq
+        if paths and continues:
             self._open(paths[-1])
         else:
             self._open(self._segment_path(next_seq))
@@ -301,6 +305,13 @@ class JournalWriter:
             HEADER.unpack_from(frame, 0)[3] for frame in self._pending
         )
         self._open(self._segment_path(first))
+
+    def abandon(self) -> None:
+        """Close without writing what is still queued (after a failed write)."""
+        self._pending.clear()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
     def close(self) -> None:
         if self._fd >= 0:

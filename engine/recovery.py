@@ -26,6 +26,7 @@ class RecoveryReport:
     snapshot_seq: int = 0
     replayed: int = 0
     last_seq: int = 0
+    journal_last_seq: int = 0
     torn_bytes: int = 0
     torn_reason: str = ""
     skipped_snapshots: list[str] = field(default_factory=list)
@@ -37,6 +38,9 @@ class RecoveryReport:
             f"replayed {self.replayed} commands to seq {self.last_seq} "
             f"in {self.seconds:.3f} s",
         ]
+        if self.journal_last_seq < self.last_seq:
+            out.append(f"the journal ends at seq {self.journal_last_seq}, before the snapshot; "
+                       f"a new segment starts at {self.last_seq + 1}")
         if self.torn_bytes:
             out.append(f"cut a torn journal tail of {self.torn_bytes} bytes "
                        f"({self.torn_reason})")
@@ -62,6 +66,7 @@ def recover(
     report = RecoveryReport()
     jdir = journal_dir(data_dir)
     scan = journal.scan(jdir) if jdir.exists() else journal.JournalScan([])
+    report.journal_last_seq = scan.last_seq
     if scan.torn_bytes:
         report.torn_reason = scan.segments[-1].torn_reason
         report.torn_bytes = journal.truncate_torn_tail(scan) if repair else scan.torn_bytes

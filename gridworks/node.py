@@ -38,10 +38,19 @@ class NodeStoppedError(RuntimeError):
     """The node is not accepting commands (stopped, or stopped itself after an I/O error)."""
 
 
+@dataclass(frozen=True)
+class Receipt:
+    """What a submission became: its sequence numbers and the events it caused."""
+
+    first_seq: int
+    last_seq: int
+    events: np.ndarray
+
+
 @dataclass
 class _Pending:
     commands: list[Command]
-    future: asyncio.Future[np.ndarray]
+    future: asyncio.Future[Receipt]
 
 
 @dataclass
@@ -78,7 +87,8 @@ class Node:
         loop = asyncio.get_running_loop()
         self.core, self.recovery = await loop.run_in_executor(None, recover, data, core_config)
         self._writer = journal.JournalWriter(
-            journal_dir(data), self.core.last_seq + 1, policy=self.config.fsync
+            journal_dir(data), self.core.last_seq + 1, policy=self.config.fsync,
+            last_seq_on_disk=self.recovery.journal_last_seq,
         )
         self._sequencer = Sequencer(self.core.last_seq + 1, self.clock)
         self.stats.last_snapshot_seq = self.core.last_seq
@@ -105,7 +115,10 @@ class Node:
             await asyncio.gather(self._committer, return_exceptions=True)
             self._committer = None
         if self._writer is not None:
-            self._writer.close()
+            if self._failure is None:
+                self._writer.close()
+            else:  # never write after a failed write: what is not durable did not happen
+                self._writer.abandon()
             self._writer = None
         core = self.core
         healthy = self._failure is None and core is not None
@@ -117,11 +130,11 @@ class Node:
 
     # --- submitting ------------------------------------------------------------------------------
 
-    async def submit(self, commands: list[Command]) -> np.ndarray:
-        """Sequence, journal and apply ``commands``; their event rows once durable."""
+    async def submit(self, commands: list[Command]) -> Receipt:
+        """Sequence, journal and apply ``commands``; their receipt once they are durable."""
         if self._queue is None or self._failure is not None:
             raise NodeStoppedError("the node is not running") from self._failure
-        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Pending(list(commands), future))
         return await future
 
@@ -167,7 +180,7 @@ class Node:
             end = seq + len(item.commands)
             lo, hi = np.searchsorted(seqs, [seq, end])
             if not item.future.done():
-                item.future.set_result(events[lo:hi])
+                item.future.set_result(Receipt(seq, end - 1, events[lo:hi]))
             seq = end
         if self.config.snapshot_every and (
             self.core.last_seq - self.stats.last_snapshot_seq >= self.config.snapshot_every

@@ -1,0 +1,117 @@
+"""The node in-process: bootstrap, group commit, durable results, restart, locking, faults."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from engine import events as ev
+from engine.commands import NewOrder
+from engine.sequencer import CountingClock
+from engine.types import Phase, Side
+from gridworks.config import NodeConfig
+from gridworks.datadir import DataDirLockedError
+from gridworks.node import Node, NodeStoppedError
+
+
+def config(data: Path, **kw: object) -> NodeConfig:
+    return NodeConfig(data_dir=data, max_orders=4096, max_accounts=64, **kw)  # type: ignore[arg-type]
+
+
+async def started(data: Path, **kw: object) -> Node:
+    node = Node(config(data, **kw), clock=CountingClock())
+    await node.start()
+    return node
+
+
+async def test_first_start_lists_and_opens_the_demo_instruments(tmp_path: Path) -> None:
+    node = await started(tmp_path)
+    try:
+        status = node.status()
+        symbols = [i["symbol"] for i in status["instruments"]]
+        assert "RELIANCE" in symbols
+        assert "NIFTY26DECFUT" in symbols
+        assert {i["phase"] for i in status["instruments"]} == {Phase.CONTINUOUS.name}
+    finally:
+        await node.stop()
+
+
+async def test_results_carry_only_the_submitters_events(tmp_path: Path) -> None:
+    node = await started(tmp_path)
+    try:
+        sell = NewOrder(1, 0, Side.SELL, 10, price=141_300, client_order_id="s")
+        buy = NewOrder(2, 0, Side.BUY, 4, price=141_300, client_order_id="b")
+        first, second = await asyncio.gather(node.submit([sell]), node.submit([buy]))
+        assert first.first_seq == first.last_seq
+        assert second.first_seq == first.last_seq + 1
+        kinds = [type(e).__name__ for e in ev.decode(second.events)]
+        assert kinds == ["Accepted", "Traded", "BookChanged"]
+        assert {int(s) for s in first.events[:, 1]} == {first.first_seq}
+    finally:
+        await node.stop()
+
+
+async def test_concurrent_submissions_share_group_commits(tmp_path: Path) -> None:
+    node = await started(tmp_path)
+    try:
+        before = node.stats.batches
+        orders = [[NewOrder(i % 50, 1, Side.BUY, 1, price=300_000)] for i in range(300)]
+        receipts = await asyncio.gather(*(node.submit(o) for o in orders))
+        seqs = sorted(r.first_seq for r in receipts)
+        assert seqs == list(range(seqs[0], seqs[0] + 300))
+        assert node.stats.batches - before < 300 / 4
+    finally:
+        await node.stop()
+
+
+async def test_restart_recovers_the_same_state(tmp_path: Path) -> None:
+    node = await started(tmp_path, snapshot_every=7)
+    for i in range(40):
+        await node.submit([NewOrder(i % 5, 2, Side(i % 2), 3, price=152_040 + (i % 7) * 5)])
+    seq, digest = node.core.last_seq, node.core.state_hash()
+    await node.stop()
+    again = await started(tmp_path)
+    try:
+        assert again.recovery is not None
+        assert again.recovery.snapshot_seq == seq  # stop() snapshots the final state
+        assert again.core.last_seq == seq
+        assert again.core.state_hash() == digest
+        receipt = await again.submit([NewOrder(1, 2, Side.BUY, 1, price=152_040)])
+        assert receipt.first_seq == seq + 1
+    finally:
+        await again.stop()
+
+
+async def test_a_second_node_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
+    node = await started(tmp_path)
+    try:
+        with pytest.raises(DataDirLockedError):
+            await started(tmp_path)
+    finally:
+        await node.stop()
+
+
+async def test_a_journal_failure_stops_the_node_instead_of_running_ahead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    node = await started(tmp_path)
+    seq_before = node.core.last_seq
+
+    def disk_full() -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(node._writer, "flush", disk_full)
+    with pytest.raises(NodeStoppedError, match="No space left"):
+        await node.submit([NewOrder(1, 0, Side.BUY, 1, price=141_230)])
+    with pytest.raises(NodeStoppedError):
+        await node.submit([NewOrder(1, 0, Side.BUY, 1, price=141_230)])
+    monkeypatch.undo()
+    await node.stop()
+    restarted = await started(tmp_path)
+    try:
+        # The failed batch was never made durable, so it is not part of the recovered state.
+        assert restarted.core.last_seq == seq_before
+    finally:
+        await restarted.stop()
