@@ -23,8 +23,10 @@ Capacities are explicit; reaching one is a clean rejection (CAPACITY_ORDERS), ne
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import carray, njit, types
+from numba.extending import intrinsic
 
+from engine.layout import EVENT_WIDTH
 from engine.snapshot_types import ORDER_FIELDS
 
 HEADER = 64
@@ -53,6 +55,10 @@ G_NTOUCH = 18
 G_SEQ = 19
 G_TS = 20
 G_LEVELS_USED = 21
+G_NEV = 22  # events written into the current event buffer
+G_NEED = 23  # event rows the next command may need (set when a call stops early)
+G_EV_ADDR = 24  # address of the event buffer of the current kernel call
+G_EV_ROWS = 25  # its capacity in rows
 
 # instrument columns
 IW = 32
@@ -136,7 +142,7 @@ def new_arena(
 ) -> np.ndarray:
     """A fresh, empty arena with every table initialised."""
     total_levels = round_up_block(max(total_levels, BLOCK))
-    hash_cap = _pow2_at_least(2 * max_orders)
+    hash_cap = _pow2_at_least(4 * max_orders)
     sizes = [
         ("instr", max_instruments * IW),
         ("lev", 2 * total_levels * LW),
@@ -180,24 +186,92 @@ def new_arena(
     return arena
 
 
+@intrinsic
+def _int64_pointer(typingctx, address):
+    sig = types.CPointer(types.int64)(types.intp)
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(types.CPointer(types.int64)))
+
+    return sig, codegen
+
+
+@njit(cache=True, inline="always")
+def _table(base: int, offset: int, rows: int, cols: int) -> np.ndarray:
+    return carray(_int64_pointer(base + 8 * offset), (rows, cols))
+
+
+@njit(cache=True, inline="always")
+def unowned(array: np.ndarray) -> np.ndarray:
+    """A view of a 2-D int64 array without a reference count (see `views`)."""
+    return carray(_int64_pointer(array.ctypes.data), array.shape)
+
+
+# The kernels pass the arena as one integer, its address, and rebuild each table's view
+# where they use it. Passing the tables themselves (a tuple of arrays) cost about 30 ns per
+# non-inlined call in argument copying and reference counting; an address costs nothing,
+# and these accessors inline to a few loads.
+
+@njit(cache=True, inline="always")
+def header(st: int) -> np.ndarray:
+    return carray(_int64_pointer(st), (HEADER,))
+
+
+@njit(cache=True, inline="always")
+def instruments(st: int) -> np.ndarray:
+    g = header(st)
+    return _table(st, g[G_OFF_INSTR], g[G_MAXINSTR], IW)
+
+
+@njit(cache=True, inline="always")
+def levels(st: int) -> np.ndarray:
+    g = header(st)
+    return _table(st, g[G_OFF_LEV], 2 * g[G_TL], LW)
+
+
+@njit(cache=True, inline="always")
+def orders(st: int) -> np.ndarray:
+    g = header(st)
+    return _table(st, g[G_OFF_ORD], g[G_CAP], OW)
+
+
+@njit(cache=True, inline="always")
+def index_table(st: int) -> np.ndarray:
+    g = header(st)
+    return _table(st, g[G_OFF_HASH], g[G_HMASK] + 1, 2)
+
+
+@njit(cache=True, inline="always")
+def accounts(st: int) -> np.ndarray:
+    g = header(st)
+    return _table(st, g[G_OFF_ACCT], g[G_MAXACCT], 2)
+
+
+@njit(cache=True, inline="always")
+def touched_levels(st: int) -> np.ndarray:
+    g = header(st)
+    return _table(st, g[G_OFF_TOUCH], 2 * g[G_TL], 2)
+
+
+@njit(cache=True, inline="always")
+def block_counts(st: int) -> np.ndarray:
+    g = header(st)
+    return carray(_int64_pointer(st + 8 * g[G_OFF_BLK]), (2 * g[G_TL] // BLOCK,))
+
+
+@njit(cache=True, inline="always")
+def events(st: int) -> np.ndarray:
+    g = header(st)
+    return carray(_int64_pointer(g[G_EV_ADDR]), (g[G_EV_ROWS], EVENT_WIDTH))
+
+
 @njit(cache=True)
 def views(arena: np.ndarray):  # -> (g, ins, lev, ords, htab, accts, touched, blocks)
-    """Typed views of every table: (g, ins, lev, ords, htab, accts, touched, blocks)."""
-    g = arena[:HEADER]
-    tl = g[G_TL]
-    o = g[G_OFF_INSTR]
-    ins = arena[o : o + g[G_MAXINSTR] * IW].reshape((g[G_MAXINSTR], IW))
-    o = g[G_OFF_LEV]
-    lev = arena[o : o + 2 * tl * LW].reshape((2 * tl, LW))
-    o = g[G_OFF_ORD]
-    ords = arena[o : o + g[G_CAP] * OW].reshape((g[G_CAP], OW))
-    o = g[G_OFF_HASH]
-    hcap = g[G_HMASK] + 1
-    htab = arena[o : o + hcap * 2].reshape((hcap, 2))
-    o = g[G_OFF_ACCT]
-    accts = arena[o : o + g[G_MAXACCT] * 2].reshape((g[G_MAXACCT], 2))
-    o = g[G_OFF_TOUCH]
-    touched = arena[o : o + 2 * tl * 2].reshape((2 * tl, 2))
-    o = g[G_OFF_BLK]
-    blocks = arena[o : o + 2 * tl // BLOCK]
-    return g, ins, lev, ords, htab, accts, touched, blocks
+    """Typed views of every table: (g, ins, lev, ords, htab, accts, touched, blocks).
+
+    The views are built from the arena's address and carry no reference count; the
+    caller must keep ``arena`` alive while it uses them.
+    """
+    st = arena.ctypes.data
+    return (header(st), instruments(st), levels(st), orders(st), index_table(st),
+            accounts(st), touched_levels(st), block_counts(st))

@@ -37,6 +37,9 @@ from engine.fastbook.arena import (
     O_STATE,
     O_TYPE,
     O_VISIBLE,
+    instruments,
+    levels,
+    orders,
 )
 from engine.fastbook.containers import (
     emit,
@@ -68,7 +71,7 @@ from engine.layout import (
 
 @njit(cache=True)
 def _level_leaves(st, row):
-    lev, ords = st[2], st[3]
+    lev, ords = levels(st), orders(st)
     total = 0
     s = lev[row, L_HEAD]
     while s != -1:
@@ -79,7 +82,7 @@ def _level_leaves(st, row):
 
 @njit(cache=True)
 def _queue_leaves(st, s):
-    ords = st[3]
+    ords = orders(st)
     total = 0
     while s != -1:
         total += ords[s, O_LEAVES]
@@ -90,7 +93,7 @@ def _queue_leaves(st, s):
 @njit(cache=True)
 def auction_price(st, instr):
     """(price, executable quantity, imbalance) of the uncross; quantity 0: no auction."""
-    ins, lev = st[1], st[2]
+    ins, lev = instruments(st), levels(st)
     n = ins[instr, I_NLEV]
     at_or_above = np.zeros(n + 1, dtype=np.int64)
     at_or_below = np.zeros(n + 1, dtype=np.int64)
@@ -136,7 +139,7 @@ def auction_price(st, instr):
 def _first_eligible(st, instr, side, idx, limit_idx):
     """First order in allocation order from level ``idx`` towards ``limit_idx``, then
     the market queue."""
-    ins, lev = st[1], st[2]
+    ins, lev = instruments(st), levels(st)
     if idx != -1:
         if side == BUY:
             while idx >= limit_idx:
@@ -155,7 +158,7 @@ def _first_eligible(st, instr, side, idx, limit_idx):
 
 @njit(cache=True)
 def _next_eligible(st, s, limit_idx):
-    ins, ords = st[1], st[3]
+    ins, ords = instruments(st), orders(st)
     nxt = ords[s, O_NEXT]
     if nxt != -1 or ords[s, O_STATE] == ST_MARKET_QUEUE:
         return nxt
@@ -167,7 +170,7 @@ def _next_eligible(st, s, limit_idx):
 @njit(cache=True)
 def _auction_fill(st, s, qty):
     """Fill from the whole remaining quantity; a used-up disclosed part refills in place."""
-    ins, lev, ords = st[1], st[2], st[3]
+    ins, lev, ords = instruments(st), levels(st), orders(st)
     old_visible = ords[s, O_VISIBLE]
     ords[s, O_LEAVES] -= qty
     ords[s, O_FILLED] += qty
@@ -185,8 +188,8 @@ def _auction_fill(st, s, qty):
 
 
 @njit(cache=True)
-def uncross(st, sink, instr):
-    ins, ords = st[1], st[3]
+def uncross(st, instr):
+    ins, ords = instruments(st), orders(st)
     price, volume, imbalance = auction_price(st, instr)
     if volume > 0:
         price_idx = index_of(ins, instr, price)
@@ -198,7 +201,7 @@ def uncross(st, sink, instr):
             next_sell = _next_eligible(st, sell, price_idx)
             _auction_fill(st, buy, qty)
             _auction_fill(st, sell, qty)
-            emit_trade(st, sink, instr, AUCTION_SIDE, price, qty, buy, sell)
+            emit_trade(st, instr, AUCTION_SIDE, price, qty, buy, sell)
             if ords[buy, O_LEAVES] == 0:
                 remove(st, buy)
                 forget(st, buy)
@@ -210,7 +213,7 @@ def uncross(st, sink, instr):
         ins[instr, I_LTP] = price
     else:
         imbalance = 0
-    emit(sink, st[0], EV_AUCTION, instr, 0, 0, 0, price, volume, imbalance, 0, 0, 0, 0, 0, 0)
+    emit(st, EV_AUCTION, instr, 0, 0, 0, price, volume, imbalance, 0, 0, 0, 0, 0, 0)
     carry = price if volume > 0 else ins[instr, I_REF]
     for side in (BUY, SELL):
         s = ins[instr, I_MHEAD + side]
@@ -222,16 +225,16 @@ def uncross(st, sink, instr):
             ords[s, O_STATE] = ST_BOOK
             ords[s, O_VISIBLE] = ords[s, O_LEAVES]
             level_insert_by_prio(st, s)
-            emit(sink, st[0], EV_RESTATED, instr, ords[s, O_OID], ords[s, O_ACCT], side, carry,
+            emit(st, EV_RESTATED, instr, ords[s, O_OID], ords[s, O_ACCT], side, carry,
                  ords[s, O_LEAVES], R_AUCTION_MARKET_TO_LIMIT, 0, 0, 0, 0, 0, 0)
             s = nxt
 
 
 @njit(cache=True)
-def expire_all(st, sink, instr):
+def expire_all(st, instr):
     """Expire every order of the instrument: book levels (buys then sells, low to high
     price, FIFO), then stop levels in the same order, then the market queues."""
-    ins, lev, ords = st[1], st[2], st[3]
+    ins, lev, ords = instruments(st), levels(st), orders(st)
     n = ins[instr, I_NLEV]
     for head_col in (L_HEAD, L_SHEAD):
         for side in (BUY, SELL):
@@ -240,13 +243,13 @@ def expire_all(st, sink, instr):
                 while s != -1:
                     nxt = ords[s, O_NEXT]
                     remove(st, s)
-                    finish(st, sink, s, EV_EXPIRED, R_END_OF_DAY)
+                    finish(st, s, EV_EXPIRED, R_END_OF_DAY)
                     s = nxt
     for side in (BUY, SELL):
         s = ins[instr, I_MHEAD + side]
         while s != -1:
             nxt = ords[s, O_NEXT]
             remove(st, s)
-            finish(st, sink, s, EV_EXPIRED, R_END_OF_DAY)
+            finish(st, s, EV_EXPIRED, R_END_OF_DAY)
             s = nxt
 

@@ -15,6 +15,8 @@ from engine.fastbook.arena import (
     G_LEVELS_USED,
     G_LIVE,
     G_MAXINSTR,
+    G_NEED,
+    G_NEV,
     G_NEXT_PRIO,
     G_NEXT_TRADE,
     G_NINSTR,
@@ -41,6 +43,7 @@ from engine.fastbook.arena import (
     O_PRIO,
     O_STATE,
     new_arena,
+    orders,
     round_up_block,
     views,
 )
@@ -71,15 +74,30 @@ class FastBook:
 
     def process(self, rows: np.ndarray, keep_events: bool = True) -> np.ndarray:
         """Apply a batch of command rows; the event rows it produced (a fresh array)."""
-        self._events, n = run(self.arena, rows, self._events)
+        n = self._run(rows)
         if not keep_events:
             return self._events[:0]
         return self._events[:n].copy()
 
     def process_into(self, rows: np.ndarray) -> tuple[np.ndarray, int]:
         """As `process`, without the copy: the events stay valid until the next call."""
-        self._events, n = run(self.arena, rows, self._events)
+        n = self._run(rows)
         return self._events, n
+
+    def _run(self, rows: np.ndarray) -> int:
+        arena = self.arena
+        arena[G_NEV] = 0
+        done = run(arena, rows, self._events)
+        while done < len(rows):  # the next command might not fit: grow, then go on
+            self._grow_events(int(arena[G_NEED]))
+            done += run(arena, rows[done:], self._events)
+        return int(arena[G_NEV])
+
+    def _grow_events(self, need: int) -> None:
+        used = int(self.arena[G_NEV])
+        bigger = np.empty((max(2 * len(self._events), used + need), EVENT_WIDTH), dtype=np.int64)
+        bigger[:used] = self._events[:used]
+        self._events = bigger
 
     # --- instruments ---------------------------------------------------------------------
 
@@ -151,6 +169,13 @@ class FastBook:
     def phase(self, instr: int) -> int:
         return int(views(self.arena)[1][instr, I_PHASE])
 
+    def touch(self, instr: int) -> tuple[int, int]:
+        """(best bid, best ask) prices of an instrument, 0 for an empty side."""
+        ins = views(self.arena)[1]
+        lo, tick = int(ins[instr, I_LO]), int(ins[instr, I_TICK])
+        bid, ask = int(ins[instr, I_BEST]), int(ins[instr, I_BEST + 1])
+        return (lo + bid * tick if bid >= 0 else 0, lo + ask * tick if ask >= 0 else 0)
+
     @property
     def live_orders(self) -> int:
         return int(self.arena[G_LIVE])
@@ -182,18 +207,18 @@ class FastBook:
 
 
 @njit(cache=True)
-def _restore(arena, orders, by_oid):
+def _restore(arena, rows, by_oid):
     """Re-create orders given in ascending priority; account lists in ascending order id."""
-    st = views(arena)
-    ords = st[3]
-    slots = np.empty(orders.shape[0], dtype=np.int64)
+    st = arena.ctypes.data
+    ords = orders(st)
+    slots = np.empty(rows.shape[0], dtype=np.int64)
     for k in by_oid:  # allocation appends to the account list, so go in order-id order
-        slots[k] = alloc(st, orders[k, 0], orders[k, 1])
-    for k in range(orders.shape[0]):  # containers are filled in priority (FIFO) order
+        slots[k] = alloc(st, rows[k, 0], rows[k, 1])
+    for k in range(rows.shape[0]):  # containers are filled in priority (FIFO) order
         s = slots[k]
-        for f in range(orders.shape[1]):
-            ords[s, f] = orders[k, f]
-        state = orders[k, O_STATE]
+        for f in range(rows.shape[1]):
+            ords[s, f] = rows[k, f]
+        state = rows[k, O_STATE]
         if state == ST_BOOK:
             level_append(st, s)
         elif state == ST_STOP:

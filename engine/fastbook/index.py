@@ -1,9 +1,14 @@
 """Order id -> slot: an open-addressing hash table with linear probing.
 
 Order ids are sequence numbers, unbounded and sparse, so a direct array cannot map them.
-The table is at least twice the order capacity, keys are never 0 (sequence numbers start
-at 1), and deletion shifts later entries back instead of leaving tombstones, so lookups stay
-short however long the server runs.
+The table is at least four times the order capacity, keys are never 0 (sequence numbers
+start at 1), and deletion shifts later entries back instead of leaving tombstones, so
+lookups stay short however long the server runs.
+
+The home slot is the id itself modulo the table size. Ids arrive in increasing order, so
+recent orders sit in neighbouring slots and the table stays in cache. A scrambling hash
+(Fibonacci) put every lookup on a different cache line and cost about a third of the
+whole matching time in the standard benchmark.
 """
 
 from __future__ import annotations
@@ -17,9 +22,7 @@ MISSING = -1
 
 @njit(cache=True, inline="always")
 def _home(key: int, mask: int) -> int:
-    # Fibonacci hashing spreads consecutive sequence numbers across the table.
-    h = np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)
-    return np.int64(h >> np.uint64(20)) & mask
+    return key & mask
 
 
 @njit(cache=True)

@@ -1,9 +1,17 @@
 """The fast book's entry point: one numba call processes a whole batch of command rows.
 
-``run(arena, commands, events) -> (events, n)`` applies the rows in order and returns the
-event buffer (the same array, or a bigger one if it had to grow) and the number of event
-rows written. Per command it follows the same steps as `engine.refbook`: validate (sharing
-`engine.rules`), then change the book, then report the touched levels.
+``run(arena, commands, events) -> done`` applies rows in order, appending event rows to
+``events`` from ``arena[G_NEV]`` on. Before each command it checks that the buffer has
+room for the most events the command could produce; if not it stops and returns how many
+commands it applied, and the caller grows the buffer and calls again with the rest. So a
+command is never interrupted and the buffer never overflows. Per command it follows the
+same steps as `engine.refbook`: validate (sharing `engine.rules`), change the book, then
+report the touched levels.
+
+The bound: every event is tied to something finite. A command can trade with or cancel at
+most every live order, an iceberg at most ten times (its disclosed part is at least 10% of
+its quantity), every stop fires at most once, and every touched level reports once. So 16
+events per live order (the incoming one included) plus a constant covers any command.
 """
 
 from __future__ import annotations
@@ -15,8 +23,12 @@ from engine import rules
 from engine.codes import RejectCode
 from engine.fastbook.arena import (
     G_CAP,
+    G_EV_ADDR,
+    G_EV_ROWS,
     G_LIVE,
     G_MAXACCT,
+    G_NEED,
+    G_NEV,
     G_NINSTR,
     G_NTOUCH,
     G_SEQ,
@@ -48,11 +60,15 @@ from engine.fastbook.arena import (
     O_TS,
     O_TYPE,
     O_VISIBLE,
-    views,
+    accounts,
+    header,
+    instruments,
+    levels,
+    orders,
+    unowned,
 )
 from engine.fastbook.auction import expire_all, uncross
 from engine.fastbook.containers import (
-    Sink,
     alloc,
     emit,
     emit_book_changes,
@@ -129,42 +145,64 @@ INVALID_PHASE_TRANSITION = int(RejectCode.INVALID_PHASE_TRANSITION)
 TRANSITIONS = transition_table()
 
 
-@njit(cache=True)
-def run(arena: np.ndarray, cmds: np.ndarray, events: np.ndarray):  # -> (events, n)
-    st = views(arena)
-    g = st[0]
-    sink = Sink(events)
-    for i in range(cmds.shape[0]):
-        r = cmds[i]
-        g[G_SEQ] = r[C_SEQ]
-        g[G_TS] = r[C_TS]
-        g[G_NTOUCH] = 0
-        kind = r[C_KIND]
-        if kind == K_NEW_ORDER:
-            new_order(st, sink, r)
-        elif kind == K_CANCEL:
-            cancel(st, sink, r)
-        elif kind == K_AMEND:
-            amend(st, sink, r)
-        elif kind == K_CANCEL_ALL:
-            cancel_all(st, sink, r)
-        elif kind == K_SET_PHASE:
-            set_phase(st, sink, r)
-        else:
-            reject(st, sink, r, UNKNOWN_COMMAND)
-        emit_book_changes(st, sink)
-    return sink.buf, sink.n
+EVENTS_PER_ORDER = 16
+EVENTS_SLACK = 64
 
 
 @njit(cache=True)
-def reject(st, sink, r, code):
-    emit(sink, st[0], EV_REJECTED, r[C_INSTR], r[C_OID], r[C_ACCT], r[C_SIDE], r[C_PRICE],
+def events_bound(live: int) -> int:
+    """The most event rows one command can produce with ``live`` orders in the book."""
+    return EVENTS_SLACK + EVENTS_PER_ORDER * (live + 1)
+
+
+@njit(cache=True)
+def run(arena: np.ndarray, cmds: np.ndarray, out: np.ndarray) -> int:
+    st = arena.ctypes.data
+    g = header(st)
+    g[G_EV_ADDR] = out.ctypes.data
+    g[G_EV_ROWS] = out.shape[0]
+    rows = unowned(cmds)
+    for i in range(rows.shape[0]):
+        need = events_bound(g[G_LIVE])
+        if g[G_EV_ROWS] - g[G_NEV] < need:
+            g[G_NEED] = need
+            return i
+        dispatch(st, rows[i])
+    return rows.shape[0]
+
+
+@njit(cache=True)
+def dispatch(st, r):
+    """Apply one command row: the whole per-command step of `run`."""
+    g = header(st)
+    g[G_SEQ] = r[C_SEQ]
+    g[G_TS] = r[C_TS]
+    g[G_NTOUCH] = 0
+    kind = r[C_KIND]
+    if kind == K_NEW_ORDER:
+        new_order(st, r)
+    elif kind == K_CANCEL:
+        cancel(st, r)
+    elif kind == K_AMEND:
+        amend(st, r)
+    elif kind == K_CANCEL_ALL:
+        cancel_all(st, r)
+    elif kind == K_SET_PHASE:
+        set_phase(st, r)
+    else:
+        reject(st, r, UNKNOWN_COMMAND)
+    emit_book_changes(st)
+
+
+@njit(cache=True)
+def reject(st, r, code):
+    emit(st, EV_REJECTED, r[C_INSTR], r[C_OID], r[C_ACCT], r[C_SIDE], r[C_PRICE],
          r[C_QTY], code, r[C_KIND], 0, 0, 0, 0, 0)
 
 
 @njit(cache=True)
-def new_order(st, sink, r):
-    g, ins, ords = st[0], st[1], st[3]
+def new_order(st, r):
+    g, ins, ords = header(st), instruments(st), orders(st)
     code = r[C_PRECHECK]
     instr, acct = r[C_INSTR], r[C_ACCT]
     if code == OK:
@@ -185,7 +223,7 @@ def new_order(st, sink, r):
     if code == OK and post_only and crosses(st, instr, r[C_SIDE], r[C_PRICE]):
         code = POST_ONLY_WOULD_TRADE
     if code != OK:
-        reject(st, sink, r, code)
+        reject(st, r, code)
         return
     s = alloc(st, r[C_OID], acct)
     ords[s, O_INSTR] = instr
@@ -208,7 +246,7 @@ def new_order(st, sink, r):
     guard = 0
     if otype == MARKET and phase == CONTINUOUS:
         guard = protection(ins, instr, r[C_SIDE])
-    emit(sink, g, EV_ACCEPTED, instr, r[C_OID], acct, r[C_SIDE], r[C_PRICE], r[C_QTY],
+    emit(st, EV_ACCEPTED, instr, r[C_OID], acct, r[C_SIDE], r[C_PRICE], r[C_QTY],
          otype, r[C_TIF], r[C_TRIGGER], r[C_DISCLOSED], r[C_FLAGS], guard, ords[s, O_STP])
     if phase == PRE_OPEN:
         if otype == MARKET:
@@ -218,35 +256,35 @@ def new_order(st, sink, r):
     elif otype in (SL, SL_M):
         rest_stop(st, s)
     else:
-        execute(st, sink, s, guard if otype == MARKET else r[C_PRICE])
-        settle(st, sink, instr)
+        execute(st, s, guard if otype == MARKET else r[C_PRICE])
+        settle(st, instr)
 
 
 @njit(cache=True)
 def _owned(st, r):
     """Slot of the live order the row targets, if it belongs to the row's account, else -1."""
     s = lookup(st, r[C_OID])
-    if s == -1 or st[3][s, O_ACCT] != r[C_ACCT]:
+    if s == -1 or orders(st)[s, O_ACCT] != r[C_ACCT]:
         return -1
     return s
 
 
 @njit(cache=True)
-def cancel(st, sink, r):
+def cancel(st, r):
     s = _owned(st, r)
     if s == -1:
-        reject(st, sink, r, ORDER_NOT_FOUND)
+        reject(st, r, ORDER_NOT_FOUND)
         return
     remove(st, s)
-    finish(st, sink, s, EV_CANCELLED, R_USER)
+    finish(st, s, EV_CANCELLED, R_USER)
 
 
 @njit(cache=True)
-def amend(st, sink, r):
-    ins, lev, ords = st[1], st[2], st[3]
+def amend(st, r):
+    ins, lev, ords = instruments(st), levels(st), orders(st)
     s = _owned(st, r)
     if s == -1:
-        reject(st, sink, r, ORDER_NOT_FOUND)
+        reject(st, r, ORDER_NOT_FOUND)
         return
     instr = ords[s, O_INSTR]
     new_price, new_qty, new_trigger, new_disclosed = (
@@ -266,7 +304,7 @@ def amend(st, sink, r):
     if reprices and crosses(st, instr, ords[s, O_SIDE], new_price):
         code = POST_ONLY_WOULD_TRADE
     if code != OK:
-        reject(st, sink, r, code)
+        reject(st, r, code)
         return
     price = new_price if new_price != 0 else cur_price
     qty = new_qty if new_qty != 0 else cur_qty
@@ -284,7 +322,7 @@ def amend(st, sink, r):
             lev[row, L_QTY] += visible - ords[s, O_VISIBLE]
             ords[s, O_VISIBLE] = visible
             touch(st, instr, row)
-        emit(sink, st[0], EV_AMENDED, instr, ords[s, O_OID], ords[s, O_ACCT], side, price,
+        emit(st, EV_AMENDED, instr, ords[s, O_OID], ords[s, O_ACCT], side, price,
              qty, ords[s, O_LEAVES], 1, trigger, disclosed, 0, 0, 0)
         return
     remove(st, s)
@@ -293,56 +331,56 @@ def amend(st, sink, r):
     ords[s, O_QTY] = qty
     ords[s, O_TRIGGER] = trigger
     ords[s, O_DISCLOSED] = disclosed
-    emit(sink, st[0], EV_AMENDED, instr, ords[s, O_OID], ords[s, O_ACCT], side, price, qty,
+    emit(st, EV_AMENDED, instr, ords[s, O_OID], ords[s, O_ACCT], side, price, qty,
          ords[s, O_LEAVES], 0, trigger, disclosed, 0, 0, 0)
     if state == ST_STOP:
         rest_stop(st, s)
     elif state == ST_MARKET_QUEUE:
         enqueue_market(st, s)
     elif phase == CONTINUOUS:
-        execute(st, sink, s, price)
-        settle(st, sink, instr)
+        execute(st, s, price)
+        settle(st, instr)
     else:
         rest(st, s)
 
 
 @njit(cache=True)
-def cancel_all(st, sink, r):
-    g, ords, accts = st[0], st[3], st[5]
+def cancel_all(st, r):
+    g, ords, accts = header(st), orders(st), accounts(st)
     acct, instr = r[C_ACCT], r[C_INSTR]
     if acct < 0 or acct >= g[G_MAXACCT]:
-        reject(st, sink, r, ACCOUNT_INVALID)
+        reject(st, r, ACCOUNT_INVALID)
         return
     if instr != -1 and (instr < 0 or instr >= g[G_NINSTR]):
-        reject(st, sink, r, UNKNOWN_INSTRUMENT)
+        reject(st, r, UNKNOWN_INSTRUMENT)
         return
     s = accts[acct, 0]
     while s != -1:
         nxt = ords[s, O_ANEXT]
         if instr == -1 or ords[s, O_INSTR] == instr:
             remove(st, s)
-            finish(st, sink, s, EV_CANCELLED, R_CANCEL_ALL)
+            finish(st, s, EV_CANCELLED, R_CANCEL_ALL)
         s = nxt
 
 
 @njit(cache=True)
-def set_phase(st, sink, r):
-    g, ins = st[0], st[1]
+def set_phase(st, r):
+    g, ins = header(st), instruments(st)
     instr, target = r[C_INSTR], r[C_PHASE]
     if instr < 0 or instr >= g[G_NINSTR]:
-        reject(st, sink, r, UNKNOWN_INSTRUMENT)
+        reject(st, r, UNKNOWN_INSTRUMENT)
         return
     old = ins[instr, I_PHASE]
     size = TRANSITIONS.shape[0]
     if target < 0 or target >= size or TRANSITIONS[old, target] == 0:
-        reject(st, sink, r, INVALID_PHASE_TRANSITION)
+        reject(st, r, INVALID_PHASE_TRANSITION)
         return
     if target == CLOSED:
-        expire_all(st, sink, instr)
+        expire_all(st, instr)
     elif target == CONTINUOUS and old in (PRE_OPEN, HALTED):
-        uncross(st, sink, instr)
+        uncross(st, instr)
     ins[instr, I_PHASE] = target
-    emit(sink, g, EV_PHASE_CHANGED, instr, 0, 0, 0, 0, 0, target, old, R_PHASE_COMMAND,
+    emit(st, EV_PHASE_CHANGED, instr, 0, 0, 0, 0, 0, target, old, R_PHASE_COMMAND,
          0, 0, 0, 0)
     if target == CONTINUOUS:
-        settle(st, sink, instr)
+        settle(st, instr)

@@ -37,6 +37,9 @@ from engine.fastbook.arena import (
     O_TRIGGER,
     O_TYPE,
     O_VISIBLE,
+    instruments,
+    levels,
+    orders,
 )
 from engine.fastbook.containers import (
     emit,
@@ -81,17 +84,17 @@ from engine.layout import (
 
 
 @njit(cache=True)
-def finish(st, sink, s, kind, reason):
+def finish(st, s, kind, reason):
     """End a live order with a CANCELLED or EXPIRED event for its remaining quantity."""
-    ords = st[3]
-    emit(sink, st[0], kind, ords[s, O_INSTR], ords[s, O_OID], ords[s, O_ACCT],
+    ords = orders(st)
+    emit(st, kind, ords[s, O_INSTR], ords[s, O_OID], ords[s, O_ACCT],
          ords[s, O_SIDE], ords[s, O_PRICE], ords[s, O_LEAVES], reason, 0, 0, 0, 0, 0, 0)
     forget(st, s)
 
 
 @njit(cache=True)
 def crosses(st, instr, side, price):
-    ins = st[1]
+    ins = instruments(st)
     best = ins[instr, I_BEST + 1 - side]
     if best == -1:
         return False
@@ -100,30 +103,30 @@ def crosses(st, instr, side, price):
 
 
 @njit(cache=True)
-def execute(st, sink, s, limit):
+def execute(st, s, limit):
     """Match an incoming (or re-priced, or triggered) order, then rest or end it."""
-    ords = st[3]
+    ords = orders(st)
     if ords[s, O_TIF] == FOK and not fok_fillable(st, s, limit):
-        finish(st, sink, s, EV_EXPIRED, R_FOK_UNFILLED)
+        finish(st, s, EV_EXPIRED, R_FOK_UNFILLED)
         return
-    stopped = match(st, sink, s, limit)
+    stopped = match(st, s, limit)
     otype = ords[s, O_TYPE]
     if stopped:
-        finish(st, sink, s, EV_CANCELLED, R_STP_INCOMING)
+        finish(st, s, EV_CANCELLED, R_STP_INCOMING)
     elif ords[s, O_LEAVES] == 0:
         forget(st, s)
     elif otype in (MARKET, SL_M):
-        finish(st, sink, s, EV_EXPIRED, R_MARKET_REMAINDER)
+        finish(st, s, EV_EXPIRED, R_MARKET_REMAINDER)
     elif ords[s, O_TIF] != DAY:
-        finish(st, sink, s, EV_EXPIRED, R_IOC_REMAINDER)
+        finish(st, s, EV_EXPIRED, R_IOC_REMAINDER)
     else:
         rest(st, s)
 
 
 @njit(cache=True)
-def match(st, sink, s, limit):
+def match(st, s, limit):
     """Trade ``s`` against the opposite side; True if self-trade prevention stopped it."""
-    ins, lev, ords = st[1], st[2], st[3]
+    ins, lev, ords = instruments(st), levels(st), orders(st)
     instr, side = ords[s, O_INSTR], ords[s, O_SIDE]
     opp = 1 - side
     acct = ords[s, O_ACCT]
@@ -141,17 +144,17 @@ def match(st, sink, s, limit):
             if mode == STP_CANCEL_INCOMING:
                 return True
             remove(st, resting)
-            finish(st, sink, resting, EV_CANCELLED, R_STP_RESTING)
+            finish(st, resting, EV_CANCELLED, R_STP_RESTING)
             if mode != STP_CANCEL_RESTING:
                 return True
             continue
-        trade(st, sink, s, resting, row, price, min(ords[s, O_LEAVES], ords[resting, O_VISIBLE]))
+        trade(st, s, resting, row, price, min(ords[s, O_LEAVES], ords[resting, O_VISIBLE]))
     return False
 
 
 @njit(cache=True)
-def trade(st, sink, s, resting, row, price, qty):
-    ins, lev, ords = st[1], st[2], st[3]
+def trade(st, s, resting, row, price, qty):
+    ins, lev, ords = instruments(st), levels(st), orders(st)
     instr = ords[s, O_INSTR]
     touch(st, instr, row)
     ords[resting, O_VISIBLE] -= qty
@@ -161,9 +164,9 @@ def trade(st, sink, s, resting, row, price, qty):
     ords[s, O_LEAVES] -= qty
     ords[s, O_FILLED] += qty
     if ords[s, O_SIDE] == BUY:
-        emit_trade(st, sink, instr, BUY, price, qty, s, resting)
+        emit_trade(st, instr, BUY, price, qty, s, resting)
     else:
-        emit_trade(st, sink, instr, SELL, price, qty, resting, s)
+        emit_trade(st, instr, SELL, price, qty, resting, s)
     ins[instr, I_LTP] = price
     at_band = price == ins[instr, I_LO] or price == ins[instr, I_HI]
     if at_band and (ins[instr, I_FLAGS] & IF_HALT_ON_BAND) != 0:
@@ -185,7 +188,7 @@ def fok_fillable(st, s, limit):
     refilled parts of icebergs rejoin behind it). Otherwise everything in the level can,
     hidden parts included, because refills keep cycling until the level is empty.
     """
-    ins, lev, ords = st[1], st[2], st[3]
+    ins, lev, ords = instruments(st), levels(st), orders(st)
     instr, side = ords[s, O_INSTR], ords[s, O_SIDE]
     opp = 1 - side
     acct, mode = ords[s, O_ACCT], ords[s, O_STP]
@@ -214,15 +217,15 @@ def fok_fillable(st, s, limit):
 
 
 @njit(cache=True)
-def settle(st, sink, instr):
+def settle(st, instr):
     """After trading: halt on a band hit, otherwise fire stops until none is due."""
-    ins, ords = st[1], st[3]
+    ins, ords = instruments(st), orders(st)
     while True:
         if ins[instr, I_HALT] != 0:
             ins[instr, I_HALT] = 0
             if ins[instr, I_PHASE] == CONTINUOUS:
                 ins[instr, I_PHASE] = HALTED
-                emit(sink, st[0], EV_PHASE_CHANGED, instr, 0, 0, 0, 0, 0, HALTED, CONTINUOUS,
+                emit(st, EV_PHASE_CHANGED, instr, 0, 0, 0, 0, 0, HALTED, CONTINUOUS,
                      R_BAND_HIT, 0, 0, 0, 0)
             return
         if ins[instr, I_PHASE] != CONTINUOUS or ins[instr, I_LTP] == 0:
@@ -235,17 +238,17 @@ def settle(st, sink, instr):
             limit = ords[s, O_PRICE]
         else:
             limit = protection(ins, instr, ords[s, O_SIDE])
-        emit(sink, st[0], EV_TRIGGERED, instr, ords[s, O_OID], ords[s, O_ACCT],
+        emit(st, EV_TRIGGERED, instr, ords[s, O_OID], ords[s, O_ACCT],
              ords[s, O_SIDE], limit, ords[s, O_LEAVES], ords[s, O_TRIGGER], ords[s, O_TYPE],
              0, 0, 0, 0, 0)
         ords[s, O_STATE] = ST_FREE
-        execute(st, sink, s, limit)
+        execute(st, s, limit)
 
 
 @njit(cache=True)
 def due_stop(st, instr):
     """The next stop the last price has reached (lowest buy trigger, then highest sell)."""
-    ins, lev = st[1], st[2]
+    ins, lev = instruments(st), levels(st)
     ltp = ins[instr, I_LTP]
     idx = ins[instr, I_STOP + BUY]
     if idx != -1 and price_of(ins, instr, idx) <= ltp:

@@ -1,0 +1,1 @@
+"""Benchmark scenarios; each module has ``main(**params) -> dict`` of JSON-able results."""
