@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 
 PERCENTILES = (50, 90, 99, 99.9, 99.99)
@@ -20,3 +24,16 @@ def percentiles(values: np.ndarray, unit_scale: float = 1.0) -> dict[str, float]
 
 def median(values: list[float]) -> float:
     return float(np.median(values))
+
+
+@contextmanager
+def quiet_gc() -> Iterator[None]:
+    """No garbage-collection pauses inside a timed section."""
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.unfreeze()

@@ -29,6 +29,12 @@ from numba.extending import intrinsic
 from engine.layout import EVENT_WIDTH
 from engine.snapshot_types import ORDER_FIELDS
 
+# Every kernel function is compiled the same way: cached on disk, and with numpy's error
+# model, which drops Python's division-by-zero checks (every divisor here is a tick size
+# or a capacity, never zero).
+kernel = njit(cache=True, error_model="numpy")
+inline_kernel = njit(cache=True, error_model="numpy", inline="always")
+
 HEADER = 64
 BLOCK = 64
 
@@ -116,6 +122,7 @@ O_NEXT = 18
 O_PREV = 19
 O_ANEXT = 20
 O_APREV = 21
+O_IDX = 22  # ladder index of the price (resting) or of the trigger (stop)
 N_CANONICAL = len(ORDER_FIELDS)
 
 assert ORDER_FIELDS.index("ts") == O_TS
@@ -196,12 +203,12 @@ def _int64_pointer(typingctx, address):
     return sig, codegen
 
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def _table(base: int, offset: int, rows: int, cols: int) -> np.ndarray:
     return carray(_int64_pointer(base + 8 * offset), (rows, cols))
 
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def unowned(array: np.ndarray) -> np.ndarray:
     """A view of a 2-D int64 array without a reference count (see `views`)."""
     return carray(_int64_pointer(array.ctypes.data), array.shape)
@@ -212,60 +219,60 @@ def unowned(array: np.ndarray) -> np.ndarray:
 # non-inlined call in argument copying and reference counting; an address costs nothing,
 # and these accessors inline to a few loads.
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def header(st: int) -> np.ndarray:
     return carray(_int64_pointer(st), (HEADER,))
 
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def instruments(st: int) -> np.ndarray:
     g = header(st)
     return _table(st, g[G_OFF_INSTR], g[G_MAXINSTR], IW)
 
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def levels(st: int) -> np.ndarray:
     g = header(st)
     return _table(st, g[G_OFF_LEV], 2 * g[G_TL], LW)
 
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def orders(st: int) -> np.ndarray:
     g = header(st)
     return _table(st, g[G_OFF_ORD], g[G_CAP], OW)
 
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def index_table(st: int) -> np.ndarray:
     g = header(st)
     return _table(st, g[G_OFF_HASH], g[G_HMASK] + 1, 2)
 
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def accounts(st: int) -> np.ndarray:
     g = header(st)
     return _table(st, g[G_OFF_ACCT], g[G_MAXACCT], 2)
 
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def touched_levels(st: int) -> np.ndarray:
     g = header(st)
     return _table(st, g[G_OFF_TOUCH], 2 * g[G_TL], 2)
 
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def block_counts(st: int) -> np.ndarray:
     g = header(st)
     return carray(_int64_pointer(st + 8 * g[G_OFF_BLK]), (2 * g[G_TL] // BLOCK,))
 
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def events(st: int) -> np.ndarray:
     g = header(st)
     return carray(_int64_pointer(g[G_EV_ADDR]), (g[G_EV_ROWS], EVENT_WIDTH))
 
 
-@njit(cache=True)
+@kernel
 def views(arena: np.ndarray):  # -> (g, ins, lev, ords, htab, accts, touched, blocks)
     """Typed views of every table: (g, ins, lev, ords, htab, accts, touched, blocks).
 

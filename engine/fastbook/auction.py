@@ -13,7 +13,6 @@ reference when nothing traded) and keep their time priority.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from engine.fastbook.arena import (
     I_BEST,
@@ -28,6 +27,7 @@ from engine.fastbook.arena import (
     O_ACCT,
     O_DISCLOSED,
     O_FILLED,
+    O_IDX,
     O_INSTR,
     O_LEAVES,
     O_NEXT,
@@ -38,6 +38,7 @@ from engine.fastbook.arena import (
     O_TYPE,
     O_VISIBLE,
     instruments,
+    kernel,
     levels,
     orders,
 )
@@ -69,7 +70,7 @@ from engine.layout import (
 )
 
 
-@njit(cache=True)
+@kernel
 def _level_leaves(st, row):
     lev, ords = levels(st), orders(st)
     total = 0
@@ -80,7 +81,7 @@ def _level_leaves(st, row):
     return total
 
 
-@njit(cache=True)
+@kernel
 def _queue_leaves(st, s):
     ords = orders(st)
     total = 0
@@ -90,7 +91,7 @@ def _queue_leaves(st, s):
     return total
 
 
-@njit(cache=True)
+@kernel
 def auction_price(st, instr):
     """(price, executable quantity, imbalance) of the uncross; quantity 0: no auction."""
     ins, lev = instruments(st), levels(st)
@@ -135,7 +136,7 @@ def auction_price(st, instr):
     return best_price, best_qty, best_imbalance
 
 
-@njit(cache=True)
+@kernel
 def _first_eligible(st, instr, side, idx, limit_idx):
     """First order in allocation order from level ``idx`` towards ``limit_idx``, then
     the market queue."""
@@ -156,21 +157,21 @@ def _first_eligible(st, instr, side, idx, limit_idx):
     return ins[instr, I_MHEAD + side]
 
 
-@njit(cache=True)
+@kernel
 def _next_eligible(st, s, limit_idx):
-    ins, ords = instruments(st), orders(st)
+    ords = orders(st)
     nxt = ords[s, O_NEXT]
     if nxt != -1 or ords[s, O_STATE] == ST_MARKET_QUEUE:
         return nxt
     instr, side = ords[s, O_INSTR], ords[s, O_SIDE]
-    idx = index_of(ins, instr, ords[s, O_PRICE])
+    idx = ords[s, O_IDX]
     return _first_eligible(st, instr, side, idx - 1 if side == BUY else idx + 1, limit_idx)
 
 
-@njit(cache=True)
+@kernel
 def _auction_fill(st, s, qty):
     """Fill from the whole remaining quantity; a used-up disclosed part refills in place."""
-    ins, lev, ords = instruments(st), levels(st), orders(st)
+    lev, ords = levels(st), orders(st)
     old_visible = ords[s, O_VISIBLE]
     ords[s, O_LEAVES] -= qty
     ords[s, O_FILLED] += qty
@@ -182,12 +183,12 @@ def _auction_fill(st, s, qty):
         ords[s, O_VISIBLE] = min(disclosed if disclosed > 0 else leaves, leaves)
     if ords[s, O_STATE] == ST_BOOK:
         instr, side = ords[s, O_INSTR], ords[s, O_SIDE]
-        row = level_row(st, instr, side, index_of(ins, instr, ords[s, O_PRICE]))
+        row = level_row(st, instr, side, ords[s, O_IDX])
         touch(st, instr, row)
         lev[row, L_QTY] += ords[s, O_VISIBLE] - old_visible
 
 
-@njit(cache=True)
+@kernel
 def uncross(st, instr):
     ins, ords = instruments(st), orders(st)
     price, volume, imbalance = auction_price(st, instr)
@@ -230,7 +231,7 @@ def uncross(st, instr):
             s = nxt
 
 
-@njit(cache=True)
+@kernel
 def expire_all(st, instr):
     """Expire every order of the instrument: book levels (buys then sells, low to high
     price, FIFO), then stop levels in the same order, then the market queues."""

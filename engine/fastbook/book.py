@@ -9,7 +9,6 @@ bigger through the canonical state (the same path a snapshot restore takes).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from engine.fastbook.arena import (
     G_LEVELS_USED,
@@ -42,6 +41,7 @@ from engine.fastbook.arena import (
     O_INSTR,
     O_PRIO,
     O_STATE,
+    kernel,
     new_arena,
     orders,
     round_up_block,
@@ -206,7 +206,7 @@ class FastBook:
                  by_oid if by_oid is not None else np.zeros(0, dtype=np.int64))
 
 
-@njit(cache=True)
+@kernel
 def _restore(arena, rows, by_oid):
     """Re-create orders given in ascending priority; account lists in ascending order id."""
     st = arena.ctypes.data

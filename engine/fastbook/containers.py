@@ -19,8 +19,6 @@ itself cost about 70 ns per call chain in the measurements; a plain array costs 
 
 from __future__ import annotations
 
-from numba import njit
-
 from engine.fastbook import index
 from engine.fastbook.arena import (
     BLOCK,
@@ -58,6 +56,7 @@ from engine.fastbook.arena import (
     O_ANEXT,
     O_APREV,
     O_DISCLOSED,
+    O_IDX,
     O_INSTR,
     O_LEAVES,
     O_NEXT,
@@ -74,7 +73,9 @@ from engine.fastbook.arena import (
     events,
     header,
     index_table,
+    inline_kernel,
     instruments,
+    kernel,
     levels,
     orders,
     touched_levels,
@@ -91,7 +92,7 @@ from engine.layout import (
 from engine.pricing import protection_price
 
 
-@njit(cache=True)
+@kernel
 def emit(st, kind, instr, oid, acct, side, price, qty, a, b, c, d, e, f, h):
     g, ev = header(st), events(st)
     n = g[G_NEV]
@@ -115,7 +116,7 @@ def emit(st, kind, instr, oid, acct, side, price, qty, a, b, c, d, e, f, h):
     g[G_NEV] = n + 1
 
 
-@njit(cache=True)
+@kernel
 def emit_trade(st, instr, aggressor, price, qty, buy, sell):
     g, ords = header(st), orders(st)
     trade_id = g[G_NEXT_TRADE]
@@ -127,34 +128,34 @@ def emit_trade(st, instr, aggressor, price, qty, buy, sell):
 
 # --- prices and levels ------------------------------------------------------------------------
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def level_row(st, instr, side, idx):
     return side * header(st)[G_TL] + instruments(st)[instr, I_BASE] + idx
 
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def price_of(ins, instr, idx):
     return ins[instr, I_LO] + idx * ins[instr, I_TICK]
 
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def index_of(ins, instr, price):
     return (price - ins[instr, I_LO]) // ins[instr, I_TICK]
 
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def last_price(ins, instr):
     ltp = ins[instr, I_LTP]
     return ltp if ltp > 0 else ins[instr, I_REF]
 
 
-@njit(cache=True)
+@kernel
 def protection(ins, instr, side):
     return protection_price(side == BUY, last_price(ins, instr), ins[instr, I_PROT],
                             ins[instr, I_TICK], ins[instr, I_LO], ins[instr, I_HI])
 
 
-@njit(cache=True)
+@kernel
 def touch(st, instr, row):
     g, lev, touched = header(st), levels(st), touched_levels(st)
     if lev[row, L_TOUCH] != g[G_SEQ]:
@@ -165,21 +166,21 @@ def touch(st, instr, row):
         g[G_NTOUCH] = n + 1
 
 
-@njit(cache=True)
+@kernel
 def emit_book_changes(st):
     g, ins, lev, touched = header(st), instruments(st), levels(st), touched_levels(st)
     tl = g[G_TL]
     for k in range(g[G_NTOUCH]):
         row = touched[k, 0]
         instr = touched[k, 1]
-        side = row // tl
+        side = 1 if row >= tl else 0  # sell levels follow all buy levels
         idx = row - side * tl - ins[instr, I_BASE]
         emit(st, EV_BOOK_CHANGED, instr, 0, 0, side, price_of(ins, instr, idx),
              lev[row, L_QTY], lev[row, L_COUNT], 0, 0, 0, 0, 0, 0)
     g[G_NTOUCH] = 0
 
 
-@njit(cache=True)
+@kernel
 def scan_best(st, instr, side, idx):
     """Best non-empty level at or beyond ``idx`` (downwards for bids), or -1."""
     g, ins, lev, blocks = header(st), instruments(st), levels(st), block_counts(st)
@@ -206,7 +207,7 @@ def scan_best(st, instr, side, idx):
     return -1
 
 
-@njit(cache=True)
+@kernel
 def _level_gained(st, instr, side, idx, row):
     ins, lev, blocks = instruments(st), levels(st), block_counts(st)
     if lev[row, L_COUNT] == 0:
@@ -217,7 +218,7 @@ def _level_gained(st, instr, side, idx, row):
     lev[row, L_COUNT] += 1
 
 
-@njit(cache=True)
+@kernel
 def _level_lost(st, instr, side, idx, row):
     ins, lev, blocks = instruments(st), levels(st), block_counts(st)
     lev[row, L_COUNT] -= 1
@@ -228,12 +229,13 @@ def _level_lost(st, instr, side, idx, row):
             ins[instr, I_BEST + side] = scan_best(st, instr, side, start)
 
 
-@njit(cache=True)
+@kernel
 def level_append(st, s):
     """Rest slot ``s`` at the back of the level of its price."""
     ins, lev, ords = instruments(st), levels(st), orders(st)
     instr, side = ords[s, O_INSTR], ords[s, O_SIDE]
     idx = index_of(ins, instr, ords[s, O_PRICE])
+    ords[s, O_IDX] = idx
     row = level_row(st, instr, side, idx)
     touch(st, instr, row)
     tail = lev[row, L_TAIL]
@@ -248,12 +250,13 @@ def level_append(st, s):
     _level_gained(st, instr, side, idx, row)
 
 
-@njit(cache=True)
+@kernel
 def level_insert_by_prio(st, s):
     """Insert ``s`` in its level before the first order of later priority."""
     ins, lev, ords = instruments(st), levels(st), orders(st)
     instr, side = ords[s, O_INSTR], ords[s, O_SIDE]
     idx = index_of(ins, instr, ords[s, O_PRICE])
+    ords[s, O_IDX] = idx
     row = level_row(st, instr, side, idx)
     after = lev[row, L_HEAD]
     while after != -1 and ords[after, O_PRIO] < ords[s, O_PRIO]:
@@ -274,11 +277,11 @@ def level_insert_by_prio(st, s):
     _level_gained(st, instr, side, idx, row)
 
 
-@njit(cache=True)
+@kernel
 def level_unlink(st, s):
-    ins, lev, ords = instruments(st), levels(st), orders(st)
+    lev, ords = levels(st), orders(st)
     instr, side = ords[s, O_INSTR], ords[s, O_SIDE]
-    idx = index_of(ins, instr, ords[s, O_PRICE])
+    idx = ords[s, O_IDX]
     row = level_row(st, instr, side, idx)
     touch(st, instr, row)
     _unlink(lev, ords, row, L_HEAD, L_TAIL, s)
@@ -286,7 +289,7 @@ def level_unlink(st, s):
     _level_lost(st, instr, side, idx, row)
 
 
-@njit(cache=True)
+@kernel
 def level_requeue(st, row, s, visible):
     """Show ``visible`` more of ``s`` and send it to the back of its level (a refill)."""
     g, lev, ords = header(st), levels(st), orders(st)
@@ -303,7 +306,7 @@ def level_requeue(st, row, s, visible):
     g[G_NEXT_PRIO] += 1
 
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def _unlink(lev, ords, row, head_col, tail_col, s):
     prev, nxt = ords[s, O_PREV], ords[s, O_NEXT]
     if prev == -1:
@@ -318,11 +321,12 @@ def _unlink(lev, ords, row, head_col, tail_col, s):
 
 # --- stop levels ----------------------------------------------------------------------------
 
-@njit(cache=True)
+@kernel
 def stop_append(st, s):
     ins, lev, ords = instruments(st), levels(st), orders(st)
     instr, side = ords[s, O_INSTR], ords[s, O_SIDE]
     idx = index_of(ins, instr, ords[s, O_TRIGGER])
+    ords[s, O_IDX] = idx
     row = level_row(st, instr, side, idx)
     tail = lev[row, L_STAIL]
     ords[s, O_PREV] = tail
@@ -338,11 +342,11 @@ def stop_append(st, s):
         ins[instr, I_STOP + side] = idx
 
 
-@njit(cache=True)
+@kernel
 def stop_unlink(st, s):
     ins, lev, ords = instruments(st), levels(st), orders(st)
     instr, side = ords[s, O_INSTR], ords[s, O_SIDE]
-    idx = index_of(ins, instr, ords[s, O_TRIGGER])
+    idx = ords[s, O_IDX]
     row = level_row(st, instr, side, idx)
     _unlink(lev, ords, row, L_SHEAD, L_STAIL, s)
     lev[row, L_SCOUNT] -= 1
@@ -350,7 +354,7 @@ def stop_unlink(st, s):
         ins[instr, I_STOP + side] = _scan_stop(st, instr, side, idx)
 
 
-@njit(cache=True)
+@kernel
 def _scan_stop(st, instr, side, idx):
     """Next stop level after ``idx`` in firing order (upwards for buys), or -1."""
     ins, lev = instruments(st), levels(st)
@@ -366,7 +370,7 @@ def _scan_stop(st, instr, side, idx):
 
 # --- market queues (call auction) ---------------------------------------------------------
 
-@njit(cache=True)
+@kernel
 def market_append(st, s):
     ins, ords = instruments(st), orders(st)
     instr, side = ords[s, O_INSTR], ords[s, O_SIDE]
@@ -380,7 +384,7 @@ def market_append(st, s):
     ins[instr, I_MTAIL + side] = s
 
 
-@njit(cache=True)
+@kernel
 def market_unlink(st, s):
     ins, ords = instruments(st), orders(st)
     instr, side = ords[s, O_INSTR], ords[s, O_SIDE]
@@ -397,14 +401,14 @@ def market_unlink(st, s):
 
 # --- placing and removing orders ---------------------------------------------------------------
 
-@njit(cache=True)
+@kernel
 def take_prio(g):
     prio = g[G_NEXT_PRIO]
     g[G_NEXT_PRIO] = prio + 1
     return prio
 
 
-@njit(cache=True)
+@kernel
 def rest(st, s):
     ords = orders(st)
     ords[s, O_STATE] = ST_BOOK
@@ -414,7 +418,7 @@ def rest(st, s):
     level_append(st, s)
 
 
-@njit(cache=True)
+@kernel
 def rest_stop(st, s):
     ords = orders(st)
     ords[s, O_STATE] = ST_STOP
@@ -422,7 +426,7 @@ def rest_stop(st, s):
     stop_append(st, s)
 
 
-@njit(cache=True)
+@kernel
 def enqueue_market(st, s):
     ords = orders(st)
     ords[s, O_STATE] = ST_MARKET_QUEUE
@@ -430,7 +434,7 @@ def enqueue_market(st, s):
     market_append(st, s)
 
 
-@njit(cache=True)
+@kernel
 def remove(st, s):
     """Take a live order out of whichever container holds it (it stays known)."""
     state = orders(st)[s, O_STATE]
@@ -444,7 +448,7 @@ def remove(st, s):
 
 # --- slots, the id index and account lists -----------------------------------------------------
 
-@njit(cache=True)
+@kernel
 def alloc(st, oid, acct):
     """A free slot registered under ``oid`` and appended to ``acct``'s orders."""
     g, ords, htab, accts = header(st), orders(st), index_table(st), accounts(st)
@@ -465,7 +469,7 @@ def alloc(st, oid, acct):
     return s
 
 
-@njit(cache=True)
+@kernel
 def forget(st, s):
     """Release the slot of an order that is done (already out of its container)."""
     g, ords, htab, accts = header(st), orders(st), index_table(st), accounts(st)
@@ -486,7 +490,7 @@ def forget(st, s):
     g[G_LIVE] -= 1
 
 
-@njit(cache=True)
+@kernel
 def lookup(st, oid):
     g, htab = header(st), index_table(st)
     return index.get(htab, g[G_HMASK], oid)

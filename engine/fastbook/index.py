@@ -14,18 +14,19 @@ whole matching time in the standard benchmark.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from engine.fastbook.arena import inline_kernel, kernel
 
 EMPTY = 0
 MISSING = -1
 
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def _home(key: int, mask: int) -> int:
     return key & mask
 
 
-@njit(cache=True)
+@kernel
 def put(htab: np.ndarray, mask: int, key: int, value: int) -> None:
     i = _home(key, mask)
     while htab[i, 0] != EMPTY:
@@ -34,7 +35,7 @@ def put(htab: np.ndarray, mask: int, key: int, value: int) -> None:
     htab[i, 1] = value
 
 
-@njit(cache=True)
+@kernel
 def get(htab: np.ndarray, mask: int, key: int) -> int:
     if key <= 0:
         return MISSING
@@ -46,7 +47,7 @@ def get(htab: np.ndarray, mask: int, key: int) -> int:
     return MISSING
 
 
-@njit(cache=True)
+@kernel
 def remove(htab: np.ndarray, mask: int, key: int) -> None:
     i = _home(key, mask)
     while htab[i, 0] != key:

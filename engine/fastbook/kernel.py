@@ -17,7 +17,6 @@ events per live order (the incoming one included) plus a constant covers any com
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from engine import rules
 from engine.codes import RejectCode
@@ -47,6 +46,7 @@ from engine.fastbook.arena import (
     O_DISCLOSED,
     O_FILLED,
     O_FLAGS,
+    O_IDX,
     O_INSTR,
     O_LEAVES,
     O_OID,
@@ -63,6 +63,7 @@ from engine.fastbook.arena import (
     accounts,
     header,
     instruments,
+    kernel,
     levels,
     orders,
     unowned,
@@ -73,7 +74,6 @@ from engine.fastbook.containers import (
     emit,
     emit_book_changes,
     enqueue_market,
-    index_of,
     last_price,
     level_row,
     lookup,
@@ -149,13 +149,13 @@ EVENTS_PER_ORDER = 16
 EVENTS_SLACK = 64
 
 
-@njit(cache=True)
+@kernel
 def events_bound(live: int) -> int:
     """The most event rows one command can produce with ``live`` orders in the book."""
     return EVENTS_SLACK + EVENTS_PER_ORDER * (live + 1)
 
 
-@njit(cache=True)
+@kernel
 def run(arena: np.ndarray, cmds: np.ndarray, out: np.ndarray) -> int:
     st = arena.ctypes.data
     g = header(st)
@@ -171,7 +171,7 @@ def run(arena: np.ndarray, cmds: np.ndarray, out: np.ndarray) -> int:
     return rows.shape[0]
 
 
-@njit(cache=True)
+@kernel
 def dispatch(st, r):
     """Apply one command row: the whole per-command step of `run`."""
     g = header(st)
@@ -194,13 +194,13 @@ def dispatch(st, r):
     emit_book_changes(st)
 
 
-@njit(cache=True)
+@kernel
 def reject(st, r, code):
     emit(st, EV_REJECTED, r[C_INSTR], r[C_OID], r[C_ACCT], r[C_SIDE], r[C_PRICE],
          r[C_QTY], code, r[C_KIND], 0, 0, 0, 0, 0)
 
 
-@njit(cache=True)
+@kernel
 def new_order(st, r):
     g, ins, ords = header(st), instruments(st), orders(st)
     code = r[C_PRECHECK]
@@ -260,7 +260,7 @@ def new_order(st, r):
         settle(st, instr)
 
 
-@njit(cache=True)
+@kernel
 def _owned(st, r):
     """Slot of the live order the row targets, if it belongs to the row's account, else -1."""
     s = lookup(st, r[C_OID])
@@ -269,7 +269,7 @@ def _owned(st, r):
     return s
 
 
-@njit(cache=True)
+@kernel
 def cancel(st, r):
     s = _owned(st, r)
     if s == -1:
@@ -279,7 +279,7 @@ def cancel(st, r):
     finish(st, s, EV_CANCELLED, R_USER)
 
 
-@njit(cache=True)
+@kernel
 def amend(st, r):
     ins, lev, ords = instruments(st), levels(st), orders(st)
     s = _owned(st, r)
@@ -317,7 +317,7 @@ def amend(st, r):
         ords[s, O_LEAVES] -= cur_qty - qty
         ords[s, O_QTY] = qty
         if state == ST_BOOK:
-            row = level_row(st, instr, side, index_of(ins, instr, cur_price))
+            row = level_row(st, instr, side, ords[s, O_IDX])
             visible = min(ords[s, O_VISIBLE], ords[s, O_LEAVES])
             lev[row, L_QTY] += visible - ords[s, O_VISIBLE]
             ords[s, O_VISIBLE] = visible
@@ -344,7 +344,7 @@ def amend(st, r):
         rest(st, s)
 
 
-@njit(cache=True)
+@kernel
 def cancel_all(st, r):
     g, ords, accts = header(st), orders(st), accounts(st)
     acct, instr = r[C_ACCT], r[C_INSTR]
@@ -363,7 +363,7 @@ def cancel_all(st, r):
         s = nxt
 
 
-@njit(cache=True)
+@kernel
 def set_phase(st, r):
     g, ins = header(st), instruments(st)
     instr, target = r[C_INSTR], r[C_PHASE]

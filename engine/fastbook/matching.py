@@ -8,8 +8,6 @@ its refills, this computes the same answer in closed form per level (see `fok_fi
 
 from __future__ import annotations
 
-from numba import njit
-
 from engine.fastbook.arena import (
     I_BEST,
     I_FLAGS,
@@ -38,6 +36,7 @@ from engine.fastbook.arena import (
     O_TYPE,
     O_VISIBLE,
     instruments,
+    kernel,
     levels,
     orders,
 )
@@ -83,7 +82,7 @@ from engine.layout import (
 )
 
 
-@njit(cache=True)
+@kernel
 def finish(st, s, kind, reason):
     """End a live order with a CANCELLED or EXPIRED event for its remaining quantity."""
     ords = orders(st)
@@ -92,7 +91,7 @@ def finish(st, s, kind, reason):
     forget(st, s)
 
 
-@njit(cache=True)
+@kernel
 def crosses(st, instr, side, price):
     ins = instruments(st)
     best = ins[instr, I_BEST + 1 - side]
@@ -102,7 +101,7 @@ def crosses(st, instr, side, price):
     return opposite <= price if side == BUY else opposite >= price
 
 
-@njit(cache=True)
+@kernel
 def execute(st, s, limit):
     """Match an incoming (or re-priced, or triggered) order, then rest or end it."""
     ords = orders(st)
@@ -123,7 +122,7 @@ def execute(st, s, limit):
         rest(st, s)
 
 
-@njit(cache=True)
+@kernel
 def match(st, s, limit):
     """Trade ``s`` against the opposite side; True if self-trade prevention stopped it."""
     ins, lev, ords = instruments(st), levels(st), orders(st)
@@ -152,7 +151,7 @@ def match(st, s, limit):
     return False
 
 
-@njit(cache=True)
+@kernel
 def trade(st, s, resting, row, price, qty):
     ins, lev, ords = instruments(st), levels(st), orders(st)
     instr = ords[s, O_INSTR]
@@ -179,7 +178,7 @@ def trade(st, s, resting, row, price, qty):
         level_requeue(st, row, resting, min(ords[resting, O_DISCLOSED], leaves))
 
 
-@njit(cache=True)
+@kernel
 def fok_fillable(st, s, limit):
     """Can ``s`` fill completely right now? Changes nothing.
 
@@ -216,7 +215,7 @@ def fok_fillable(st, s, limit):
     return False
 
 
-@njit(cache=True)
+@kernel
 def settle(st, instr):
     """After trading: halt on a band hit, otherwise fire stops until none is due."""
     ins, ords = instruments(st), orders(st)
@@ -245,7 +244,7 @@ def settle(st, instr):
         execute(st, s, limit)
 
 
-@njit(cache=True)
+@kernel
 def due_stop(st, instr):
     """The next stop the last price has reached (lowest buy trigger, then highest sell)."""
     ins, lev = instruments(st), levels(st)

@@ -79,11 +79,12 @@ def time_batches(rows: np.ndarray, size: int, repeat: int) -> dict[str, object]:
         book = fresh_fast()
         events = np.empty((1 << 16, EVENT_WIDTH), dtype=np.int64)
         arena = book.arena
-        t0 = time.perf_counter()
-        for start in range(0, len(rows), size):
-            arena[G_NEV] = 0
-            run(arena, rows[start : start + size], events)
-        runs.append(len(rows) / (time.perf_counter() - t0))
+        with stats.quiet_gc():
+            t0 = time.perf_counter()
+            for start in range(0, len(rows), size):
+                arena[G_NEV] = 0
+                run(arena, rows[start : start + size], events)
+            runs.append(len(rows) / (time.perf_counter() - t0))
     return {"ops_per_s": round(stats.median(runs)), "runs": [round(r) for r in runs]}
 
 
@@ -94,7 +95,8 @@ def time_per_op(rows: np.ndarray) -> dict[str, object]:
     run_timed(book.arena, rows[:1000].copy(), events, spent)  # compile and warm
     book = fresh_fast()
     scale = cycles.ns_per_cycle()
-    run_timed(book.arena, rows, events, spent)
+    with stats.quiet_gc():
+        run_timed(book.arena, rows, events, spent)
     kinds = {"new": rows[:, 0] == 1, "cancel": rows[:, 0] == 2}
     return {
         "all_ns": stats.percentiles(spent, scale),
