@@ -44,6 +44,7 @@ from engine.layout import (
     C_TS,
     C_TYPE,
     CMD_WIDTH,
+    KERNEL_KIND_LIMIT,
 )
 from engine.types import (
     ALL_INSTRUMENTS,
@@ -201,23 +202,43 @@ def decode(row: np.ndarray | list[int], extra: Extra) -> Command:
 
 
 class CommandBatch:
-    """Rows plus extras: the unit the sequencer stamps, the journal stores and the core applies."""
+    """Rows plus extras: the unit the sequencer stamps, the journal stores and the core applies.
 
-    __slots__ = ("extras", "rows")
+    `marks` tells the core which rows need Python-side work (a client order id to check
+    or resolve, or a command that does not run in the book kernel); it is computed once,
+    while encoding when the batch is built from commands, so that a small batch of plain
+    orders costs the core nothing beyond the kernel call.
+    """
 
-    def __init__(self, rows: np.ndarray, extras: list[Extra]) -> None:
+    __slots__ = ("_marks", "extras", "rows")
+
+    def __init__(self, rows: np.ndarray, extras: list[Extra],
+                 marks: tuple[list[int], list[int]] | None = None) -> None:
         if rows.ndim != 2 or rows.shape[1] != CMD_WIDTH or rows.dtype != np.int64:
             raise ValueError("command rows must be an (n, CMD_WIDTH) int64 array")
         if len(extras) != rows.shape[0]:
             raise ValueError("one extra per row")
         self.rows = rows
         self.extras = extras
+        self._marks = marks
 
     @classmethod
     def of(cls, commands: list[Command] | tuple[Command, ...]) -> CommandBatch:
         rows = np.zeros((len(commands), CMD_WIDTH), dtype=np.int64)
         extras = [encode(cmd, rows[i]) for i, cmd in enumerate(commands)]
-        return cls(rows, extras)
+        with_ids = [i for i, e in enumerate(extras) if type(e) is str]
+        in_python = [i for i, c in enumerate(commands) if type(c) in _PYTHON_COMMANDS]
+        return cls(rows, extras, (with_ids, in_python))
+
+    @property
+    def marks(self) -> tuple[list[int], list[int]]:
+        """(rows carrying a client order id, rows that run in Python, not the kernel)."""
+        if self._marks is None:
+            with_ids = [i for i, e in enumerate(self.extras) if type(e) is str]
+            kinds = self.rows[:, C_KIND]
+            in_python = np.flatnonzero(kinds >= KERNEL_KIND_LIMIT).tolist()
+            self._marks = (with_ids, in_python)
+        return self._marks
 
     def __len__(self) -> int:
         return self.rows.shape[0]
@@ -238,6 +259,9 @@ class CommandBatch:
 
     def timestamps(self) -> np.ndarray:
         return self.rows[:, C_TS]
+
+
+_PYTHON_COMMANDS = (AddInstrument, SetReference)
 
 
 EXTRAS_ENCODER = msgspec.msgpack.Encoder()

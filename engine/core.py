@@ -48,7 +48,6 @@ from engine.layout import (
     K_AMEND,
     K_CANCEL,
     K_NEW_ORDER,
-    KERNEL_KIND_LIMIT,
 )
 from engine.refbook import ReferenceBook
 from engine.snapshot_types import ORDER_FIELDS, BookState
@@ -125,33 +124,32 @@ class Core:
         n = len(batch)
         if n == 0:
             return NO_EVENTS
-        self._check_sequence(batch.rows)
-        rows = batch.rows.copy()
-        self._precheck(rows, batch.extras)
-        python_rows = np.flatnonzero(rows[:, C_KIND] >= KERNEL_KIND_LIMIT)
-        if len(python_rows) == 0:
+        rows = batch.rows
+        self._check_sequence(rows, n)
+        with_ids, in_python = batch.marks
+        if with_ids:
+            rows = rows.copy()  # the pre-checks write into it; the journaled rows stay as sent
+            self._precheck(rows, batch.extras, with_ids)
+        if not in_python:
             events = self.book.process(rows, keep_events)
         else:
-            events = self._apply_mixed(rows, batch.extras, python_rows, keep_events)
-        self.last_seq = int(rows[-1, C_SEQ])
+            events = self._apply_mixed(rows, batch.extras, in_python, keep_events)
+        self.last_seq += n
         return events
 
-    def _check_sequence(self, rows: np.ndarray) -> None:
-        seqs = rows[:, C_SEQ]
-        expected = np.arange(self.last_seq + 1, self.last_seq + 1 + len(seqs))
-        if not np.array_equal(seqs, expected):
+    def _check_sequence(self, rows: np.ndarray, n: int) -> None:
+        first, last = int(rows[0, C_SEQ]), int(rows[n - 1, C_SEQ])
+        if first != self.last_seq + 1 or last != first + n - 1:
             raise SequenceError(
-                f"batch starts at seq {int(seqs[0])}, core expects {self.last_seq + 1} "
-                "and consecutive numbers"
+                f"batch holds seq {first}..{last}, core expects {self.last_seq + 1} "
+                f"and {n} consecutive numbers"
             )
 
-    def _precheck(self, rows: np.ndarray, extras: list) -> None:
+    def _precheck(self, rows: np.ndarray, extras: list, with_ids: list[int]) -> None:
         ids = self.client_ids
-        for i, extra in enumerate(extras):
-            if not isinstance(extra, str):
-                continue
+        for i in with_ids:
             kind = rows[i, C_KIND]
-            key = (int(rows[i, C_ACCT]), extra)
+            key = (int(rows[i, C_ACCT]), extras[i])
             if kind == K_NEW_ORDER:
                 if key in ids:
                     rows[i, C_PRECHECK] = RejectCode.DUPLICATE_CLIENT_ORDER_ID
@@ -161,11 +159,11 @@ class Core:
                 rows[i, C_OID] = ids.get(key, 0)
 
     def _apply_mixed(
-        self, rows: np.ndarray, extras: list, python_rows: np.ndarray, keep_events: bool
+        self, rows: np.ndarray, extras: list, python_rows: list[int], keep_events: bool
     ) -> np.ndarray:
         parts: list[np.ndarray] = []
         start = 0
-        for i in python_rows.tolist():
+        for i in python_rows:
             if i > start:
                 parts.append(self.book.process(rows[start:i], keep_events))
             parts.append(self._python_command(rows[i], extras[i]))

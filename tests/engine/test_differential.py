@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import msgspec
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -64,6 +65,28 @@ def prices(spec: InstrumentSpec, spread: int = 8) -> st.SearchStrategy[int]:
     return st.one_of(on_grid, on_grid, on_grid, on_grid, on_grid, edges, broken)
 
 
+def check_priority(before: dict[int, dict[str, int]], after: dict[int, dict[str, int]],
+                   events: list[ev.Event]) -> None:
+    """Price-time priority, judged from outside the book: no continuous trade may fill a
+    resting order while another order on its side, untouched by the command, rests at a
+    better price, or at the same price with earlier priority."""
+    untouched = [o for oid, o in after.items() if before.get(oid) == o]
+    for e in events:
+        if not isinstance(e, ev.Traded) or e.aggressor == AUCTION_AGGRESSOR:
+            continue
+        passive = e.sell_order_id if e.aggressor == Side.BUY else e.buy_order_id
+        filled = before.get(passive)
+        if filled is None:  # it rested during this very command (a fired stop)
+            continue
+        for o in untouched:
+            if o["instr"] != e.instrument or o["side"] != filled["side"]:
+                continue
+            better = o["price"] < e.price if o["side"] == Side.SELL else o["price"] > e.price
+            earlier = o["price"] == e.price and o["prio"] < filled["prio"]
+            ahead = better or earlier
+            assert not ahead, f"order {passive} filled at {e.price} while {o['oid']} waits ahead"
+
+
 class BookMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
@@ -81,6 +104,7 @@ class BookMachine(RuleBasedStateMachine):
     def submit(self, commands: list[Command]) -> None:
         batch = self.sequencer.stamp(CommandBatch.of(commands))
         copy = CommandBatch(batch.rows.copy(), list(batch.extras))
+        before = self.resting()
         expected = self.ref.apply(batch)
         actual = self.fast.apply(copy)
         if not np.array_equal(expected, actual):
@@ -89,7 +113,9 @@ class BookMachine(RuleBasedStateMachine):
                 + "\n".join(map(repr, ev.decode(expected)))
                 + "\nfast:\n" + "\n".join(map(repr, ev.decode(actual)))
             )
-        self.track(ev.decode(expected))
+        events = ev.decode(expected)
+        self.track(events)
+        check_priority(before, self.resting(), events)
 
     def track(self, events: list[ev.Event]) -> None:
         for e in events:
@@ -162,6 +188,9 @@ class BookMachine(RuleBasedStateMachine):
             qty=rnd.randint(1, 10) * spec.lot, price=price if otype == OrderType.LIMIT else 0,
             type=otype, tif=rnd.choice(list(TimeInForce)), stp=rnd.choice(list(StpMode)),
         )])
+
+    def resting(self) -> dict[int, dict[str, int]]:
+        return {r["oid"]: r for r in self.rows() if r["state"] == ST_BOOK}
 
     def rows(self) -> list[dict[str, int]]:
         return [dict(zip(ORDER_FIELDS, v, strict=True))
@@ -316,3 +345,18 @@ TestBooksAgree.settings = settings(
     max_examples=150, stateful_step_count=40, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
+
+
+def test_the_priority_check_catches_a_queue_jump() -> None:
+    def order(oid: int, price: int, prio: int) -> dict[str, int]:
+        return {"oid": oid, "instr": 0, "side": int(Side.SELL), "price": price, "prio": prio,
+                "state": ST_BOOK}
+
+    first, second, cheaper = order(1, 10_000, 1), order(2, 10_000, 2), order(3, 9_995, 3)
+    fill_second = ev.Traded(9, 0, 0, 1, int(Side.BUY), 10_000, 5, 9, 2, 0, 1, 0, 0)
+    before = {1: first, 2: second}
+    with pytest.raises(AssertionError, match="waits ahead"):
+        check_priority(before, {1: first}, [fill_second])  # the later order filled first
+    with pytest.raises(AssertionError, match="waits ahead"):
+        check_priority(before | {3: cheaper}, {1: first, 3: cheaper}, [fill_second])
+    check_priority({2: second}, {}, [fill_second])  # nothing waited ahead: fine

@@ -1,0 +1,75 @@
+"""Charts of benchmark results with plotly: one self-contained HTML file per run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+Figure = go.Figure
+
+
+def _percentile_traces(fig: Figure, series: dict[str, dict[str, float]], row: int, col: int,
+                       unit: str) -> None:
+    keys = ["p50", "p90", "p99", "p99.9"]
+    for name, values in series.items():
+        fig.add_trace(go.Bar(name=name, x=keys, y=[values.get(k) for k in keys]), row=row, col=col)
+    fig.update_yaxes(title_text=unit, type="log", row=row, col=col)
+
+
+def engine(results: dict) -> Figure:
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(
+        "throughput on the standard stream (ops/s)", "per-operation cost in the kernel"))
+    batches = results["numba_batches"]
+    names = ["reference"] + [f"numba, {size} per call" for size in batches]
+    values = [results["check"]["reference_ops_per_s"]] + [v["ops_per_s"] for v in batches.values()]
+    fig.add_trace(go.Bar(x=names, y=values, name="ops/s", showlegend=False), row=1, col=1)
+    fig.update_yaxes(type="log", row=1, col=1)
+    per_op = results["numba_per_op"]
+    _percentile_traces(fig, {k: v for k, v in per_op.items() if k.endswith("_ns")}, 1, 2, "ns")
+    return fig
+
+
+def batch(results: dict) -> Figure:
+    fig = make_subplots(rows=1, cols=1, subplot_titles=("one batch of 16 commands",))
+    _percentile_traces(fig, {k: v for k, v in results.items() if k.endswith("_us")}, 1, 1, "µs")
+    return fig
+
+
+def replay(results: dict) -> Figure:
+    steps = {
+        "scan": results["scan_s"], "decode": results["decode_s"],
+        "read + apply": results["read_and_apply_s"], "recover (total)": results["recover_total_s"],
+    }
+    return go.Figure(go.Bar(x=list(steps), y=list(steps.values())),
+                     layout={"title": f"replay of {results['commands']:,} commands (s)"})
+
+
+def journal(results: dict) -> Figure:
+    cases = {k: v for k, v in results.items() if isinstance(v, dict) and "commit_us" in v}
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("commands per second", "commit latency"))
+    fig.add_trace(go.Bar(x=list(cases), y=[v["commands_per_s"] for v in cases.values()],
+                         showlegend=False), row=1, col=1)
+    fig.update_yaxes(type="log", row=1, col=1)
+    _percentile_traces(fig, {k: v["commit_us"] for k, v in cases.items()}, 1, 2, "µs")
+    return fig
+
+
+BUILDERS: dict[str, Callable[[dict], Figure]] = {
+    "engine": engine, "batch": batch, "replay": replay, "journal": journal,
+}
+
+
+def draw(document: dict, path: Path) -> None:
+    fig = BUILDERS[document["scenario"]](document["results"])
+    machine = document["machine"]
+    fig.update_layout(
+        title_text=f"gridworks bench {document['scenario']} — {machine['cpu']}, "
+        f"{machine['cores']} cores, numba {machine['versions']['numba']} "
+        f"({document['started']})",
+        barmode="group", template="plotly_white",
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.write_html(path, include_plotlyjs=True, full_html=True)

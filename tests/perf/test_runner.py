@@ -1,0 +1,42 @@
+"""The benchmark tooling works end to end on small inputs (figures are not checked here:
+speed lives in perf/, tests check correctness)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from perf import runner, streams
+
+
+@pytest.fixture(autouse=True)
+def small_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(streams, "CACHE", tmp_path / "cache")
+
+
+def test_standard_stream_has_the_documented_mix() -> None:
+    rows = streams.standard_stream(20_000, seed=3)
+    kinds = rows[:, 0]
+    assert abs((kinds == 2).mean() - 0.30) < 0.02  # cancels
+    assert abs((rows[:, 8] == 2).mean() - 0.10) < 0.02  # IOC
+    assert (rows[:, 1] == range(2, 20_002)).all()  # gapless sequence numbers
+    assert (streams.standard_stream(20_000, seed=3) == rows).all()  # cached and seeded
+
+
+@pytest.mark.parametrize("scenario", ["engine", "batch", "replay"])
+def test_scenarios_print_json_and_plot(scenario: str, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    out, chart = tmp_path / "out.json", tmp_path / "chart.html"
+    args = [scenario, "--ops", "20000", "--repeat", "1", "--out", str(out), "--plot", str(chart)]
+    assert runner.main(args) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document == json.loads(out.read_text())
+    assert document["machine"]["versions"]["numba"]
+    assert "goals" in document["results"]
+    assert chart.stat().st_size > 10_000
+    if scenario == "engine":
+        assert document["results"]["check"]["books_agree"] is True
+    if scenario == "replay":
+        assert document["results"]["state_hash_matches_live_run"] is True
