@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from gridworks import commands_core
+from gridworks.config import ConfigError
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -32,7 +33,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
-    return handler(args)
+    try:
+        return handler(args)
+    except ConfigError as exc:
+        print(f"gridworks: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

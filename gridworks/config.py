@@ -30,6 +30,27 @@ class NodeConfig(msgspec.Struct, frozen=True, kw_only=True):
 
 
 ENV_PREFIX = "GRIDWORKS_"
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off"}
+
+
+class ConfigError(ValueError):
+    """A setting has a value its field cannot take; the message names the setting."""
+
+
+def _coerce(name: str, value: object, source: str) -> object:
+    field = next(f for f in msgspec.structs.fields(NodeConfig) if f.name == name)
+    if isinstance(value, str) and field.type is bool:
+        lowered = value.strip().lower()
+        if lowered not in TRUE | FALSE:
+            raise ConfigError(f"{source}: expected true or false, got {value!r}")
+        return lowered in TRUE
+    if field.type is Path:
+        return Path(value)  # type: ignore[arg-type]
+    try:
+        return msgspec.convert(value, field.type, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{source}: {exc} (got {value!r})") from None
 
 
 def from_environment(base: NodeConfig | None = None) -> NodeConfig:
@@ -37,18 +58,15 @@ def from_environment(base: NodeConfig | None = None) -> NodeConfig:
     config = base or NodeConfig()
     updates: dict[str, object] = {}
     for field in msgspec.structs.fields(NodeConfig):
-        raw = os.environ.get(ENV_PREFIX + field.name.upper())
+        variable = ENV_PREFIX + field.name.upper()
+        raw = os.environ.get(variable)
         if raw is not None:
-            updates[field.name] = raw
-    if not updates:
-        return config
-    merged = msgspec.structs.asdict(config) | updates
-    return msgspec.convert(merged, NodeConfig, strict=False)
+            updates[field.name] = _coerce(field.name, raw, variable)
+    return msgspec.structs.replace(config, **updates) if updates else config
 
 
 def with_overrides(config: NodeConfig, **overrides: object) -> NodeConfig:
     """``config`` with the given fields replaced; ``None`` values are ignored."""
-    given = {k: v for k, v in overrides.items() if v is not None}
-    if not given:
-        return config
-    return msgspec.convert(msgspec.structs.asdict(config) | given, NodeConfig, strict=False)
+    given = {k: _coerce(k, v, "--" + k.replace("_", "-"))
+             for k, v in overrides.items() if v is not None}
+    return msgspec.structs.replace(config, **given) if given else config
