@@ -127,3 +127,22 @@ def test_event_rows_decode_to_structs_and_back_to_the_same_fields() -> None:
     assert (trade.price, trade.qty, trade.buy_account, trade.sell_account) == (10_000, 3, 2, 1)
     assert np.all(rows[:, 1] >= 1)  # every event carries the seq of its command
     assert [e.seq for e in decoded] == sorted(e.seq for e in decoded)
+
+
+def test_the_fast_book_grows_its_ladders_without_losing_the_book() -> None:
+    from engine.fastbook.integrity import audit
+
+    commands = [AddInstrument(TEST)]
+    commands += [NewOrder(i % 4, 0, Side(i % 2), 2, price=9_950 + 10 * (i % 2) + 5 * (i % 7))
+                 for i in range(30)]
+    commands += [AddInstrument(demo_instruments()[8])]  # NIFTY futures: 48,701 levels
+    commands += [SetPhase(1, Phase.CONTINUOUS), NewOrder(1, 1, Side.BUY, 75, price=2_435_000)]
+    hashes = []
+    for book in ("fast", "reference"):
+        core = Core(CoreConfig(book=book, max_orders=64, max_accounts=8, initial_levels=1024))
+        apply(core, Sequencer(1, CountingClock()), *commands)
+        hashes.append(core.state_hash())
+        if book == "fast":
+            assert core.book.arena.size > 2 * 48_701 * 8  # the level table was regrown
+            assert audit(core.book.arena) == []
+    assert hashes[0] == hashes[1]
