@@ -156,7 +156,11 @@ class FastBook:
         g = self.arena
         g[G_NINSTR] = len(self._specs)
         g[G_LEVELS_USED] = used
-        views(self.arena)[1][:] = old_ins
+        ins = views(self.arena)[1]
+        ins[:] = old_ins
+        # Container heads and best levels are rebuilt as the orders are loaded back.
+        for column in (I_BEST, I_STOP, I_MHEAD, I_MTAIL):
+            ins[:, column : column + 2] = -1
         self.load(state)
 
     # --- queries -----------------------------------------------------------------------------

@@ -135,6 +135,10 @@ def test_the_fast_book_grows_its_ladders_without_losing_the_book() -> None:
     commands = [AddInstrument(TEST)]
     commands += [NewOrder(i % 4, 0, Side(i % 2), 2, price=9_950 + 10 * (i % 2) + 5 * (i % 7))
                  for i in range(30)]
+    commands += [NewOrder(5, 0, Side.BUY, 3, type=OrderType.SL_M, trigger=10_200),
+                 NewOrder(6, 0, Side.SELL, 3, type=OrderType.SL, price=9_700, trigger=9_800),
+                 SetPhase(0, Phase.HALTED), SetPhase(0, Phase.PRE_OPEN),
+                 NewOrder(7, 0, Side.BUY, 4, type=OrderType.MARKET)]
     commands += [AddInstrument(demo_instruments()[8])]  # NIFTY futures: 48,701 levels
     commands += [SetPhase(1, Phase.CONTINUOUS), NewOrder(1, 1, Side.BUY, 75, price=2_435_000)]
     hashes = []
