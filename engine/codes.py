@@ -19,6 +19,22 @@ class RejectCode(IntEnum):
     CAPACITY_INSTRUMENTS = 1004
     BOOK_NOT_EMPTY = 1005
 
+    # 2xxx: pre-trade risk and funds
+    KILL_SWITCH_GLOBAL = 2001
+    KILL_SWITCH_ACCOUNT = 2002
+    KILL_SWITCH_INSTRUMENT = 2003
+    THROTTLED = 2004
+    PRODUCT_NOT_ALLOWED = 2005
+    MAX_OPEN_ORDERS = 2006
+    MAX_ORDER_VALUE = 2007
+    POSITION_LIMIT = 2008
+    NO_HOLDINGS = 2009
+    INSUFFICIENT_FUNDS = 2010
+    WITHDRAWAL_EXCEEDS_FREE_CASH = 2011
+    AMOUNT_INVALID = 2012
+    LIMITS_INVALID = 2013
+    CAPACITY_POSITIONS = 2014
+
     # 3xxx: order validation and matching
     UNKNOWN_INSTRUMENT = 3001
     ACCOUNT_INVALID = 3002
@@ -54,6 +70,20 @@ MESSAGES: dict[RejectCode, str] = {
     RejectCode.DUPLICATE_SYMBOL: "an instrument with this symbol already exists",
     RejectCode.CAPACITY_INSTRUMENTS: "instrument capacity reached",
     RejectCode.BOOK_NOT_EMPTY: "the instrument must be closed with an empty book",
+    RejectCode.KILL_SWITCH_GLOBAL: "trading is stopped for everyone (kill switch)",
+    RejectCode.KILL_SWITCH_ACCOUNT: "trading is stopped for this account (kill switch)",
+    RejectCode.KILL_SWITCH_INSTRUMENT: "trading is stopped in this instrument (kill switch)",
+    RejectCode.THROTTLED: "too many orders per second for this account",
+    RejectCode.PRODUCT_NOT_ALLOWED: "this product is not available for this instrument",
+    RejectCode.MAX_OPEN_ORDERS: "the account has its maximum number of open orders",
+    RejectCode.MAX_ORDER_VALUE: "order value is above the account's maximum order value",
+    RejectCode.POSITION_LIMIT: "the order could take the position beyond its limit",
+    RejectCode.NO_HOLDINGS: "a delivery sell needs holdings not already being sold",
+    RejectCode.INSUFFICIENT_FUNDS: "not enough buying power for the funds or margin needed",
+    RejectCode.WITHDRAWAL_EXCEEDS_FREE_CASH: "withdrawal is larger than the free cash",
+    RejectCode.AMOUNT_INVALID: "amount must be positive",
+    RejectCode.LIMITS_INVALID: "limits must not be negative",
+    RejectCode.CAPACITY_POSITIONS: "position capacity reached",
     RejectCode.UNKNOWN_INSTRUMENT: "unknown instrument",
     RejectCode.ACCOUNT_INVALID: "account id is outside the configured range",
     RejectCode.INVALID_FIELD: "a field has a value outside its domain",

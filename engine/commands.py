@@ -16,6 +16,15 @@ Row columns per kind (see `engine.layout`):
 * SET_PHASE: INSTR PHASE.
 * ADD_INSTRUMENT: extra is the `InstrumentSpec`.
 * SET_REFERENCE: INSTR PRICE (new reference price).
+* DEPOSIT / WITHDRAW: ACCT AMOUNT (paise).
+* SET_LIMITS: ACCT, then CREDIT MAX_ORDER_VALUE MAX_OPEN_ORDERS MAX_LONG MAX_SHORT RATE in the
+  order columns (see `engine.layout`); 0 means "no limit" except for the credit.
+* KILL_SWITCH: TYPE = scope (global / account / instrument), ACCT or INSTR = target,
+  TIF = 1 on / 0 off, FLAGS = 1 to also cancel the resting orders in scope.
+* MARK: nothing; marks every account to the last traded prices.
+* SQUARE_OFF: PRODUCT, INSTR (-1: all): cancels open orders and closes positions of the
+  product at market, through the normal order path.
+* END_OF_DAY: nothing; posts the day's charges and rolls positions over.
 """
 
 from __future__ import annotations
@@ -28,14 +37,22 @@ import numpy as np
 from engine.instruments import InstrumentSpec
 from engine.layout import (
     C_ACCT,
+    C_AMOUNT,
+    C_CREDIT,
     C_DISCLOSED,
     C_FLAGS,
     C_INSTR,
     C_KIND,
+    C_MAX_LONG,
+    C_MAX_OPEN_ORDERS,
+    C_MAX_ORDER_VALUE,
+    C_MAX_SHORT,
     C_OID,
     C_PHASE,
     C_PRICE,
+    C_PRODUCT,
     C_QTY,
+    C_RATE,
     C_SEQ,
     C_SIDE,
     C_STP,
@@ -48,10 +65,13 @@ from engine.layout import (
 )
 from engine.types import (
     ALL_INSTRUMENTS,
+    NO_ACCOUNT,
     CmdKind,
+    KillScope,
     OrderFlag,
     OrderType,
     Phase,
+    Product,
     Side,
     StpMode,
     TimeInForce,
@@ -77,6 +97,7 @@ class NewOrder(_Command, tag="new_order"):
     post_only: bool = False
     stp: StpMode = StpMode.DEFAULT
     client_order_id: str = ""
+    product: Product = Product.MIS
 
 
 class Cancel(_Command, tag="cancel"):
@@ -114,7 +135,52 @@ class SetReference(_Command, tag="set_reference"):
     ref_price: int
 
 
-Command = NewOrder | Cancel | Amend | CancelAll | SetPhase | AddInstrument | SetReference
+class Deposit(_Command, tag="deposit"):
+    account: int
+    amount: int
+
+
+class Withdraw(_Command, tag="withdraw"):
+    account: int
+    amount: int
+
+
+class SetLimits(_Command, tag="set_limits"):
+    """An account's risk limits. 0 means unlimited for every field but ``credit``."""
+
+    account: int
+    credit: int = 0
+    max_order_value: int = 0
+    max_open_orders: int = 0
+    max_long: int = 0
+    max_short: int = 0
+    rate_per_s: int = 10
+
+
+class KillSwitch(_Command, tag="kill_switch"):
+    scope: KillScope
+    target: int = 0  # the account or instrument; ignored for the global switch
+    on: bool = True
+    cancel_resting: bool = False
+
+
+class Mark(_Command, tag="mark"):
+    """Mark every account to market at the last traded prices."""
+
+
+class SquareOff(_Command, tag="square_off"):
+    product: Product = Product.MIS
+    instrument: int = ALL_INSTRUMENTS
+
+
+class EndOfDay(_Command, tag="end_of_day"):
+    """Post the day's charges and roll positions over to the next day."""
+
+
+Command = (
+    NewOrder | Cancel | Amend | CancelAll | SetPhase | AddInstrument | SetReference | Deposit
+    | Withdraw | SetLimits | KillSwitch | Mark | SquareOff | EndOfDay
+)
 
 
 def encode(cmd: Command, row: np.ndarray) -> Extra:
@@ -133,6 +199,7 @@ def encode(cmd: Command, row: np.ndarray) -> Extra:
             row[C_DISCLOSED] = cmd.disclosed
             row[C_FLAGS] = OrderFlag.POST_ONLY if cmd.post_only else 0
             row[C_STP] = cmd.stp
+            row[C_PRODUCT] = cmd.product
             return cmd.client_order_id or None
         case Cancel():
             row[C_KIND] = CmdKind.CANCEL
@@ -168,6 +235,44 @@ def encode(cmd: Command, row: np.ndarray) -> Extra:
             row[C_INSTR] = cmd.instrument
             row[C_PRICE] = cmd.ref_price
             return None
+        case Deposit() | Withdraw():
+            row[C_KIND] = CmdKind.DEPOSIT if isinstance(cmd, Deposit) else CmdKind.WITHDRAW
+            row[C_ACCT] = cmd.account
+            row[C_INSTR] = ALL_INSTRUMENTS
+            row[C_AMOUNT] = cmd.amount
+            return None
+        case SetLimits():
+            row[C_KIND] = CmdKind.SET_LIMITS
+            row[C_ACCT] = cmd.account
+            row[C_INSTR] = ALL_INSTRUMENTS
+            row[C_CREDIT] = cmd.credit
+            row[C_MAX_ORDER_VALUE] = cmd.max_order_value
+            row[C_MAX_OPEN_ORDERS] = cmd.max_open_orders
+            row[C_MAX_LONG] = cmd.max_long
+            row[C_MAX_SHORT] = cmd.max_short
+            row[C_RATE] = cmd.rate_per_s
+            return None
+        case KillSwitch():
+            row[C_KIND] = CmdKind.KILL_SWITCH
+            row[C_TYPE] = cmd.scope
+            row[C_ACCT] = cmd.target if cmd.scope == KillScope.ACCOUNT else NO_ACCOUNT
+            row[C_INSTR] = cmd.target if cmd.scope == KillScope.INSTRUMENT else ALL_INSTRUMENTS
+            row[C_TIF] = int(cmd.on)
+            row[C_FLAGS] = int(cmd.cancel_resting)
+            return None
+        case Mark():
+            row[C_KIND] = CmdKind.MARK
+            row[C_INSTR] = ALL_INSTRUMENTS
+            return None
+        case SquareOff():
+            row[C_KIND] = CmdKind.SQUARE_OFF
+            row[C_PRODUCT] = cmd.product
+            row[C_INSTR] = cmd.instrument
+            return None
+        case EndOfDay():
+            row[C_KIND] = CmdKind.END_OF_DAY
+            row[C_INSTR] = ALL_INSTRUMENTS
+            return None
     raise TypeError(f"not a command: {cmd!r}")
 
 
@@ -182,7 +287,7 @@ def decode(row: np.ndarray | list[int], extra: Extra) -> Command:
             price=r[C_PRICE], type=OrderType(r[C_TYPE]), tif=TimeInForce(r[C_TIF]),
             trigger=r[C_TRIGGER], disclosed=r[C_DISCLOSED],
             post_only=bool(r[C_FLAGS] & OrderFlag.POST_ONLY), stp=StpMode(r[C_STP]),
-            client_order_id=text,
+            client_order_id=text, product=Product(r[C_PRODUCT]),
         )
     if kind is CmdKind.CANCEL:
         return Cancel(account=r[C_ACCT], order_id=r[C_OID], client_order_id=text)
@@ -198,7 +303,27 @@ def decode(row: np.ndarray | list[int], extra: Extra) -> Command:
     if kind is CmdKind.ADD_INSTRUMENT:
         assert isinstance(extra, InstrumentSpec)
         return AddInstrument(spec=extra)
-    return SetReference(instrument=r[C_INSTR], ref_price=r[C_PRICE])
+    if kind is CmdKind.SET_REFERENCE:
+        return SetReference(instrument=r[C_INSTR], ref_price=r[C_PRICE])
+    if kind in (CmdKind.DEPOSIT, CmdKind.WITHDRAW):
+        cls = Deposit if kind is CmdKind.DEPOSIT else Withdraw
+        return cls(account=r[C_ACCT], amount=r[C_AMOUNT])
+    if kind is CmdKind.SET_LIMITS:
+        return SetLimits(
+            account=r[C_ACCT], credit=r[C_CREDIT], max_order_value=r[C_MAX_ORDER_VALUE],
+            max_open_orders=r[C_MAX_OPEN_ORDERS], max_long=r[C_MAX_LONG],
+            max_short=r[C_MAX_SHORT], rate_per_s=r[C_RATE],
+        )
+    if kind is CmdKind.KILL_SWITCH:
+        scope = KillScope(r[C_TYPE])
+        target = {KillScope.ACCOUNT: r[C_ACCT], KillScope.INSTRUMENT: r[C_INSTR]}.get(scope, 0)
+        return KillSwitch(scope=scope, target=target, on=bool(r[C_TIF]),
+                          cancel_resting=bool(r[C_FLAGS]))
+    if kind is CmdKind.MARK:
+        return Mark()
+    if kind is CmdKind.SQUARE_OFF:
+        return SquareOff(product=Product(r[C_PRODUCT]), instrument=r[C_INSTR])
+    return EndOfDay()
 
 
 class CommandBatch:
@@ -261,7 +386,7 @@ class CommandBatch:
         return self.rows[:, C_TS]
 
 
-_PYTHON_COMMANDS = (AddInstrument, SetReference)
+_PYTHON_COMMANDS = (AddInstrument, SetReference, KillSwitch, SquareOff, EndOfDay)
 
 
 EXTRAS_ENCODER = msgspec.msgpack.Encoder()

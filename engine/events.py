@@ -11,8 +11,8 @@ Row columns per kind (`engine.layout`), after KIND SEQ TS INSTR:
 ==============  =====  =====  =========  =====  =====  =======================================
 kind            OID    ACCT   SIDE       PRICE  QTY    A..G
 ==============  =====  =====  =========  =====  =====  =======================================
-ACCEPTED        order  acct   side       limit  qty    type tif trigger disclosed flags
-                                                       protection-price stp
+ACCEPTED        order  acct   side       limit  qty    type tif trigger disclosed
+                                                       flags+256*product protection-price stp
 REJECTED        order  acct   side       price  qty    code command-kind
 TRADED          trade  -      aggressor  price  qty    buy-order sell-order buy-acct sell-acct
                                                        buy-leaves sell-leaves
@@ -26,7 +26,17 @@ BOOK_CHANGED    -      -      side       price  qty    orders             (visib
 AUCTION         -      -      -          price  qty    imbalance          (price 0: none found)
 INSTR._ADDED    -      -      -          ref    -      band-lo band-hi tick lot levels
 REFERENCE_SET   -      -      -          ref    -      band-lo band-hi
+LEDGER          ref    client entry      price  qty    from to amount        (a balanced transfer)
+LIMITS_SET      -      acct   -          -      -      credit max-value max-open max-long
+                                                       max-short rate
+MARGIN_CALL     -      acct   -          -      -      in-call equity maintenance unrealised
+KILL_SWITCH_SET -      -      -          -      -      scope target on cancel
+DAY_CLOSED      -      -      -          -      -      accounts-charged
 ==============  =====  =====  =========  =====  =====  =======================================
+
+A LEDGER row moves ``amount`` paise from one ledger account to another (`LedgerAccount`;
+CLIENT is the cash account of the row's client account), so every entry balances by
+construction and any balance is the sum of the entries that touch it.
 """
 
 from __future__ import annotations
@@ -59,9 +69,13 @@ from engine.layout import (
 from engine.types import (
     CmdKind,
     EventKind,
+    KillScope,
+    LedgerAccount,
+    LedgerEntry,
     OrderFlag,
     OrderType,
     Phase,
+    Product,
     Reason,
     Side,
     StpMode,
@@ -89,6 +103,7 @@ class Accepted(_Event, tag="accepted"):
     post_only: bool
     protection: int
     stp: StpMode
+    product: Product
 
 
 class Rejected(_Event, tag="rejected"):
@@ -233,9 +248,61 @@ class ReferenceSet(_Event, tag="reference_set"):
     band_hi: int
 
 
+class LedgerPosted(_Event, tag="ledger"):
+    seq: int
+    ts: int
+    instrument: int
+    reference: int  # the trade id for trade entries
+    account: int
+    entry: LedgerEntry
+    price: int
+    qty: int
+    debit: LedgerAccount  # the amount leaves this account ...
+    credit: LedgerAccount  # ... and enters this one
+    amount: int
+
+
+class LimitsSet(_Event, tag="limits_set"):
+    seq: int
+    ts: int
+    account: int
+    credit: int
+    max_order_value: int
+    max_open_orders: int
+    max_long: int
+    max_short: int
+    rate_per_s: int
+
+
+class MarginCall(_Event, tag="margin_call"):
+    seq: int
+    ts: int
+    account: int
+    in_call: bool
+    equity: int
+    maintenance: int
+    unrealised: int
+
+
+class KillSwitchSet(_Event, tag="kill_switch_set"):
+    seq: int
+    ts: int
+    scope: KillScope
+    target: int
+    on: bool
+    cancel_resting: bool
+
+
+class DayClosed(_Event, tag="day_closed"):
+    seq: int
+    ts: int
+    accounts_charged: int
+
+
 Event = (
     Accepted | Rejected | Traded | Cancelled | Expired | Amended | Triggered | Restated
-    | PhaseChanged | BookChanged | AuctionResult | InstrumentAdded | ReferenceSet
+    | PhaseChanged | BookChanged | AuctionResult | InstrumentAdded | ReferenceSet | LedgerPosted
+    | LimitsSet | MarginCall | KillSwitchSet | DayClosed
 )
 
 
@@ -243,7 +310,7 @@ def _accepted(r: list[int]) -> Accepted:
     return Accepted(
         r[E_SEQ], r[E_TS], r[E_INSTR], r[E_OID], r[E_ACCT], Side(r[E_SIDE]), r[E_PRICE],
         r[E_QTY], OrderType(r[E_A]), TimeInForce(r[E_B]), r[E_C], r[E_D],
-        bool(r[E_E] & OrderFlag.POST_ONLY), r[E_F], StpMode(r[E_G]),
+        bool(r[E_E] & OrderFlag.POST_ONLY), r[E_F], StpMode(r[E_G]), Product(r[E_E] >> 8),
     )
 
 
@@ -322,6 +389,31 @@ def _reference_set(r: list[int]) -> ReferenceSet:
     return ReferenceSet(r[E_SEQ], r[E_TS], r[E_INSTR], r[E_PRICE], r[E_A], r[E_B])
 
 
+def _ledger(r: list[int]) -> LedgerPosted:
+    return LedgerPosted(
+        r[E_SEQ], r[E_TS], r[E_INSTR], r[E_OID], r[E_ACCT], LedgerEntry(r[E_SIDE]), r[E_PRICE],
+        r[E_QTY], LedgerAccount(r[E_A]), LedgerAccount(r[E_B]), r[E_C],
+    )
+
+
+def _limits_set(r: list[int]) -> LimitsSet:
+    return LimitsSet(r[E_SEQ], r[E_TS], r[E_ACCT], r[E_A], r[E_B], r[E_C], r[E_D], r[E_E],
+                     r[E_F])
+
+
+def _margin_call(r: list[int]) -> MarginCall:
+    return MarginCall(r[E_SEQ], r[E_TS], r[E_ACCT], bool(r[E_A]), r[E_B], r[E_C], r[E_D])
+
+
+def _kill_switch_set(r: list[int]) -> KillSwitchSet:
+    return KillSwitchSet(r[E_SEQ], r[E_TS], KillScope(r[E_A]), r[E_B], bool(r[E_C]),
+                         bool(r[E_D]))
+
+
+def _day_closed(r: list[int]) -> DayClosed:
+    return DayClosed(r[E_SEQ], r[E_TS], r[E_A])
+
+
 DECODERS: dict[int, Callable[[list[int]], Event]] = {
     EventKind.ACCEPTED: _accepted,
     EventKind.REJECTED: _rejected,
@@ -336,6 +428,11 @@ DECODERS: dict[int, Callable[[list[int]], Event]] = {
     EventKind.AUCTION: _auction,
     EventKind.INSTRUMENT_ADDED: _instrument_added,
     EventKind.REFERENCE_SET: _reference_set,
+    EventKind.LEDGER: _ledger,
+    EventKind.LIMITS_SET: _limits_set,
+    EventKind.MARGIN_CALL: _margin_call,
+    EventKind.KILL_SWITCH_SET: _kill_switch_set,
+    EventKind.DAY_CLOSED: _day_closed,
 }
 
 
@@ -354,7 +451,7 @@ def event_row(kind: int, seq: int, ts: int, instrument: int, **cols: int) -> np.
     row[E_KIND], row[E_SEQ], row[E_TS], row[E_INSTR] = kind, seq, ts, instrument
     names = {
         "oid": E_OID, "acct": E_ACCT, "side": E_SIDE, "price": E_PRICE, "qty": E_QTY,
-        "a": E_A, "b": E_B, "c": E_C, "d": E_D, "e": E_E,
+        "a": E_A, "b": E_B, "c": E_C, "d": E_D, "e": E_E, "f": E_F, "g": E_G,
     }
     for name, value in cols.items():
         row[names[name]] = value

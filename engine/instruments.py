@@ -16,9 +16,10 @@ import msgspec
 
 from engine import pricing
 from engine.codes import RejectCode
-from engine.types import InstrumentFlag, Phase
+from engine.types import InstrumentFlag, Phase, Product
 
 MAX_SYMBOL_LENGTH = 32
+SEGMENTS = ("EQ", "FUT")
 MAX_LADDER_LEVELS = 1_000_000
 
 
@@ -34,9 +35,11 @@ class InstrumentSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     protection_bps: int = 300  # market orders never trade beyond last price +/- this
     disclosed_allowed: bool = True
     halt_on_band: bool = False
-    segment: str = "EQ"
+    segment: str = "EQ"  # EQ (cash equity) or FUT (futures)
     name: str = ""
     phase: Phase = Phase.CLOSED
+    mis_margin_bps: int = 2_000  # intraday margin as a fraction of order value
+    nrml_margin_bps: int = 1_200  # carry-forward margin (derivatives)
 
     @property
     def band_lo(self) -> int:
@@ -59,6 +62,18 @@ class InstrumentSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             flags |= InstrumentFlag.HALT_ON_BAND
         return flags
 
+    @property
+    def products(self) -> frozenset[Product]:
+        """Delivery for cash equity, carry-forward for derivatives, intraday for both."""
+        if self.segment == "EQ":
+            return frozenset({Product.CNC, Product.MIS})
+        return frozenset({Product.MIS, Product.NRML})
+
+    def margin_bps(self, product: Product) -> int:
+        if product == Product.CNC:
+            return 10_000
+        return self.mis_margin_bps if product == Product.MIS else self.nrml_margin_bps
+
     def with_reference(self, ref_price: int) -> InstrumentSpec:
         return msgspec.structs.replace(self, ref_price=ref_price)
 
@@ -76,6 +91,10 @@ def validate(spec: InstrumentSpec) -> RejectCode:
     if spec.freeze_qty < 0 or spec.freeze_qty % spec.lot != 0:
         return RejectCode.INVALID_INSTRUMENT_SPEC
     if spec.phase not in (Phase.CLOSED, Phase.PRE_OPEN, Phase.CONTINUOUS):
+        return RejectCode.INVALID_INSTRUMENT_SPEC
+    if spec.segment not in SEGMENTS:
+        return RejectCode.INVALID_INSTRUMENT_SPEC
+    if not 0 < spec.mis_margin_bps <= pricing.BPS or not 0 < spec.nrml_margin_bps <= pricing.BPS:
         return RejectCode.INVALID_INSTRUMENT_SPEC
     if not spec.band_lo <= spec.ref_price <= spec.band_hi:
         return RejectCode.INVALID_INSTRUMENT_SPEC

@@ -14,10 +14,13 @@ from engine.types import (
     CmdKind,
     EventKind,
     InstrumentFlag,
+    LedgerAccount,
+    LedgerEntry,
     OrderFlag,
     OrderState,
     OrderType,
     Phase,
+    Product,
     Reason,
     Side,
     StpMode,
@@ -25,7 +28,7 @@ from engine.types import (
 )
 
 # --- command rows ---------------------------------------------------------------------------
-CMD_WIDTH = 16
+CMD_WIDTH = 20
 C_KIND = 0
 C_SEQ = 1
 C_TS = 2
@@ -42,7 +45,18 @@ C_DISCLOSED = 12  # AMEND: -1 keeps the disclosed quantity
 C_FLAGS = 13
 C_STP = 14
 C_PRECHECK = 15  # a reject code found before the kernel (e.g. duplicate client order id)
+C_PRODUCT = 16
+C_AMOUNT = 17  # DEPOSIT / WITHDRAW: paise
+C_SPARE1 = 18
+C_SPARE2 = 19
 C_PHASE = C_TYPE
+# SET_LIMITS reuses the order columns:
+C_CREDIT = C_PRICE
+C_MAX_ORDER_VALUE = C_QTY
+C_MAX_OPEN_ORDERS = C_TRIGGER
+C_MAX_LONG = C_DISCLOSED
+C_MAX_SHORT = C_FLAGS
+C_RATE = C_STP  # orders per second (0: unlimited); the burst equals the rate
 
 # --- event rows -----------------------------------------------------------------------------
 EVENT_WIDTH = 16
@@ -88,6 +102,11 @@ STP_CANCEL_INCOMING = int(StpMode.CANCEL_INCOMING)
 STP_CANCEL_BOTH = int(StpMode.CANCEL_BOTH)
 
 F_POST_ONLY = int(OrderFlag.POST_ONLY)
+F_RISK_REDUCING = int(OrderFlag.RISK_REDUCING)
+
+CNC = int(Product.CNC)
+MIS = int(Product.MIS)
+NRML = int(Product.NRML)
 IF_DISCLOSED_ALLOWED = int(InstrumentFlag.DISCLOSED_ALLOWED)
 IF_HALT_ON_BAND = int(InstrumentFlag.HALT_ON_BAND)
 
@@ -107,12 +126,18 @@ R_END_OF_DAY = int(Reason.END_OF_DAY)
 R_AUCTION_MARKET_TO_LIMIT = int(Reason.AUCTION_MARKET_TO_LIMIT)
 R_PHASE_COMMAND = int(Reason.PHASE_COMMAND)
 R_BAND_HIT = int(Reason.BAND_HIT)
+R_KILL_SWITCH = int(Reason.KILL_SWITCH)
+R_SQUARE_OFF = int(Reason.SQUARE_OFF)
 
 K_NEW_ORDER = int(CmdKind.NEW_ORDER)
 K_CANCEL = int(CmdKind.CANCEL)
 K_AMEND = int(CmdKind.AMEND)
 K_CANCEL_ALL = int(CmdKind.CANCEL_ALL)
 K_SET_PHASE = int(CmdKind.SET_PHASE)
+K_DEPOSIT = int(CmdKind.DEPOSIT)
+K_WITHDRAW = int(CmdKind.WITHDRAW)
+K_SET_LIMITS = int(CmdKind.SET_LIMITS)
+K_MARK = int(CmdKind.MARK)
 KERNEL_KIND_LIMIT = 100  # kinds at or above run in Python, between kernel calls
 
 EV_ACCEPTED = int(EventKind.ACCEPTED)
@@ -126,5 +151,17 @@ EV_RESTATED = int(EventKind.RESTATED)
 EV_PHASE_CHANGED = int(EventKind.PHASE_CHANGED)
 EV_BOOK_CHANGED = int(EventKind.BOOK_CHANGED)
 EV_AUCTION = int(EventKind.AUCTION)
+EV_LEDGER = int(EventKind.LEDGER)
+EV_LIMITS_SET = int(EventKind.LIMITS_SET)
+EV_MARGIN_CALL = int(EventKind.MARGIN_CALL)
+
+LE_TRADE_VALUE = int(LedgerEntry.TRADE_VALUE)
+LE_REALISED_PNL = int(LedgerEntry.REALISED_PNL)
+LE_CHARGES = int(LedgerEntry.CHARGES)
+LE_DEPOSIT = int(LedgerEntry.DEPOSIT)
+LE_WITHDRAWAL = int(LedgerEntry.WITHDRAWAL)
+LA_CLIENT = int(LedgerAccount.CLIENT)
+LA_CLEARING = int(LedgerAccount.CLEARING)
+LA_BANK = int(LedgerAccount.BANK)
 
 NONE = -1  # "no level", "no order", "all instruments"

@@ -49,6 +49,7 @@ from engine.layout import (
     C_PHASE,
     C_PRECHECK,
     C_PRICE,
+    C_PRODUCT,
     C_QTY,
     C_SEQ,
     C_SIDE,
@@ -231,29 +232,38 @@ class ReferenceBook:
 
     # --- commands ------------------------------------------------------------------------
 
-    def _new_order(self, r: list[int]) -> None:
+    def new_order_code(self, r: list[int]) -> int:
+        """Every check of a new order, in order; OK or the code it would be rejected with."""
         code = r[C_PRECHECK]
         instr, acct = r[C_INSTR], r[C_ACCT]
-        if code == OK:
-            if not 0 <= instr < len(self.instruments):
-                code = RejectCode.UNKNOWN_INSTRUMENT
-            elif not 0 <= acct < self.max_accounts:
-                code = RejectCode.ACCOUNT_INVALID
-        if code == OK:
-            inst = self.instruments[instr]
-            code = rules.validate_new_order(
-                r[C_SIDE], r[C_TYPE], r[C_TIF], r[C_FLAGS], r[C_STP], r[C_PRICE], r[C_QTY],
-                r[C_TRIGGER], r[C_DISCLOSED], inst.phase, inst.tick, inst.lot, inst.freeze,
-                inst.lo, inst.hi, inst.flags, inst.last,
-            )
-        if code == OK and len(self.orders) >= self.max_orders:
-            code = RejectCode.CAPACITY_ORDERS
+        if code != OK:
+            return code
+        if not 0 <= instr < len(self.instruments):
+            return RejectCode.UNKNOWN_INSTRUMENT
+        if not 0 <= acct < self.max_accounts:
+            return RejectCode.ACCOUNT_INVALID
+        inst = self.instruments[instr]
+        code = rules.validate_new_order(
+            r[C_SIDE], r[C_TYPE], r[C_TIF], r[C_FLAGS], r[C_STP], r[C_PRODUCT], r[C_PRICE],
+            r[C_QTY], r[C_TRIGGER], r[C_DISCLOSED], inst.phase, inst.tick, inst.lot,
+            inst.freeze, inst.lo, inst.hi, inst.flags, inst.last,
+        )
+        if code != OK:
+            return code
+        if len(self.orders) >= self.max_orders:
+            return RejectCode.CAPACITY_ORDERS
         post_only = r[C_FLAGS] & F_POST_ONLY
-        if code == OK and post_only and self._crosses(inst, r[C_SIDE], r[C_PRICE]):
-            code = RejectCode.POST_ONLY_WOULD_TRADE
+        if post_only and self._crosses(inst, r[C_SIDE], r[C_PRICE]):
+            return RejectCode.POST_ONLY_WOULD_TRADE
+        return OK
+
+    def _new_order(self, r: list[int]) -> None:
+        code = self.new_order_code(r)
         if code != OK:
             self._reject(r, code)
             return
+        instr, acct = r[C_INSTR], r[C_ACCT]
+        inst = self.instruments[instr]
         o = Order(
             oid=r[C_OID], acct=acct, instr=instr, side=r[C_SIDE], type=r[C_TYPE], tif=r[C_TIF],
             flags=r[C_FLAGS], stp=r[C_STP] or self.stp_default, price=r[C_PRICE],
@@ -265,7 +275,8 @@ class ReferenceBook:
             protection = self._protection(inst, o.side)
         self._emit(
             EV_ACCEPTED, instr, o.oid, acct, o.side, o.price, o.qty,
-            o.type, o.tif, o.trigger, o.disclosed, o.flags, protection, o.stp,
+            o.type, o.tif, o.trigger, o.disclosed, o.flags | (r[C_PRODUCT] << 8), protection,
+            o.stp,
         )
         self.orders[o.oid] = o
         self.by_account.setdefault(acct, {})[o.oid] = o
@@ -286,28 +297,35 @@ class ReferenceBook:
             self._reject(r, RejectCode.ORDER_NOT_FOUND)
             return
         self._remove(self.instruments[o.instr], o)
-        self._finish(o, EV_CANCELLED, R_USER)
+        # The core's own cancels (kill switch, square-off) carry their reason in TYPE.
+        self._finish(o, EV_CANCELLED, r[C_TYPE] or R_USER)
 
-    def _amend(self, r: list[int]) -> None:
+    def amend_code(self, r: list[int]) -> int:
+        """Every check of an amendment, in order; OK or the code it would be rejected with."""
         o = self.orders.get(r[C_OID])
         if o is None or o.acct != r[C_ACCT]:
-            self._reject(r, RejectCode.ORDER_NOT_FOUND)
+            return RejectCode.ORDER_NOT_FOUND
+        inst = self.instruments[o.instr]
+        code = rules.validate_amend(
+            o.state, o.side, o.type, o.price, o.qty, o.filled, o.trigger, o.disclosed,
+            r[C_PRICE], r[C_QTY], r[C_TRIGGER], r[C_DISCLOSED], inst.phase, inst.tick,
+            inst.lot, inst.freeze, inst.lo, inst.hi, inst.flags, inst.last,
+        )
+        post_only = o.flags & F_POST_ONLY and inst.phase == CONTINUOUS and r[C_PRICE]
+        if code == OK and post_only and self._crosses(inst, o.side, r[C_PRICE]):
+            code = RejectCode.POST_ONLY_WOULD_TRADE
+        return code
+
+    def _amend(self, r: list[int]) -> None:
+        code = self.amend_code(r)
+        if code != OK:
+            self._reject(r, code)
             return
+        o = self.orders[r[C_OID]]
         inst = self.instruments[o.instr]
         new_price, new_qty, new_trigger, new_disclosed = (
             r[C_PRICE], r[C_QTY], r[C_TRIGGER], r[C_DISCLOSED]
         )
-        code = rules.validate_amend(
-            o.state, o.side, o.type, o.price, o.qty, o.filled, o.trigger, o.disclosed,
-            new_price, new_qty, new_trigger, new_disclosed, inst.phase, inst.tick, inst.lot,
-            inst.freeze, inst.lo, inst.hi, inst.flags, inst.last,
-        )
-        post_only = o.flags & F_POST_ONLY and inst.phase == CONTINUOUS and new_price
-        if code == OK and post_only and self._crosses(inst, o.side, new_price):
-            code = RejectCode.POST_ONLY_WOULD_TRADE
-        if code != OK:
-            self._reject(r, code)
-            return
         price = new_price or o.price
         qty = new_qty or o.qty
         trigger = new_trigger or o.trigger

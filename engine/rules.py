@@ -18,12 +18,15 @@ from engine.codes import RejectCode
 from engine.layout import (
     BUY,
     CLOSED,
+    CNC,
     DAY,
     F_POST_ONLY,
+    F_RISK_REDUCING,
     FOK,
     HALTED,
     IF_DISCLOSED_ALLOWED,
     LIMIT,
+    NRML,
     PRE_OPEN,
     SELL,
     SL,
@@ -128,6 +131,7 @@ def validate_new_order(
     tif: int,
     flags: int,
     stp: int,
+    product: int,
     price: int,
     qty: int,
     trigger: int,
@@ -146,13 +150,16 @@ def validate_new_order(
         return INVALID_FIELD
     if otype < LIMIT or otype > SL_M or tif < DAY or tif > FOK:
         return INVALID_FIELD
-    if stp < 0 or stp > STP_CANCEL_BOTH or (flags & ~F_POST_ONLY) != 0:
+    if stp < 0 or stp > STP_CANCEL_BOTH or (flags & ~(F_POST_ONLY | F_RISK_REDUCING)) != 0:
+        return INVALID_FIELD
+    if product < CNC or product > NRML:
         return INVALID_FIELD
     code = phase_code(phase)
     if code != OK:
         return code
     is_stop = otype in (SL, SL_M)
-    if phase == PRE_OPEN and (is_stop or tif != DAY or flags != 0 or disclosed != 0):
+    post_only = (flags & F_POST_ONLY) != 0
+    if phase == PRE_OPEN and (is_stop or tif != DAY or post_only or disclosed != 0):
         return NOT_IN_PHASE
     code = quantity_code(qty, lot, freeze)
     if code != OK:
@@ -176,7 +183,7 @@ def validate_new_order(
         code = disclosed_code(disclosed, qty, lot)
         if code != OK:
             return code
-    if (flags & F_POST_ONLY) != 0 and (otype != LIMIT or tif != DAY):
+    if post_only and (otype != LIMIT or tif != DAY):
         return POST_ONLY_REQUIRES_LIMIT_DAY
     return OK
 

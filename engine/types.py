@@ -51,6 +51,45 @@ class StpMode(IntEnum):
 
 class OrderFlag(IntEnum):
     POST_ONLY = 1
+    RISK_REDUCING = 2  # set only on orders the core creates (square-off): bypasses kill switch
+
+
+class Product(IntEnum):
+    """Products as in Indian brokerages."""
+
+    CNC = 1  # delivery: full cash, sells need holdings (equity)
+    MIS = 2  # intraday: margin, may short, squared off automatically
+    NRML = 3  # carry-forward: margin, derivatives
+
+
+class KillScope(IntEnum):
+    GLOBAL = 1
+    ACCOUNT = 2
+    INSTRUMENT = 3
+
+
+class LedgerEntry(IntEnum):
+    """What a ledger entry records."""
+
+    TRADE_VALUE = 1  # delivery trade: the cash for the shares
+    REALISED_PNL = 2  # margin product: profit or loss on the part of a position closed
+    CHARGES = 3  # the day's brokerage and statutory charges
+    DEPOSIT = 4
+    WITHDRAWAL = 5
+
+
+class LedgerAccount(IntEnum):
+    """Ledger accounts; CLIENT is the cash account of the event's client account."""
+
+    CLIENT = 0
+    CLEARING = 1
+    BANK = 2
+    BROKERAGE = 3
+    STT = 4
+    EXCHANGE = 5
+    SEBI = 6
+    STAMP = 7
+    GST = 8
 
 
 class OrderState(IntEnum):
@@ -76,6 +115,8 @@ class Reason(IntEnum):
     AUCTION_MARKET_TO_LIMIT = 9
     PHASE_COMMAND = 10
     BAND_HIT = 11
+    KILL_SWITCH = 12
+    SQUARE_OFF = 13
 
 
 class InstrumentFlag(IntEnum):
@@ -91,8 +132,15 @@ class CmdKind(IntEnum):
     AMEND = 3
     CANCEL_ALL = 4
     SET_PHASE = 5
+    DEPOSIT = 6
+    WITHDRAW = 7
+    SET_LIMITS = 8
+    MARK = 9
     ADD_INSTRUMENT = 100
     SET_REFERENCE = 101
+    KILL_SWITCH = 102
+    SQUARE_OFF = 103
+    END_OF_DAY = 104
 
 
 class EventKind(IntEnum):
@@ -109,6 +157,11 @@ class EventKind(IntEnum):
     AUCTION = 11
     INSTRUMENT_ADDED = 12
     REFERENCE_SET = 13
+    LEDGER = 14
+    LIMITS_SET = 15
+    MARGIN_CALL = 16
+    KILL_SWITCH_SET = 17
+    DAY_CLOSED = 18
 
 
 AUCTION_AGGRESSOR = 2

@@ -27,6 +27,7 @@ from engine.layout import (
     C_KIND,
     C_OID,
     C_PRICE,
+    C_PRODUCT,
     C_QTY,
     C_SEQ,
     C_SIDE,
@@ -49,6 +50,7 @@ from engine.layout import (
     K_CANCEL,
     K_NEW_ORDER,
     LIMIT,
+    MIS,
     SELL,
 )
 from engine.types import Phase, StpMode
@@ -61,7 +63,7 @@ TS0 = 1_700_000_000_000_000_000
 PASSIVE_MAX = 100
 
 
-STREAM_VERSION = 2  # bump when the generator changes, so stale caches are not reused
+STREAM_VERSION = 3  # bump when the generator changes, so stale caches are not reused
 
 
 def stream_path(n: int, seed: int) -> Path:
@@ -105,7 +107,7 @@ def generate(n: int, seed: int, accounts: int) -> np.ndarray:
         else:
             side = rnd.choice((BUY, SELL))
             row[C_KIND], row[C_OID], row[C_INSTR], row[C_SIDE] = K_NEW_ORDER, seq, 0, side
-            row[C_TYPE], row[C_TIF] = LIMIT, DAY
+            row[C_TYPE], row[C_TIF], row[C_PRODUCT] = LIMIT, DAY, MIS
             if r < 0.40:
                 touch = ask if side == BUY else bid
                 base = touch if touch > 0 else fair

@@ -177,6 +177,7 @@ def emit_book_changes(st):
         idx = row - side * tl - ins[instr, I_BASE]
         emit(st, EV_BOOK_CHANGED, instr, 0, 0, side, price_of(ins, instr, idx),
              lev[row, L_QTY], lev[row, L_COUNT], 0, 0, 0, 0, 0, 0)
+        lev[row, L_TOUCH] = 0  # the core may run several rows under one sequence number
     g[G_NTOUCH] = 0
 
 

@@ -94,6 +94,7 @@ from engine.layout import (
     C_PHASE,
     C_PRECHECK,
     C_PRICE,
+    C_PRODUCT,
     C_QTY,
     C_SEQ,
     C_SIDE,
@@ -201,30 +202,41 @@ def reject(st, r, code):
 
 
 @kernel
-def new_order(st, r):
-    g, ins, ords = header(st), instruments(st), orders(st)
+def new_order_code(st, r):
+    """Every check of a new order, in order; OK or the code it would be rejected with."""
+    g, ins = header(st), instruments(st)
     code = r[C_PRECHECK]
     instr, acct = r[C_INSTR], r[C_ACCT]
-    if code == OK:
-        if instr < 0 or instr >= g[G_NINSTR]:
-            code = UNKNOWN_INSTRUMENT
-        elif acct < 0 or acct >= g[G_MAXACCT]:
-            code = ACCOUNT_INVALID
-    if code == OK:
-        code = validate_new_order(
-            r[C_SIDE], r[C_TYPE], r[C_TIF], r[C_FLAGS], r[C_STP], r[C_PRICE], r[C_QTY],
-            r[C_TRIGGER], r[C_DISCLOSED], ins[instr, I_PHASE], ins[instr, I_TICK],
-            ins[instr, I_LOT], ins[instr, I_FREEZE], ins[instr, I_LO], ins[instr, I_HI],
-            ins[instr, I_FLAGS], last_price(ins, instr),
-        )
-    if code == OK and g[G_LIVE] >= g[G_CAP]:
-        code = CAPACITY_ORDERS
+    if code != OK:
+        return code
+    if instr < 0 or instr >= g[G_NINSTR]:
+        return UNKNOWN_INSTRUMENT
+    if acct < 0 or acct >= g[G_MAXACCT]:
+        return ACCOUNT_INVALID
+    code = validate_new_order(
+        r[C_SIDE], r[C_TYPE], r[C_TIF], r[C_FLAGS], r[C_STP], r[C_PRODUCT], r[C_PRICE],
+        r[C_QTY], r[C_TRIGGER], r[C_DISCLOSED], ins[instr, I_PHASE], ins[instr, I_TICK],
+        ins[instr, I_LOT], ins[instr, I_FREEZE], ins[instr, I_LO], ins[instr, I_HI],
+        ins[instr, I_FLAGS], last_price(ins, instr),
+    )
+    if code != OK:
+        return code
+    if g[G_LIVE] >= g[G_CAP]:
+        return CAPACITY_ORDERS
     post_only = (r[C_FLAGS] & F_POST_ONLY) != 0
-    if code == OK and post_only and crosses(st, instr, r[C_SIDE], r[C_PRICE]):
-        code = POST_ONLY_WOULD_TRADE
+    if post_only and crosses(st, instr, r[C_SIDE], r[C_PRICE]):
+        return POST_ONLY_WOULD_TRADE
+    return OK
+
+
+@kernel
+def new_order(st, r):
+    g, ins, ords = header(st), instruments(st), orders(st)
+    code = new_order_code(st, r)
     if code != OK:
         reject(st, r, code)
         return
+    instr, acct = r[C_INSTR], r[C_ACCT]
     s = alloc(st, r[C_OID], acct)
     ords[s, O_INSTR] = instr
     ords[s, O_SIDE] = r[C_SIDE]
@@ -247,7 +259,8 @@ def new_order(st, r):
     if otype == MARKET and phase == CONTINUOUS:
         guard = protection(ins, instr, r[C_SIDE])
     emit(st, EV_ACCEPTED, instr, r[C_OID], acct, r[C_SIDE], r[C_PRICE], r[C_QTY],
-         otype, r[C_TIF], r[C_TRIGGER], r[C_DISCLOSED], r[C_FLAGS], guard, ords[s, O_STP])
+         otype, r[C_TIF], r[C_TRIGGER], r[C_DISCLOSED], r[C_FLAGS] | (r[C_PRODUCT] << 8), guard,
+         ords[s, O_STP])
     if phase == PRE_OPEN:
         if otype == MARKET:
             enqueue_market(st, s)
@@ -276,36 +289,49 @@ def cancel(st, r):
         reject(st, r, ORDER_NOT_FOUND)
         return
     remove(st, s)
-    finish(st, s, EV_CANCELLED, R_USER)
+    # The core's own cancels (kill switch, square-off) carry their reason in TYPE.
+    reason = r[C_TYPE] if r[C_TYPE] != 0 else R_USER
+    finish(st, s, EV_CANCELLED, reason)
+
+
+@kernel
+def amend_code(st, r):
+    """Every check of an amendment, in order; OK or the code it would be rejected with."""
+    ins, ords = instruments(st), orders(st)
+    s = _owned(st, r)
+    if s == -1:
+        return ORDER_NOT_FOUND
+    instr = ords[s, O_INSTR]
+    phase = ins[instr, I_PHASE]
+    code = validate_amend(
+        ords[s, O_STATE], ords[s, O_SIDE], ords[s, O_TYPE], ords[s, O_PRICE], ords[s, O_QTY],
+        ords[s, O_FILLED], ords[s, O_TRIGGER], ords[s, O_DISCLOSED], r[C_PRICE], r[C_QTY],
+        r[C_TRIGGER], r[C_DISCLOSED], phase, ins[instr, I_TICK], ins[instr, I_LOT],
+        ins[instr, I_FREEZE], ins[instr, I_LO], ins[instr, I_HI], ins[instr, I_FLAGS],
+        last_price(ins, instr),
+    )
+    post_only = (ords[s, O_FLAGS] & F_POST_ONLY) != 0 and phase == CONTINUOUS
+    reprices = code == OK and post_only and r[C_PRICE] != 0
+    if reprices and crosses(st, instr, ords[s, O_SIDE], r[C_PRICE]):
+        code = POST_ONLY_WOULD_TRADE
+    return code
 
 
 @kernel
 def amend(st, r):
     ins, lev, ords = instruments(st), levels(st), orders(st)
-    s = _owned(st, r)
-    if s == -1:
-        reject(st, r, ORDER_NOT_FOUND)
+    code = amend_code(st, r)
+    if code != OK:
+        reject(st, r, code)
         return
+    s = _owned(st, r)
     instr = ords[s, O_INSTR]
+    phase = ins[instr, I_PHASE]
     new_price, new_qty, new_trigger, new_disclosed = (
         r[C_PRICE], r[C_QTY], r[C_TRIGGER], r[C_DISCLOSED]
     )
     cur_price, cur_qty = ords[s, O_PRICE], ords[s, O_QTY]
     cur_trigger, cur_disclosed = ords[s, O_TRIGGER], ords[s, O_DISCLOSED]
-    phase = ins[instr, I_PHASE]
-    code = validate_amend(
-        ords[s, O_STATE], ords[s, O_SIDE], ords[s, O_TYPE], cur_price, cur_qty,
-        ords[s, O_FILLED], cur_trigger, cur_disclosed, new_price, new_qty, new_trigger,
-        new_disclosed, phase, ins[instr, I_TICK], ins[instr, I_LOT], ins[instr, I_FREEZE],
-        ins[instr, I_LO], ins[instr, I_HI], ins[instr, I_FLAGS], last_price(ins, instr),
-    )
-    post_only = (ords[s, O_FLAGS] & F_POST_ONLY) != 0 and phase == CONTINUOUS
-    reprices = code == OK and post_only and new_price != 0
-    if reprices and crosses(st, instr, ords[s, O_SIDE], new_price):
-        code = POST_ONLY_WOULD_TRADE
-    if code != OK:
-        reject(st, r, code)
-        return
     price = new_price if new_price != 0 else cur_price
     qty = new_qty if new_qty != 0 else cur_qty
     trigger = new_trigger if new_trigger != 0 else cur_trigger
