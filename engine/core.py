@@ -52,8 +52,18 @@ from engine.layout import (
 from engine.refbook import ReferenceBook
 from engine.snapshot_types import ORDER_FIELDS, BookState
 from engine.types import CmdKind, EventKind, StpMode
+from risk.commands import ACCOUNT_COMMANDS
+from risk.reference import ReferenceRisk
+from risk.state import (
+    ACCOUNT_FIELDS,
+    INSTRUMENT_FIELDS,
+    LEDGER_FIELDS,
+    POSITION_FIELDS,
+    RiskState,
+)
+from risk.state import ORDER_FIELDS as RISK_ORDER_FIELDS
 
-IMAGE_VERSION = 1
+IMAGE_VERSION = 2
 NO_EVENTS = np.zeros((0, EVENT_WIDTH), dtype=np.int64)
 
 
@@ -68,6 +78,10 @@ class CoreConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     stp_default: StpMode = StpMode.CANCEL_INCOMING
     book: Literal["fast", "reference"] = "fast"
     initial_levels: int = 262_144
+    risk: bool = True  # pre-trade risk, positions and ledger (off: a bare matching engine)
+    max_positions: int = 262_144
+    maintenance_bps: int = 5_000  # maintenance margin as a fraction of the margin held
+    default_rate: int = 10  # orders per second per account until limits say otherwise
 
 
 class Book(Protocol):
@@ -80,6 +94,26 @@ class Book(Protocol):
     def load(self, state: BookState) -> None: ...
 
 
+class Risk(Protocol):
+    def process(self, book: Book, rows: np.ndarray) -> np.ndarray: ...
+    def add_instrument(self, spec: InstrumentSpec) -> None: ...
+    def state(self) -> RiskState: ...
+    def load(self, state: RiskState) -> None: ...
+
+
+def make_risk(config: CoreConfig) -> Risk | None:
+    if not config.risk:
+        return None
+    args = (config.max_accounts, config.max_positions, config.maintenance_bps,
+            config.default_rate)
+    if config.book == "reference":
+        return ReferenceRisk(*args)
+    from risk.fast import FastRisk
+
+    return FastRisk(*args, max_orders=config.max_orders,
+                    max_instruments=config.max_instruments)
+
+
 def make_book(config: CoreConfig) -> Book:
     if config.book == "reference":
         return ReferenceBook(config.max_orders, config.max_accounts, int(config.stp_default))
@@ -89,6 +123,43 @@ def make_book(config: CoreConfig) -> Book:
         config.max_orders, config.max_accounts, int(config.stp_default),
         max_instruments=config.max_instruments, levels=config.initial_levels,
     )
+
+
+class RiskImage(msgspec.Struct, frozen=True):
+    """The account side of a snapshot: `RiskState` with its tables as bytes."""
+
+    accounts: bytes
+    positions: bytes
+    orders: bytes
+    instruments: bytes
+    ledger: bytes
+    global_kill: int
+    next_synthetic: int
+
+    @classmethod
+    def of(cls, state: RiskState) -> RiskImage:
+        return cls(*(_bytes(getattr(state, f)) for f in RISK_TABLES),
+                   global_kill=state.global_kill, next_synthetic=state.next_synthetic)
+
+    def state(self) -> RiskState:
+        widths = {"accounts": len(ACCOUNT_FIELDS), "positions": len(POSITION_FIELDS),
+                  "orders": len(RISK_ORDER_FIELDS), "instruments": len(INSTRUMENT_FIELDS),
+                  "ledger": len(LEDGER_FIELDS)}
+        tables = {f: _table(getattr(self, f), widths[f]) for f in RISK_TABLES}
+        tables["ledger"] = tables["ledger"].reshape(-1)
+        return RiskState(**tables, global_kill=self.global_kill,
+                         next_synthetic=self.next_synthetic)
+
+
+RISK_TABLES = ("accounts", "positions", "orders", "instruments", "ledger")
+
+
+def _bytes(table: np.ndarray) -> bytes:
+    return table.astype("<i8").tobytes()
+
+
+def _table(data: bytes, width: int) -> np.ndarray:
+    return np.frombuffer(data, dtype="<i8").astype(np.int64).reshape(-1, width)
 
 
 class CoreImage(msgspec.Struct, frozen=True):
@@ -103,12 +174,14 @@ class CoreImage(msgspec.Struct, frozen=True):
     instruments: bytes
     next_trade_id: int
     next_prio: int
+    risk: RiskImage | None = None
 
 
 class Core:
     def __init__(self, config: CoreConfig | None = None) -> None:
         self.config = config or CoreConfig()
         self.book: Book = make_book(self.config)
+        self.risk: Risk | None = make_risk(self.config)
         self.specs: list[InstrumentSpec] = []
         self.symbols: dict[str, int] = {}
         self.client_ids: dict[tuple[int, str], int] = {}
@@ -131,7 +204,7 @@ class Core:
             rows = rows.copy()  # the pre-checks write into it; the journaled rows stay as sent
             self._precheck(rows, batch.extras, with_ids)
         if not in_python:
-            events = self.book.process(rows, keep_events)
+            events = self.process_rows(rows, keep_events)
         else:
             events = self._apply_mixed(rows, batch.extras, in_python, keep_events)
         self.last_seq += n
@@ -165,12 +238,18 @@ class Core:
         start = 0
         for i in python_rows:
             if i > start:
-                parts.append(self.book.process(rows[start:i], keep_events))
+                parts.append(self.process_rows(rows[start:i], keep_events))
             parts.append(self._python_command(rows[i], extras[i]))
             start = i + 1
         if start < len(rows):
-            parts.append(self.book.process(rows[start:], keep_events))
+            parts.append(self.process_rows(rows[start:], keep_events))
         return np.concatenate(parts) if parts else NO_EVENTS
+
+    def process_rows(self, rows: np.ndarray, keep_events: bool = True) -> np.ndarray:
+        """Rows that run in the kernels: through risk and the book, or the book alone."""
+        if self.risk is None:
+            return self.book.process(rows, keep_events)
+        return self.risk.process(self.book, rows)
 
     def _python_command(self, row: np.ndarray, extra: object) -> np.ndarray:
         kind = int(row[C_KIND])
@@ -178,6 +257,8 @@ class Core:
             return self._add_instrument(row, extra)
         if kind == CmdKind.SET_REFERENCE:
             return self._set_reference(row)
+        if self.risk is not None and kind in ACCOUNT_COMMANDS:
+            return ACCOUNT_COMMANDS[kind](self, row)
         return _rejection(row, RejectCode.UNKNOWN_COMMAND)
 
     def _add_instrument(self, row: np.ndarray, spec: InstrumentSpec) -> np.ndarray:
@@ -190,6 +271,8 @@ class Core:
             return _rejection(row, code)
         instr = len(self.specs)
         self.book.add_instrument(spec)
+        if self.risk is not None:
+            self.risk.add_instrument(spec)
         self.specs.append(spec)
         self.symbols[spec.symbol] = instr
         return event_row(
@@ -239,6 +322,12 @@ class Core:
         h.update(book.orders.astype("<i8").tobytes())
         h.update(book.instruments.astype("<i8").tobytes())
         h.update(msgspec.msgpack.encode([book.next_trade_id, book.next_prio]))
+        if self.risk is not None:
+            risk = self.risk.state()
+            for table in (risk.accounts, risk.positions, risk.orders, risk.instruments,
+                          risk.ledger):
+                h.update(table.astype("<i8").tobytes())
+            h.update(msgspec.msgpack.encode([risk.global_kill, risk.next_synthetic]))
         return h.hexdigest()
 
     def image(self) -> CoreImage:
@@ -253,6 +342,7 @@ class Core:
             instruments=book.instruments.astype("<i8").tobytes(),
             next_trade_id=book.next_trade_id,
             next_prio=book.next_prio,
+            risk=RiskImage.of(self.risk.state()) if self.risk is not None else None,
         )
 
     @classmethod
@@ -266,6 +356,8 @@ class Core:
         core = cls(config)
         for instr, spec in enumerate(image.specs):
             core.book.add_instrument(spec)
+            if core.risk is not None:
+                core.risk.add_instrument(spec)
             core.specs.append(spec)
             core.symbols[spec.symbol] = instr
         core.client_ids = {(a, c): o for a, c, o in image.client_ids}
@@ -279,6 +371,8 @@ class Core:
                 next_prio=image.next_prio,
             )
         )
+        if core.risk is not None and image.risk is not None:
+            core.risk.load(image.risk.state())
         core.last_seq = image.last_seq
         return core
 

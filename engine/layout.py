@@ -104,6 +104,9 @@ STP_CANCEL_BOTH = int(StpMode.CANCEL_BOTH)
 F_POST_ONLY = int(OrderFlag.POST_ONLY)
 F_RISK_REDUCING = int(OrderFlag.RISK_REDUCING)
 
+EQ_SEGMENT = 0  # cash equity
+FUT_SEGMENT = 1  # futures
+
 CNC = int(Product.CNC)
 MIS = int(Product.MIS)
 NRML = int(Product.NRML)

@@ -302,6 +302,8 @@ class ReferenceBook:
 
     def amend_code(self, r: list[int]) -> int:
         """Every check of an amendment, in order; OK or the code it would be rejected with."""
+        if r[C_PRECHECK] != OK:  # found by the core before the book (pre-trade risk)
+            return r[C_PRECHECK]
         o = self.orders.get(r[C_OID])
         if o is None or o.acct != r[C_ACCT]:
             return RejectCode.ORDER_NOT_FOUND

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from engine.fastbook.arena import G_EV_ADDR, G_EV_ROWS, G_LIVE, G_NEV, header, unowned
+from engine.fastbook.arena import G_EV_ADDR, G_EV_ROWS, G_LIVE, G_NEV, address, header, unowned
 from engine.fastbook.kernel import dispatch, events_bound
 from perf.cycles import cycles
 
@@ -16,9 +16,9 @@ def run_timed(arena: np.ndarray, cmds: np.ndarray, out: np.ndarray,
     """Apply ``cmds`` one at a time, recording the cycles each took. Events are discarded
     whenever the buffer might not hold the next command's (timing only). Returns the
     number of events produced."""
-    st = arena.ctypes.data
+    st = address(arena)
     g = header(st)
-    g[G_EV_ADDR] = out.ctypes.data
+    g[G_EV_ADDR] = address(out)
     g[G_EV_ROWS] = out.shape[0]
     rows = unowned(cmds)
     produced = 0

@@ -44,10 +44,13 @@ SCHEDULE: list[tuple[int, str, Rates]] = [
 
 
 def rates_for(category: str, day: int) -> Rates:
-    rows = [r for since, cat, r in SCHEDULE if cat == category and since <= day]
+    """The rates in effect on ``day``; days before the table use its oldest rates (the core
+    must be able to close any day it is given, including replays of test clocks)."""
+    rows = [(since, r) for since, cat, r in SCHEDULE if cat == category]
     if not rows:
-        raise ValueError(f"no charge rates for {category} on {day}")
-    return rows[-1]
+        raise ValueError(f"unknown charge category {category!r}")
+    current = [r for since, r in rows if since <= day]
+    return current[-1] if current else rows[0][1]
 
 
 def category(segment: str, product: int) -> str:

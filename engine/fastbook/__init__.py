@@ -2,8 +2,9 @@
 
 Compiled kernels are cached on disk. Numba keys a cached function on its own source file
 only, so a change in a callee in another file would leave a stale caller in the cache; to
-rule that out the cache directory is named after a digest of every source the kernels
-compile from. ``GRIDWORKS_NUMBA_CACHE`` moves the cache root (default ``~/.cache``).
+rule that out the cache directory is named after a digest of every source of the packages
+that hold kernels (engine, risk, portfolio). ``GRIDWORKS_NUMBA_CACHE`` moves the cache root
+(default ``~/.cache``).
 """
 
 from __future__ import annotations
@@ -14,19 +15,15 @@ from pathlib import Path
 
 import numba
 
-_ENGINE = Path(__file__).resolve().parent.parent
-_KERNEL_SOURCES = (
-    "layout.py", "types.py", "codes.py", "rules.py", "pricing.py", "transitions.py",
-    "snapshot_types.py",
-)
+_ROOT = Path(__file__).resolve().parent.parent.parent
+_KERNEL_PACKAGES = ("engine", "risk", "portfolio")
 
 
 def _source_digest() -> str:
     h = hashlib.blake2b(digest_size=10)
-    files = sorted(_ENGINE.joinpath("fastbook").glob("*.py"))
-    files += [_ENGINE / name for name in _KERNEL_SOURCES]
+    files = sorted(p for package in _KERNEL_PACKAGES for p in (_ROOT / package).rglob("*.py"))
     for path in files:
-        h.update(path.name.encode())
+        h.update(str(path.relative_to(_ROOT)).encode())
         h.update(path.read_bytes())
     h.update(numba.__version__.encode())
     return h.hexdigest()

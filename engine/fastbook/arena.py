@@ -209,9 +209,16 @@ def _table(base: int, offset: int, rows: int, cols: int) -> np.ndarray:
 
 
 @inline_kernel
+def address(array: np.ndarray) -> int:
+    """An array's data address as a signed integer (numba's is unsigned, and unsigned plus
+    signed arithmetic would go through floating point)."""
+    return np.int64(array.ctypes.data)
+
+
+@inline_kernel
 def unowned(array: np.ndarray) -> np.ndarray:
     """A view of a 2-D int64 array without a reference count (see `views`)."""
-    return carray(_int64_pointer(array.ctypes.data), array.shape)
+    return carray(_int64_pointer(address(array)), array.shape)
 
 
 # The kernels pass the arena as one integer, its address, and rebuild each table's view
@@ -279,6 +286,6 @@ def views(arena: np.ndarray):  # -> (g, ins, lev, ords, htab, accts, touched, bl
     The views are built from the arena's address and carry no reference count; the
     caller must keep ``arena`` alive while it uses them.
     """
-    st = arena.ctypes.data
+    st = address(arena)
     return (header(st), instruments(st), levels(st), orders(st), index_table(st),
             accounts(st), touched_levels(st), block_counts(st))

@@ -8,6 +8,8 @@ bigger through the canonical state (the same path a snapshot restore takes).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from engine.fastbook.arena import (
@@ -41,6 +43,7 @@ from engine.fastbook.arena import (
     O_INSTR,
     O_PRIO,
     O_STATE,
+    address,
     kernel,
     new_arena,
     orders,
@@ -84,13 +87,29 @@ class FastBook:
         n = self._run(rows)
         return self._events, n
 
-    def _run(self, rows: np.ndarray) -> int:
+    def process_with(self, loop: Callable[..., int], side: np.ndarray, rows: np.ndarray,
+                     keep_events: bool = True) -> np.ndarray:
+        """As `process`, through another kernel loop that takes the book's arena, ``side``
+        (another arena) and the rows, such as the risk pipeline."""
+        n = self._run(rows, loop, side)
+        if not keep_events:
+            return self._events[:0]
+        return self._events[:n].copy()
+
+    def _run(self, rows: np.ndarray, loop: Callable[..., int] | None = None,
+             side: np.ndarray | None = None) -> int:
         arena = self.arena
         arena[G_NEV] = 0
-        done = run(arena, rows, self._events)
+
+        def call(part: np.ndarray) -> int:
+            if loop is None:
+                return run(arena, part, self._events)
+            return loop(arena, side, part, self._events)
+
+        done = call(rows)
         while done < len(rows):  # the next command might not fit: grow, then go on
             self._grow_events(int(arena[G_NEED]))
-            done += run(arena, rows[done:], self._events)
+            done += call(rows[done:])
         return int(arena[G_NEV])
 
     def _grow_events(self, need: int) -> None:
@@ -213,7 +232,7 @@ class FastBook:
 @kernel
 def _restore(arena, rows, by_oid):
     """Re-create orders given in ascending priority; account lists in ascending order id."""
-    st = arena.ctypes.data
+    st = address(arena)
     ords = orders(st)
     slots = np.empty(rows.shape[0], dtype=np.int64)
     for k in by_oid:  # allocation appends to the account list, so go in order-id order

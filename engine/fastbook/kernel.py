@@ -61,6 +61,7 @@ from engine.fastbook.arena import (
     O_TYPE,
     O_VISIBLE,
     accounts,
+    address,
     header,
     instruments,
     kernel,
@@ -158,9 +159,9 @@ def events_bound(live: int) -> int:
 
 @kernel
 def run(arena: np.ndarray, cmds: np.ndarray, out: np.ndarray) -> int:
-    st = arena.ctypes.data
+    st = address(arena)
     g = header(st)
-    g[G_EV_ADDR] = out.ctypes.data
+    g[G_EV_ADDR] = address(out)
     g[G_EV_ROWS] = out.shape[0]
     rows = unowned(cmds)
     for i in range(rows.shape[0]):
@@ -297,6 +298,8 @@ def cancel(st, r):
 @kernel
 def amend_code(st, r):
     """Every check of an amendment, in order; OK or the code it would be rejected with."""
+    if r[C_PRECHECK] != OK:  # found by the core before the book (pre-trade risk)
+        return r[C_PRECHECK]
     ins, ords = instruments(st), orders(st)
     s = _owned(st, r)
     if s == -1:

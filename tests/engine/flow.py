@@ -4,7 +4,9 @@ Unlike the Hypothesis machine (which shrinks failures to a few steps), this prod
 realistic streams: a random-walk mid price per instrument, passive and aggressive limits,
 market, IOC and FOK orders, stops around the last price, icebergs, post-only, client
 order ids (some reused), cancels and amends of earlier orders, cancel-all, and trading
-phase changes that pass through call auctions, halts and closes.
+phase changes that pass through call auctions, halts and closes. Orders use every product
+the instrument allows; with ``accounts_commands`` the flow also moves money, changes limits,
+marks, flips kill switches, squares off and closes days.
 """
 
 from __future__ import annotations
@@ -18,11 +20,18 @@ from engine.commands import (
     Cancel,
     CancelAll,
     Command,
+    Deposit,
+    EndOfDay,
+    KillSwitch,
+    Mark,
     NewOrder,
+    SetLimits,
     SetPhase,
+    SquareOff,
+    Withdraw,
 )
 from engine.instruments import InstrumentSpec
-from engine.types import OrderType, Phase, Side, StpMode, TimeInForce
+from engine.types import KillScope, OrderType, Phase, Product, Side, StpMode, TimeInForce
 from tests.engine.harness import FUT, TEST
 
 DEFAULT_SPECS = (TEST, FUT)
@@ -30,8 +39,9 @@ DEFAULT_SPECS = (TEST, FUT)
 
 class Flow:
     def __init__(self, seed: int, specs: tuple[InstrumentSpec, ...] = DEFAULT_SPECS,
-                 accounts: int = 6) -> None:
+                 accounts: int = 6, account_commands: bool = False) -> None:
         self.rnd = random.Random(seed)
+        self.account_commands = account_commands
         self.specs = specs
         self.accounts = accounts
         self.mid = [s.ref_price for s in specs]
@@ -40,8 +50,14 @@ class Flow:
         self.phase = [s.phase for s in specs]
         self.next_oid = 1
 
-    def setup(self) -> list[Command]:
-        return [AddInstrument(spec) for spec in self.specs]
+    def setup(self, funds: int = 0) -> list[Command]:
+        """Instruments, and with ``funds`` a deposit for every account and no rate limit
+        (the flow's clock runs far faster than any real client)."""
+        out: list[Command] = [AddInstrument(spec) for spec in self.specs]
+        if funds:
+            for acct in range(self.accounts):
+                out += [Deposit(acct, funds), SetLimits(acct, rate_per_s=0)]
+        return out
 
     def commands(self, n: int, first_seq: int) -> Iterator[Command]:
         """``n`` commands, assuming the first gets sequence number ``first_seq``."""
@@ -63,7 +79,36 @@ class Flow:
                              self.rnd.choice([-1, 0, 1][: len(self.specs) + 1]))
         if r < 0.935:
             return self._phase()
+        if self.account_commands and r < 0.96:
+            return self._account_command()
         return self._order()
+
+    def _account_command(self) -> Command:
+        rnd = self.rnd
+        acct = rnd.randrange(self.accounts)
+        pick = rnd.random()
+        if pick < 0.25:
+            return Deposit(acct, rnd.choice([100_000, 200_000, 0]))
+        if pick < 0.45:
+            return Withdraw(acct, rnd.choice([10_000, 100_000, 190_000, 10**9]))
+        if pick < 0.6:
+            return SetLimits(acct, credit=rnd.choice([0, 1_000_000]),
+                             max_order_value=rnd.choice([0, 0, 500_000]),
+                             max_open_orders=rnd.choice([0, 0, 3]),
+                             max_long=rnd.choice([0, 0, 20, 100]),
+                             max_short=rnd.choice([0, 0, 10, 100]),
+                             rate_per_s=rnd.choice([0, 0, 0, 5]))
+        if pick < 0.85:
+            return Mark()
+        if pick < 0.9:
+            scope = rnd.choice(list(KillScope))
+            target = acct if scope == KillScope.ACCOUNT else rnd.randrange(len(self.specs))
+            return KillSwitch(scope, target, on=rnd.random() < 0.2,
+                              cancel_resting=rnd.random() < 0.5)
+        if pick < 0.97:
+            return SquareOff(rnd.choice([Product.MIS, Product.NRML, Product.CNC]),
+                             rnd.choice([-1, 0]))
+        return EndOfDay()
 
     def _price(self, instr: int, spread: int) -> int:
         spec = self.specs[instr]
@@ -110,10 +155,12 @@ class Flow:
                 client_order_id = f"{account}-{self.next_oid}"
                 self.client_ids.append((account, client_order_id))
         self.orders.append((self.next_oid, account, instr))
+        products = [*sorted(spec.products), Product.MIS]  # intraday most often
         return NewOrder(
             account=account, instrument=instr, side=side, qty=qty, price=price, type=otype,
             tif=tif, trigger=trigger, disclosed=disclosed, post_only=post,
             stp=rnd.choice(list(StpMode)), client_order_id=client_order_id,
+            product=rnd.choice(products),
         )
 
     def _target(self) -> tuple[int, int, int] | None:

@@ -64,7 +64,7 @@ class Harness:
     def __init__(self, book: str = "reference", **config: int) -> None:
         self.core = Core(CoreConfig(book=book, max_orders=config.get("max_orders", 64),
                                     max_accounts=config.get("max_accounts", 16),
-                                    initial_levels=2048))
+                                    initial_levels=2048, risk=False))
         self.sequencer = Sequencer(1, CountingClock())
         self.labels: dict[str, int] = {}
         self.names: dict[int, str] = {}

@@ -28,7 +28,7 @@ from tests.engine.harness import FUT, TEST
 
 def core_with(book: str = "fast", **config: int) -> tuple[Core, Sequencer]:
     core = Core(CoreConfig(book=book, max_orders=64, max_accounts=8, initial_levels=2048,
-                           **config))
+                           risk=False, **config))
     return core, Sequencer(1, CountingClock())
 
 
@@ -143,7 +143,8 @@ def test_the_fast_book_grows_its_ladders_without_losing_the_book() -> None:
     commands += [SetPhase(1, Phase.CONTINUOUS), NewOrder(1, 1, Side.BUY, 75, price=2_435_000)]
     hashes = []
     for book in ("fast", "reference"):
-        core = Core(CoreConfig(book=book, max_orders=64, max_accounts=8, initial_levels=1024))
+        core = Core(CoreConfig(book=book, max_orders=64, max_accounts=8, initial_levels=1024,
+                               risk=False))
         apply(core, Sequencer(1, CountingClock()), *commands)
         hashes.append(core.state_hash())
         if book == "fast":

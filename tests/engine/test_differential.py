@@ -91,7 +91,7 @@ class BookMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         config = CoreConfig(max_orders=40, max_accounts=ACCOUNTS,
-                            stp_default=StpMode.CANCEL_RESTING, initial_levels=2048)
+                            stp_default=StpMode.CANCEL_RESTING, initial_levels=2048, risk=False)
         self.ref = Core(msgspec.structs.replace(config, book="reference"))
         self.fast = Core(msgspec.structs.replace(config, book="fast"))
         self.sequencer = Sequencer(1, CountingClock())

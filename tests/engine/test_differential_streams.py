@@ -19,42 +19,54 @@ from engine.fastbook.integrity import audit
 from engine.sequencer import CountingClock, Sequencer
 from engine.types import StpMode
 from tests.engine.flow import Flow
+from tests.risk import invariants
 
 COMMANDS = 20_000
 
 
-def cores(max_orders: int = 400) -> tuple[Core, Core]:
+def cores(risk: bool, max_orders: int = 400) -> tuple[Core, Core]:
     config = {"max_orders": max_orders, "max_accounts": 8, "initial_levels": 2048,
-              "stp_default": StpMode.CANCEL_RESTING}
+              "stp_default": StpMode.CANCEL_RESTING, "risk": risk, "max_positions": 64,
+              "maintenance_bps": 10_000}  # calls as soon as equity is below the margin held
     return Core(CoreConfig(book="reference", **config)), Core(CoreConfig(book="fast", **config))
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_long_flows_agree(seed: int) -> None:
-    ref, fast = cores()
-    flow = Flow(seed)
+@pytest.mark.parametrize(("seed", "risk"), [(1, False), (2, False), (3, True), (4, True)])
+def test_long_flows_agree(seed: int, risk: bool) -> None:
+    ref, fast = cores(risk)
+    flow = Flow(seed, account_commands=risk)
     sequencer = Sequencer(1, CountingClock())
     sizes = random.Random(seed)
     kinds: dict[str, int] = {}
-    for batch_commands in _batches(flow, sequencer, sizes):
+    for batch_commands in _batches(flow, sequencer, sizes, funds=200_000 if risk else 0):
         batch = sequencer.stamp(CommandBatch.of(batch_commands))
         expected = ref.apply(CommandBatch(batch.rows.copy(), list(batch.extras)))
         actual = fast.apply(batch)
         assert np.array_equal(expected, actual), _diff(expected, actual)
         for e in ev.decode(expected):
-            kinds[type(e).__name__] = kinds.get(type(e).__name__, 0) + 1
+            name = type(e).__name__
+            kinds[name] = kinds.get(name, 0) + 1
+            if isinstance(e, ev.Rejected):
+                kinds[e.code.name] = kinds.get(e.code.name, 0) + 1
         if sequencer.next_seq % 1000 < len(batch_commands):
             assert audit(fast.book.arena) == []
+            if risk:
+                invariants.check(ref.risk.state())
+                assert ref.risk.state().same_as(fast.risk.state())
     assert ref.state_hash() == fast.state_hash()
     assert audit(fast.book.arena) == []
-    # The flow must really exercise the book, or agreement proves little.
+    # The flow must really exercise the core, or agreement proves little.
     for kind in ("Traded", "Triggered", "AuctionResult", "Amended", "Restated"):
         assert kinds.get(kind, 0) > 0, f"the flow produced no {kind} events: {kinds}"
-    assert kinds["Traded"] > COMMANDS // 20
+    assert kinds["Traded"] > COMMANDS // (40 if risk else 20)
+    if risk:
+        for kind in ("LedgerPosted", "MarginCall", "KillSwitchSet", "DayClosed",
+                     "INSUFFICIENT_FUNDS", "NO_HOLDINGS", "POSITION_LIMIT"):
+            assert kinds.get(kind, 0) > 0, f"the flow produced no {kind}: {kinds}"
 
 
-def _batches(flow: Flow, sequencer: Sequencer, sizes: random.Random):
-    yield flow.setup()
+def _batches(flow: Flow, sequencer: Sequencer, sizes: random.Random, funds: int):
+    yield flow.setup(funds)
     done = 0
     while done < COMMANDS:
         n = min(sizes.choice([1, 1, 2, 5, 16, 64]), COMMANDS - done)

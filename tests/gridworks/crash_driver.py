@@ -15,7 +15,7 @@ from pathlib import Path
 
 import msgspec
 
-from engine.commands import NewOrder
+from engine.commands import Deposit, NewOrder, SetLimits
 from engine.instruments import demo_instruments
 from gridworks.config import NodeConfig
 from gridworks.node import Node
@@ -46,6 +46,8 @@ async def main(data_dir: Path) -> None:
     node = Node(NodeConfig(data_dir=data_dir, fsync="fsync", snapshot_every=500,
                            max_orders=20_000, max_accounts=16))
     await node.start()
+    await node.submit([c for a in range(6)
+                       for c in (Deposit(a, 10_000_000_000), SetLimits(a, rate_per_s=0))])
     print("READY", flush=True)
     await asyncio.gather(*(client(node, seed) for seed in range(CLIENTS)))
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine import events as ev
-from engine.commands import NewOrder
+from engine.commands import Deposit, NewOrder, SetLimits
 from engine.sequencer import CountingClock
 from engine.types import Phase, Side
 from gridworks.config import NodeConfig
@@ -26,6 +26,12 @@ async def started(data: Path, **kw: object) -> Node:
     return node
 
 
+async def funded(node: Node, accounts: range) -> None:
+    """Money and no rate limit for the accounts (the test clock is far faster than life)."""
+    await node.submit([c for a in accounts
+                       for c in (Deposit(a, 10_000_000_000), SetLimits(a, rate_per_s=0))])
+
+
 async def test_first_start_lists_and_opens_the_demo_instruments(tmp_path: Path) -> None:
     node = await started(tmp_path)
     try:
@@ -40,6 +46,7 @@ async def test_first_start_lists_and_opens_the_demo_instruments(tmp_path: Path) 
 
 async def test_results_carry_only_the_submitters_events(tmp_path: Path) -> None:
     node = await started(tmp_path)
+    await funded(node, range(1, 3))
     try:
         sell = NewOrder(1, 0, Side.SELL, 10, price=141_300, client_order_id="s")
         buy = NewOrder(2, 0, Side.BUY, 4, price=141_300, client_order_id="b")
@@ -55,6 +62,7 @@ async def test_results_carry_only_the_submitters_events(tmp_path: Path) -> None:
 
 async def test_concurrent_submissions_share_group_commits(tmp_path: Path) -> None:
     node = await started(tmp_path)
+    await funded(node, range(50))
     try:
         before = node.stats.batches
         orders = [[NewOrder(i % 50, 1, Side.BUY, 1, price=300_000)] for i in range(300)]
@@ -68,6 +76,7 @@ async def test_concurrent_submissions_share_group_commits(tmp_path: Path) -> Non
 
 async def test_restart_recovers_the_same_state(tmp_path: Path) -> None:
     node = await started(tmp_path, snapshot_every=7)
+    await funded(node, range(5))
     for i in range(40):
         await node.submit([NewOrder(i % 5, 2, Side(i % 2), 3, price=152_040 + (i % 7) * 5)])
     seq, digest = node.core.last_seq, node.core.state_hash()

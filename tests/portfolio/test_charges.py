@@ -38,5 +38,6 @@ def test_rates_follow_their_effective_dates() -> None:
     before = day_charges({FUTURES: (0, sells)}, 0, 20260331).stt
     after = day_charges({FUTURES: (0, sells)}, 0, 20260401).stt
     assert (before, after) == (20_000, 50_000)  # 0.02% then 0.05% of sells
-    with pytest.raises(ValueError, match="no charge rates"):
-        charges.rates_for(FUTURES, 20200101)
+    assert charges.rates_for(FUTURES, 20200101) == charges.rates_for(FUTURES, 20241001)
+    with pytest.raises(ValueError, match="unknown charge category"):
+        charges.rates_for("options", DAY)

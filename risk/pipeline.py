@@ -1,0 +1,91 @@
+"""The core's kernel loop with risk: for every command row, check, match, account.
+
+``run(book_arena, risk_arena, commands, events) -> done`` is the book's `run` with the
+account side around it: account commands go to the account side alone; a new order or an
+amendment is first checked (a rejection is handed to the book as the row's pre-check code,
+so the book reports it in sequence); every row the book processes has its events applied
+to accounts, positions and ledger right after. Like the book's loop it stops before a
+command that might not fit in the event buffer and reports how far it got.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.codes import RejectCode
+from engine.fastbook.arena import (
+    G_EV_ADDR,
+    G_EV_ROWS,
+    G_LIVE,
+    G_NEED,
+    G_NEV,
+    G_SEQ,
+    G_TS,
+    address,
+    header,
+    unowned,
+)
+from engine.fastbook.kernel import dispatch, events_bound
+from engine.layout import (
+    C_KIND,
+    C_PRECHECK,
+    C_SEQ,
+    C_TS,
+    CMD_WIDTH,
+    K_AMEND,
+    K_DEPOSIT,
+    K_MARK,
+    K_NEW_ORDER,
+    K_SET_LIMITS,
+    K_WITHDRAW,
+)
+from portfolio.arena import H_MAXACCT, kernel, scratch_row
+from portfolio.arena import header as risk_header
+from risk.apply import account_command, apply_events
+from risk.checks import check_amend, check_new
+
+OK = int(RejectCode.OK)
+LEDGER_PER_EVENT = 3  # a trade adds at most two ledger entries to its own event
+
+
+@kernel
+def is_account_command(kind):
+    return kind in (K_DEPOSIT, K_WITHDRAW, K_SET_LIMITS, K_MARK)
+
+
+@kernel
+def run(book_arena: np.ndarray, risk_arena: np.ndarray, cmds: np.ndarray,
+        out: np.ndarray) -> int:
+    bst, rst = address(book_arena), address(risk_arena)
+    g = header(bst)
+    g[G_EV_ADDR] = address(out)
+    g[G_EV_ROWS] = out.shape[0]
+    rows = unowned(cmds)
+    scratch = scratch_row(rst)
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        kind = r[C_KIND]
+        if kind == K_MARK:
+            need = risk_header(rst)[H_MAXACCT] + 64
+        else:
+            need = LEDGER_PER_EVENT * events_bound(g[G_LIVE])
+        if g[G_EV_ROWS] - g[G_NEV] < need:
+            g[G_NEED] = need
+            return i
+        if is_account_command(kind):
+            g[G_SEQ], g[G_TS] = r[C_SEQ], r[C_TS]
+            account_command(bst, rst, r)
+            continue
+        code = OK
+        if kind == K_NEW_ORDER:
+            code = check_new(bst, rst, r)
+        elif kind == K_AMEND:
+            code = check_amend(bst, rst, r)
+        for f in range(CMD_WIDTH):
+            scratch[f] = r[f]
+        if code != OK:
+            scratch[C_PRECHECK] = code
+        start = g[G_NEV]
+        dispatch(bst, scratch)
+        apply_events(bst, rst, scratch, start, g[G_NEV])
+    return rows.shape[0]

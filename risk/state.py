@@ -1,0 +1,64 @@
+"""The canonical, implementation-independent state of the account side of the core.
+
+Like `engine.snapshot_types` for the books: both the reference and the numba implementation
+export exactly these arrays, so their states can be compared and hashed, and either can be
+restored from a snapshot the other wrote. Only accounts whose state differs from a fresh
+account appear; positions are sorted by (account, instrument, product), orders by id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+ACCOUNT_FIELDS: tuple[str, ...] = (
+    "acct", "cash", "blocked", "margin", "credit", "max_value", "max_open", "open",
+    "max_long", "max_short", "rate", "tokens", "token_ts", "killed", "in_call",
+    "basis_margin", "unrealised", "equity", "day_brokerage",
+)
+POSITION_FIELDS: tuple[str, ...] = (
+    "acct", "instr", "product", "net", "basis", "realised", "margin", "open_buy", "open_sell",
+    "day_buy_qty", "day_buy_val", "day_sell_qty", "day_sell_val", "overnight",
+)
+ORDER_FIELDS: tuple[str, ...] = (
+    "oid", "acct", "instr", "product", "side", "qty", "leaves", "reduce", "block_price",
+    "rate", "blocked", "turnover",
+)
+INSTRUMENT_FIELDS: tuple[str, ...] = ("killed", "mark")
+LEDGER_FIELDS: tuple[str, ...] = (
+    "clearing", "bank", "brokerage", "stt", "exchange", "sebi", "stamp", "gst",
+)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class RiskState:
+    accounts: np.ndarray  # (n, len(ACCOUNT_FIELDS)) int64, ascending account
+    positions: np.ndarray  # (n, len(POSITION_FIELDS)) int64, ascending key
+    orders: np.ndarray  # (n, len(ORDER_FIELDS)) int64, ascending order id
+    instruments: np.ndarray  # (n_instruments, len(INSTRUMENT_FIELDS)) int64
+    ledger: np.ndarray  # (len(LEDGER_FIELDS),) balances of the system ledger accounts
+    global_kill: int
+    next_synthetic: int
+
+    def same_as(self, other: RiskState) -> bool:
+        return (
+            np.array_equal(self.accounts, other.accounts)
+            and np.array_equal(self.positions, other.positions)
+            and np.array_equal(self.orders, other.orders)
+            and np.array_equal(self.instruments, other.instruments)
+            and np.array_equal(self.ledger, other.ledger)
+            and self.global_kill == other.global_kill
+            and self.next_synthetic == other.next_synthetic
+        )
+
+    def differences(self, other: RiskState) -> list[str]:
+        """Human-readable differences, for test failures."""
+        out = []
+        for name in ("accounts", "positions", "orders", "instruments", "ledger"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if not np.array_equal(mine, theirs):
+                out.append(f"{name}:\n{mine}\n!=\n{theirs}")
+        if (self.global_kill, self.next_synthetic) != (other.global_kill, other.next_synthetic):
+            out.append("global kill or synthetic counter differ")
+        return out
