@@ -7,6 +7,13 @@ Commands are one line each::
     CANCEL #x                       AMEND #x price=100.40 qty=8 trig=.. dq=..
     CANCEL_ALL acct=2 [instr=TEST]  PHASE PRE_OPEN|CONTINUOUS|HALTED|CLOSED [instr=FUT]
 
+With ``risk=True`` orders take a product flag (cnc, mis, nrml; default mis) and there are
+account lines::
+
+    DEPOSIT acct=1 1000.00          WITHDRAW acct=1 250.00      MARK     EOD
+    LIMITS acct=1 [credit=500.00 max_value=.. max_open=2 max_long=10 max_short=5 rate=0]
+    KILL GLOBAL|ACCOUNT|INSTRUMENT [target=1] [off] [cancel]     SQUARE_OFF MIS|NRML|CNC
+
 Events and the book are rendered back in the same vocabulary, so a scenario reads as
 "book before, command, events, book after".
 """
@@ -25,15 +32,23 @@ from engine.commands import (
     CancelAll,
     Command,
     CommandBatch,
+    Deposit,
+    EndOfDay,
+    KillSwitch,
+    Mark,
     NewOrder,
+    SetLimits,
     SetPhase,
+    SquareOff,
+    Withdraw,
 )
 from engine.core import Core, CoreConfig
 from engine.instruments import InstrumentSpec
 from engine.layout import ST_BOOK, ST_MARKET_QUEUE, ST_STOP
 from engine.sequencer import CountingClock, Sequencer
 from engine.snapshot_types import ORDER_FIELDS
-from engine.types import OrderType, Phase, Side, StpMode, TimeInForce
+from engine.types import KillScope, OrderType, Phase, Product, Side, StpMode, TimeInForce
+from risk.state import ACCOUNT_FIELDS, POSITION_FIELDS
 
 # TEST: an equity, 0.05 tick, band 90.00-110.00; FUT: lots of 25, 0.10 tick, halts on band.
 TEST = InstrumentSpec(symbol="TEST", tick=5, lot=1, ref_price=10_000, band_bps=1000,
@@ -61,10 +76,12 @@ def rupees(value: int) -> str:
 
 
 class Harness:
-    def __init__(self, book: str = "reference", **config: int) -> None:
+    def __init__(self, book: str = "reference", risk: bool = False, **config: int) -> None:
         self.core = Core(CoreConfig(book=book, max_orders=config.get("max_orders", 64),
                                     max_accounts=config.get("max_accounts", 16),
-                                    initial_levels=2048, risk=False))
+                                    initial_levels=2048, risk=risk,
+                                    max_positions=config.get("max_positions", 64),
+                                    maintenance_bps=config.get("maintenance_bps", 5_000)))
         self.sequencer = Sequencer(1, CountingClock())
         self.labels: dict[str, int] = {}
         self.names: dict[int, str] = {}
@@ -110,6 +127,35 @@ class Harness:
             return CancelAll(int(opts["acct"]), instr if "instr" in opts else -1)
         if head == "PHASE":
             return SetPhase(instr, Phase[rest[0].upper()])
+        return self._parse_account_command(head, rest, opts, flags, instr, line)
+
+    def _parse_account_command(self, head: str, rest: list[str], opts: dict[str, str],
+                               flags: set[str], instr: int, line: str) -> Command:
+        def money(name: str) -> int:
+            return paise(opts[name]) if name in opts else 0
+
+        if head in ("DEPOSIT", "WITHDRAW"):
+            cls = Deposit if head == "DEPOSIT" else Withdraw
+            amount = next(w for w in rest if "=" not in w)
+            return cls(int(opts["acct"]), paise(amount))
+        if head == "LIMITS":
+            return SetLimits(int(opts["acct"]), credit=money("credit"),
+                             max_order_value=money("max_value"),
+                             max_open_orders=int(opts.get("max_open", 0)),
+                             max_long=int(opts.get("max_long", 0)),
+                             max_short=int(opts.get("max_short", 0)),
+                             rate_per_s=int(opts.get("rate", 0)))
+        if head == "KILL":
+            scope = KillScope[rest[0].upper()]
+            target = instr if scope == KillScope.INSTRUMENT else int(opts.get("target", 0))
+            return KillSwitch(scope, target, on="off" not in flags,
+                              cancel_resting="cancel" in flags)
+        if head == "MARK":
+            return Mark()
+        if head == "SQUARE_OFF":
+            return SquareOff(Product[rest[0].upper()], instr if "instr" in opts else -1)
+        if head == "EOD":
+            return EndOfDay()
         raise ValueError(f"unknown command line: {line}")
 
     def _parse_order(self, side: Side, rest: list[str], opts: dict[str, str],
@@ -136,6 +182,8 @@ class Harness:
             disclosed=int(opts.get("dq", 0)), post_only="post" in flags,
             stp=STP_NAMES[opts["stp"]] if "stp" in opts else StpMode.DEFAULT,
             client_order_id=opts.get("cid", ""),
+            product=next((Product[f.upper()] for f in flags if f.upper() in Product.__members__),
+                         Product.MIS),
         )
 
     # --- rendering ----------------------------------------------------------------------------
@@ -175,7 +223,40 @@ class Harness:
                 return f"BOOK {e.side.name} {rupees(e.price)} {e.qty}/{e.orders}"
             case ev.AuctionResult():
                 return f"AUCTION {rupees(e.price)} x {e.qty} imbalance={e.imbalance:+d}"
+            case ev.LedgerPosted():
+                return (f"LEDGER acct={e.account} {e.entry.name} {e.debit.name}->"
+                        f"{e.credit.name} {rupees(e.amount)}")
+            case ev.LimitsSet():
+                return f"LIMITS acct={e.account}"
+            case ev.MarginCall():
+                state = "CALL" if e.in_call else "CLEARED"
+                return (f"MARGIN_{state} acct={e.account} equity={rupees(e.equity)} "
+                        f"maintenance={rupees(e.maintenance)}")
+            case ev.KillSwitchSet():
+                return f"KILL {e.scope.name} target={e.target} {'on' if e.on else 'off'}"
+            case ev.DayClosed():
+                return f"DAY_CLOSED charged={e.accounts_charged}"
         return repr(e)
+
+    def account(self, acct: int) -> str:
+        """cash, blocked and margin of an account, in rupees."""
+        state = self.core.risk.state()
+        rows = [r for r in state.accounts.tolist() if r[0] == acct]
+        if not rows:
+            return "cash 0.00 blocked 0.00 margin 0.00"
+        a = dict(zip(ACCOUNT_FIELDS, rows[0], strict=True))
+        return (f"cash {rupees(a['cash'])} blocked {rupees(a['blocked'])} "
+                f"margin {rupees(a['margin'])}")
+
+    def position(self, acct: int, product: str = "MIS", symbol: str = "TEST") -> str:
+        """net quantity, average price and realised P&L of a position."""
+        instr = self.core.instrument_id(symbol)
+        for r in self.core.risk.state().positions.tolist():
+            p = dict(zip(POSITION_FIELDS, r, strict=True))
+            if (p["acct"], p["instr"], p["product"]) == (acct, instr, Product[product]):
+                avg = rupees(abs(p["basis"]) // abs(p["net"])) if p["net"] else "-"
+                return f"net {p['net']} avg {avg} realised {rupees(p['realised'])}"
+        return "none"
 
     def book(self, symbol: str = "TEST") -> list[str]:
         """The instrument's live orders: sells then buys from high to low price (FIFO
