@@ -56,3 +56,15 @@ def check(state: RiskState) -> None:
         assert a["basis_margin"] == basis[acct], acct
     assert set(blocked) <= set(accounts) or all(v == 0 for v in blocked.values())
     assert ledger["clearing"] + clearing_mirror == 0, "value is not conserved"
+
+
+def check_value(state: RiskState, marks: list[int]) -> None:
+    """Cash plus positions valued at any common marks equals net deposits minus charges:
+    trading between accounts moves value, it never creates or destroys it."""
+    ledger = dict(zip(LEDGER_FIELDS, state.ledger.tolist(), strict=True))
+    total = sum(r[ACCOUNT_FIELDS.index("cash")] for r in state.accounts.tolist())
+    for p in rows(state.positions, POSITION_FIELDS):
+        value = p["net"] * marks[p["instr"]]
+        total += value if p["product"] == CNC else value - p["basis"]
+    deposits_less_charges = -sum(v for k, v in ledger.items() if k != "clearing")
+    assert total == deposits_less_charges, (total, deposits_less_charges)
