@@ -61,31 +61,43 @@ def run(book_arena: np.ndarray, risk_arena: np.ndarray, cmds: np.ndarray,
     g[G_EV_ADDR] = address(out)
     g[G_EV_ROWS] = out.shape[0]
     rows = unowned(cmds)
-    scratch = scratch_row(rst)
     for i in range(rows.shape[0]):
         r = rows[i]
-        kind = r[C_KIND]
-        if kind == K_MARK:
-            need = risk_header(rst)[H_MAXACCT] + 64
-        else:
-            need = LEDGER_PER_EVENT * events_bound(g[G_LIVE])
+        need = events_needed(rst, r[C_KIND], g[G_LIVE])
         if g[G_EV_ROWS] - g[G_NEV] < need:
             g[G_NEED] = need
             return i
-        if is_account_command(kind):
-            g[G_SEQ], g[G_TS] = r[C_SEQ], r[C_TS]
-            account_command(bst, rst, r)
-            continue
-        code = OK
-        if kind == K_NEW_ORDER:
-            code = check_new(bst, rst, r)
-        elif kind == K_AMEND:
-            code = check_amend(bst, rst, r)
-        for f in range(CMD_WIDTH):
-            scratch[f] = r[f]
-        if code != OK:
-            scratch[C_PRECHECK] = code
-        start = g[G_NEV]
-        dispatch(bst, scratch)
-        apply_events(bst, rst, scratch, start, g[G_NEV])
+        step(bst, rst, r)
     return rows.shape[0]
+
+
+@kernel
+def events_needed(rst, kind, live):
+    """The most event rows one command can produce (a mark can call every account)."""
+    if kind == K_MARK:
+        return risk_header(rst)[H_MAXACCT] + 64
+    return LEDGER_PER_EVENT * events_bound(live)
+
+
+@kernel
+def step(bst, rst, r):
+    """One command through the account side and the book."""
+    g = header(bst)
+    kind = r[C_KIND]
+    if is_account_command(kind):
+        g[G_SEQ], g[G_TS] = r[C_SEQ], r[C_TS]
+        account_command(bst, rst, r)
+        return
+    code = OK
+    if kind == K_NEW_ORDER:
+        code = check_new(bst, rst, r)
+    elif kind == K_AMEND:
+        code = check_amend(bst, rst, r)
+    scratch = scratch_row(rst)
+    for f in range(CMD_WIDTH):
+        scratch[f] = r[f]
+    if code != OK:
+        scratch[C_PRECHECK] = code
+    start = g[G_NEV]
+    dispatch(bst, scratch)
+    apply_events(bst, rst, scratch, start, g[G_NEV])
