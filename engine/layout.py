@@ -58,6 +58,9 @@ C_MAX_LONG = C_DISCLOSED
 C_MAX_SHORT = C_FLAGS
 C_RATE = C_STP  # orders per second (0: unlimited); the burst equals the rate
 
+# In C_PRECHECK: the core already ran every one of the book's own checks and they passed.
+PRECHECK_PASSED = -1
+
 # --- event rows -----------------------------------------------------------------------------
 EVENT_WIDTH = 16
 E_KIND = 0

@@ -85,6 +85,7 @@ from engine.layout import (
     LIMIT,
     MARKET,
     PRE_OPEN,
+    PRECHECK_PASSED,
     R_AUCTION_MARKET_TO_LIMIT,
     R_BAND_HIT,
     R_CANCEL_ALL,
@@ -236,6 +237,8 @@ class ReferenceBook:
         """Every check of a new order, in order; OK or the code it would be rejected with."""
         code = r[C_PRECHECK]
         instr, acct = r[C_INSTR], r[C_ACCT]
+        if code == PRECHECK_PASSED:
+            return OK
         if code != OK:
             return code
         if not 0 <= instr < len(self.instruments):
@@ -302,6 +305,8 @@ class ReferenceBook:
 
     def amend_code(self, r: list[int]) -> int:
         """Every check of an amendment, in order; OK or the code it would be rejected with."""
+        if r[C_PRECHECK] == PRECHECK_PASSED:
+            return OK
         if r[C_PRECHECK] != OK:  # found by the core before the book (pre-trade risk)
             return r[C_PRECHECK]
         o = self.orders.get(r[C_OID])

@@ -57,8 +57,31 @@ def journal(results: dict) -> Figure:
     return fig
 
 
+def risk(results: dict) -> Figure:
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(
+        "throughput, bare book vs risk pipeline (ops/s)", "per-command cost by stage"))
+    sizes = list(results["batches"])
+    for name in ("bare", "risk"):
+        fig.add_trace(go.Bar(name=name, x=[f"{s} per call" for s in sizes],
+                             y=[results["batches"][s][f"{name}_ops_per_s"] for s in sizes]),
+                      row=1, col=1)
+    per_op = results["per_op"]
+    _percentile_traces(fig, {k: v for k, v in per_op.items()
+                             if k.endswith("_ns") and isinstance(v, dict)}, 1, 2, "ns")
+    return fig
+
+
+def mtm(results: dict) -> Figure:
+    title = (f"one mark-to-market pass: {results['accounts']:,} accounts x "
+             f"{results['instruments']} instruments")
+    fig = make_subplots(rows=1, cols=1, subplot_titles=(title,))
+    _percentile_traces(fig, {"pass": results["pass_ms"]}, 1, 1, "ms")
+    return fig
+
+
 BUILDERS: dict[str, Callable[[dict], Figure]] = {
-    "engine": engine, "batch": batch, "replay": replay, "journal": journal,
+    "engine": engine, "batch": batch, "replay": replay, "journal": journal, "risk": risk,
+    "mtm": mtm,
 }
 
 

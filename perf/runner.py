@@ -26,6 +26,8 @@ SCENARIOS = {
     "batch": "perf.scenarios.batch_call",
     "replay": "perf.scenarios.replay",
     "journal": "perf.scenarios.journal_commit",
+    "risk": "perf.scenarios.risk_stream",
+    "mtm": "perf.scenarios.mark_to_market",
 }
 
 

@@ -88,6 +88,7 @@ from portfolio.arena import (
     H_P_NEED,
     H_P_RATE,
     H_P_REDUCE,
+    H_P_SLOT,
     H_PENDING,
     P_OPEN_BUY,
     P_OPEN_SELL,
@@ -105,7 +106,6 @@ from portfolio.arena import (
     Q_REDUCE,
     Q_SIDE,
     Q_TURNOVER,
-    QW,
     R_MARK,
     R_SEGMENT,
     accounts,
@@ -172,7 +172,9 @@ def accepted(rst, r, e):
     h[H_ORD_FREE] = ords[q, Q_NEXT]
     h[H_ORD_LIVE] += 1
     index.put(order_index(rst), h[H_ORD_MASK], e[E_OID], q)
-    slot = open_position(rst, acct, instr, product)
+    slot = h[H_P_SLOT]
+    if slot == -1:
+        slot = open_position(rst, acct, instr, product)
     ords[q, Q_OID], ords[q, Q_ACCT], ords[q, Q_INSTR] = e[E_OID], acct, instr
     ords[q, Q_PRODUCT], ords[q, Q_SIDE], ords[q, Q_QTY], ords[q, Q_LEAVES] = (
         product, side, qty, qty)
@@ -250,8 +252,7 @@ def finish(rst, q):
     accts[acct, A_DAY_BROKERAGE] += rules.order_brokerage(ords[q, Q_PRODUCT], segment,
                                                           ords[q, Q_TURNOVER])
     index.remove(order_index(rst), h[H_ORD_MASK], ords[q, Q_OID])
-    for f in range(QW):
-        ords[q, f] = 0
+    ords[q, Q_OID] = 0  # the row is free; `accepted` writes every column when it is reused
     ords[q, Q_NEXT] = h[H_ORD_FREE]
     h[H_ORD_FREE] = q
     h[H_ORD_LIVE] -= 1

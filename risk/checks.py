@@ -1,9 +1,12 @@
 """Pre-trade checks in numba, mirroring `risk.reference` (`_check_new`, `_check_amend`).
 
 A check runs only when the book would accept the command on its own grounds, so a client
-always learns about a bad price before a lack of funds. On success it leaves what the order
-will block in the header's scratch (need, reducing quantity, block price, margin rate) for
-the ACCEPTED or AMENDED event that follows; a rejection changes nothing.
+always learns about a bad price before a lack of funds. It answers OK when the book will
+reject the command itself, a reject code, or PRECHECK_PASSED when the command passed the
+book's checks and the account's (so the book need not run its own again). On success it
+leaves what the order will block in the header's scratch (need, reducing quantity, block
+price, margin rate, position row) for the ACCEPTED or AMENDED event that follows; a
+rejection changes nothing.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from engine.layout import (
     C_TYPE,
     CNC,
     F_RISK_REDUCING,
+    PRECHECK_PASSED,
     SELL,
 )
 from portfolio.arena import (
@@ -57,6 +61,7 @@ from portfolio.arena import (
     H_P_NEED,
     H_P_RATE,
     H_P_REDUCE,
+    H_P_SLOT,
     H_PENDING,
     H_POS_FREE,
     P_NET,
@@ -127,9 +132,12 @@ def throttled(accts, acct, ts):
 
 
 @kernel
-def pend(rst, need, reduce, bp, rate):
+def pend(rst, need, reduce, bp, rate, slot):
+    """Keep what the order will block for `risk.apply.accepted`; the order passed."""
     h = header(rst)
     h[H_PENDING], h[H_P_NEED], h[H_P_REDUCE], h[H_P_BP], h[H_P_RATE] = 1, need, reduce, bp, rate
+    h[H_P_SLOT] = slot
+    return PRECHECK_PASSED
 
 
 @kernel
@@ -179,8 +187,7 @@ def check_new(bst, rst, r):
     need = rules.need_for(product, side, qty, reduce, bp, rate)
     if need > buying_power(accts, acct):
         return INSUFFICIENT_FUNDS
-    pend(rst, need, reduce, bp, rate)
-    return OK
+    return pend(rst, need, reduce, bp, rate, slot)
 
 
 @kernel
@@ -220,5 +227,4 @@ def check_amend(bst, rst, r):
     need = rules.need_for(product, side, leaves, reduce, bp, rate)
     if need - ords[q, Q_BLOCKED] > buying_power(accts, acct):
         return INSUFFICIENT_FUNDS
-    pend(rst, need, reduce, bp, rate)
-    return OK
+    return pend(rst, need, reduce, bp, rate, slot)

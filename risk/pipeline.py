@@ -88,16 +88,26 @@ def step(bst, rst, r):
         g[G_SEQ], g[G_TS] = r[C_SEQ], r[C_TS]
         account_command(bst, rst, r)
         return
+    row = checked(bst, rst, r)
+    start = g[G_NEV]
+    dispatch(bst, row)
+    apply_events(bst, rst, row, start, g[G_NEV])
+
+
+@kernel
+def checked(bst, rst, r):
+    """The row to hand the book: ``r`` itself, or a copy carrying the checks' verdict (the
+    caller's row is never written)."""
     code = OK
+    kind = r[C_KIND]
     if kind == K_NEW_ORDER:
         code = check_new(bst, rst, r)
     elif kind == K_AMEND:
         code = check_amend(bst, rst, r)
-    scratch = scratch_row(rst)
+    if code == OK:
+        return r
+    row = scratch_row(rst)
     for f in range(CMD_WIDTH):
-        scratch[f] = r[f]
-    if code != OK:
-        scratch[C_PRECHECK] = code
-    start = g[G_NEV]
-    dispatch(bst, scratch)
-    apply_events(bst, rst, scratch, start, g[G_NEV])
+        row[f] = r[f]
+    row[C_PRECHECK] = code
+    return row

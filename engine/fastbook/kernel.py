@@ -120,6 +120,7 @@ from engine.layout import (
     K_SET_PHASE,
     MARKET,
     PRE_OPEN,
+    PRECHECK_PASSED,
     R_CANCEL_ALL,
     R_PHASE_COMMAND,
     R_USER,
@@ -208,6 +209,8 @@ def new_order_code(st, r):
     g, ins = header(st), instruments(st)
     code = r[C_PRECHECK]
     instr, acct = r[C_INSTR], r[C_ACCT]
+    if code == PRECHECK_PASSED:
+        return OK
     if code != OK:
         return code
     if instr < 0 or instr >= g[G_NINSTR]:
@@ -298,6 +301,8 @@ def cancel(st, r):
 @kernel
 def amend_code(st, r):
     """Every check of an amendment, in order; OK or the code it would be rejected with."""
+    if r[C_PRECHECK] == PRECHECK_PASSED:
+        return OK
     if r[C_PRECHECK] != OK:  # found by the core before the book (pre-trade risk)
         return r[C_PRECHECK]
     ins, ords = instruments(st), orders(st)

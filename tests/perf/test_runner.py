@@ -25,11 +25,13 @@ def test_standard_stream_has_the_documented_mix() -> None:
     assert (streams.standard_stream(20_000, seed=3) == rows).all()  # cached and seeded
 
 
-@pytest.mark.parametrize("scenario", ["engine", "batch", "replay"])
-def test_scenarios_print_json_and_plot(scenario: str, tmp_path: Path,
+@pytest.mark.parametrize(("scenario", "ops"), [
+    ("engine", 20_000), ("batch", 20_000), ("replay", 20_000), ("risk", 20_000), ("mtm", 3),
+])
+def test_scenarios_print_json_and_plot(scenario: str, ops: int, tmp_path: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     out, chart = tmp_path / "out.json", tmp_path / "chart.html"
-    args = [scenario, "--ops", "20000", "--repeat", "1", "--out", str(out), "--plot", str(chart)]
+    args = [scenario, "--ops", str(ops), "--repeat", "1", "--out", str(out), "--plot", str(chart)]
     assert runner.main(args) == 0
     document = json.loads(capsys.readouterr().out)
     assert document == json.loads(out.read_text())
@@ -38,5 +40,10 @@ def test_scenarios_print_json_and_plot(scenario: str, tmp_path: Path,
     assert chart.stat().st_size > 10_000
     if scenario == "engine":
         assert document["results"]["check"]["books_agree"] is True
+    if scenario == "risk":
+        assert document["results"]["check"]["same_trades_and_book"] is True
+        assert document["results"]["check"]["rejected"] == 0
+    if scenario == "mtm":
+        assert document["results"]["check"]["agrees_with_numpy"] is True
     if scenario == "replay":
         assert document["results"]["state_hash_matches_live_run"] is True
