@@ -34,6 +34,7 @@ class RejectCode(IntEnum):
     AMOUNT_INVALID = 2012
     LIMITS_INVALID = 2013
     CAPACITY_POSITIONS = 2014
+    DAY_ALREADY_CLOSED = 2015
 
     # 3xxx: order validation and matching
     UNKNOWN_INSTRUMENT = 3001
@@ -84,6 +85,7 @@ MESSAGES: dict[RejectCode, str] = {
     RejectCode.AMOUNT_INVALID: "amount must be positive",
     RejectCode.LIMITS_INVALID: "limits must not be negative",
     RejectCode.CAPACITY_POSITIONS: "position capacity reached",
+    RejectCode.DAY_ALREADY_CLOSED: "this trading day is already closed",
     RejectCode.UNKNOWN_INSTRUMENT: "unknown instrument",
     RejectCode.ACCOUNT_INVALID: "account id is outside the configured range",
     RejectCode.INVALID_FIELD: "a field has a value outside its domain",

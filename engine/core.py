@@ -63,7 +63,7 @@ from risk.state import (
 )
 from risk.state import ORDER_FIELDS as RISK_ORDER_FIELDS
 
-IMAGE_VERSION = 2
+IMAGE_VERSION = 3
 NO_EVENTS = np.zeros((0, EVENT_WIDTH), dtype=np.int64)
 
 
@@ -135,11 +135,13 @@ class RiskImage(msgspec.Struct, frozen=True):
     ledger: bytes
     global_kill: int
     next_synthetic: int
+    closed_day: int
 
     @classmethod
     def of(cls, state: RiskState) -> RiskImage:
         return cls(*(_bytes(getattr(state, f)) for f in RISK_TABLES),
-                   global_kill=state.global_kill, next_synthetic=state.next_synthetic)
+                   global_kill=state.global_kill, next_synthetic=state.next_synthetic,
+                   closed_day=state.closed_day)
 
     def state(self) -> RiskState:
         widths = {"accounts": len(ACCOUNT_FIELDS), "positions": len(POSITION_FIELDS),
@@ -148,7 +150,7 @@ class RiskImage(msgspec.Struct, frozen=True):
         tables = {f: _table(getattr(self, f), widths[f]) for f in RISK_TABLES}
         tables["ledger"] = tables["ledger"].reshape(-1)
         return RiskState(**tables, global_kill=self.global_kill,
-                         next_synthetic=self.next_synthetic)
+                         next_synthetic=self.next_synthetic, closed_day=self.closed_day)
 
 
 RISK_TABLES = ("accounts", "positions", "orders", "instruments", "ledger")
@@ -327,7 +329,8 @@ class Core:
             for table in (risk.accounts, risk.positions, risk.orders, risk.instruments,
                           risk.ledger):
                 h.update(table.astype("<i8").tobytes())
-            h.update(msgspec.msgpack.encode([risk.global_kill, risk.next_synthetic]))
+            h.update(msgspec.msgpack.encode([risk.global_kill, risk.next_synthetic,
+                                             risk.closed_day]))
         return h.hexdigest()
 
     def image(self) -> CoreImage:

@@ -31,7 +31,7 @@ LIMITS_SET      -      acct   -          -      -      credit max-value max-open
                                                        max-short rate
 MARGIN_CALL     -      acct   -          -      -      in-call equity maintenance unrealised
 KILL_SWITCH_SET -      -      -          -      -      scope target on cancel
-DAY_CLOSED      -      -      -          -      -      accounts-charged
+DAY_CLOSED      -      -      -          -      -      accounts-charged, day
 ==============  =====  =====  =========  =====  =====  =======================================
 
 A LEDGER row moves ``amount`` paise from one ledger account to another (`LedgerAccount`;
@@ -297,6 +297,7 @@ class DayClosed(_Event, tag="day_closed"):
     seq: int
     ts: int
     accounts_charged: int
+    day: int  # the trading day closed, YYYYMMDD (Indian time)
 
 
 Event = (
@@ -411,7 +412,7 @@ def _kill_switch_set(r: list[int]) -> KillSwitchSet:
 
 
 def _day_closed(r: list[int]) -> DayClosed:
-    return DayClosed(r[E_SEQ], r[E_TS], r[E_A])
+    return DayClosed(r[E_SEQ], r[E_TS], r[E_A], r[E_B])
 
 
 DECODERS: dict[int, Callable[[list[int]], Event]] = {

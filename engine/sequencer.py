@@ -14,6 +14,8 @@ import numpy as np
 from engine.commands import CommandBatch
 from engine.layout import C_KIND, C_OID, C_SEQ, C_TS, K_NEW_ORDER
 
+DAY_NS = 86_400 * 10**9
+
 
 class Sequencer:
     def __init__(self, next_seq: int, clock: Callable[[], int]) -> None:
@@ -45,3 +47,7 @@ class CountingClock:
     def __call__(self) -> int:
         self.now += self.step
         return self.now
+
+    def next_day(self) -> None:
+        """Jump a day ahead (after an end of day, so the next one closes a new day)."""
+        self.now += DAY_NS

@@ -145,6 +145,8 @@ def end_of_day(core: Core, row: np.ndarray) -> np.ndarray:
     """Post each account's charges for the day, then roll positions over."""
     seq, ts = int(row[C_SEQ]), int(row[C_TS])
     day = trading_day(ts)
+    if day <= core.risk.closed_day:
+        return _rejection(row, RejectCode.DAY_ALREADY_CLOSED)
     events: list[np.ndarray] = []
     charged = 0
     for acct, legs in sorted(core.risk.day_turnover().items()):
@@ -164,9 +166,9 @@ def end_of_day(core: Core, row: np.ndarray) -> np.ndarray:
                 events.append(event_row(
                     EventKind.LEDGER, seq, ts, -1, acct=acct, side=LedgerEntry.CHARGES,
                     a=LA_CLIENT, b=int(ledger_account), c=amount)[None, :])
-    core.risk.roll_day()
+    core.risk.roll_day(day)
     core.client_ids.clear()  # client order ids are unique per account and day
-    events.append(event_row(EventKind.DAY_CLOSED, seq, ts, -1, a=charged)[None, :])
+    events.append(event_row(EventKind.DAY_CLOSED, seq, ts, -1, a=charged, b=day)[None, :])
     return np.concatenate(events)
 
 

@@ -18,6 +18,7 @@ from engine.types import KillScope
 from portfolio.arena import (
     A_DAY_BROKERAGE,
     A_KILLED,
+    H_CLOSED_DAY,
     H_KILL,
     H_LEDGER,
     H_MAXACCT,
@@ -168,8 +169,13 @@ class FastRisk:
     def transfer(self, acct: int, debit: int, credit: int, amount: int) -> None:
         transfer(int(self.arena.ctypes.data), acct, debit, credit, amount)
 
-    def roll_day(self) -> None:
+    @property
+    def closed_day(self) -> int:
+        return int(self.arena[H_CLOSED_DAY])
+
+    def roll_day(self, day: int) -> None:
         _roll_day(self.arena)
+        self.arena[H_CLOSED_DAY] = day
 
     # --- canonical state ---------------------------------------------------------------------
 
@@ -188,6 +194,7 @@ class FastRisk:
             ledger=h[H_LEDGER : H_LEDGER + 8].copy(),
             global_kill=int(h[H_KILL]),
             next_synthetic=int(h[H_SYNTH]),
+            closed_day=int(h[H_CLOSED_DAY]),
         )
 
     def load(self, state: RiskState) -> None:
@@ -199,6 +206,7 @@ class FastRisk:
         irisk[:n, R_MARK] = state.instruments[:, 1]
         h[H_LEDGER : H_LEDGER + 8] = state.ledger
         h[H_KILL], h[H_SYNTH] = state.global_kill, state.next_synthetic
+        h[H_CLOSED_DAY] = state.closed_day
         _restore(self.arena, np.ascontiguousarray(state.positions),
                  np.ascontiguousarray(state.orders))
 

@@ -189,6 +189,7 @@ class ReferenceRisk:
         self.ledger = dict.fromkeys(LEDGER_FIELDS, 0)
         self.global_kill = 0
         self.next_synthetic = 0
+        self.closed_day = 0
         self._pending: tuple[int, int, int, int] | None = None
         self._out: list[list[int]] = []
         self._seq = self._ts = 0
@@ -544,8 +545,10 @@ class ReferenceRisk:
     def day_brokerage(self, acct: int) -> int:
         return self.account(acct).day_brokerage
 
-    def roll_day(self) -> None:
-        """Start a new day: today's positions become overnight, flat ones are dropped."""
+    def roll_day(self, day: int) -> None:
+        """Close trading day ``day`` (YYYYMMDD): today's positions become overnight, flat
+        ones are dropped."""
+        self.closed_day = day
         for key, p in list(self.positions.items()):
             p.overnight = p.net
             p.day_buy_qty = p.day_buy_val = p.day_sell_qty = p.day_sell_val = 0
@@ -571,6 +574,7 @@ class ReferenceRisk:
             ledger=np.array([self.ledger[f] for f in LEDGER_FIELDS], dtype=np.int64),
             global_kill=self.global_kill,
             next_synthetic=self.next_synthetic,
+            closed_day=self.closed_day,
         )
 
     def load(self, state: RiskState) -> None:
@@ -585,6 +589,7 @@ class ReferenceRisk:
             ins.killed, ins.mark = killed, mark
         self.ledger = dict(zip(LEDGER_FIELDS, state.ledger.tolist(), strict=True))
         self.global_kill, self.next_synthetic = state.global_kill, state.next_synthetic
+        self.closed_day = state.closed_day
 
     # --- events ------------------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ class RiskState:
     ledger: np.ndarray  # (len(LEDGER_FIELDS),) balances of the system ledger accounts
     global_kill: int
     next_synthetic: int
+    closed_day: int = 0  # YYYYMMDD of the last end of day (0: none yet)
 
     def same_as(self, other: RiskState) -> bool:
         return (
@@ -50,6 +51,7 @@ class RiskState:
             and np.array_equal(self.ledger, other.ledger)
             and self.global_kill == other.global_kill
             and self.next_synthetic == other.next_synthetic
+            and self.closed_day == other.closed_day
         )
 
     def differences(self, other: RiskState) -> list[str]:
@@ -59,6 +61,7 @@ class RiskState:
             mine, theirs = getattr(self, name), getattr(other, name)
             if not np.array_equal(mine, theirs):
                 out.append(f"{name}:\n{mine}\n!=\n{theirs}")
-        if (self.global_kill, self.next_synthetic) != (other.global_kill, other.next_synthetic):
-            out.append("global kill or synthetic counter differ")
+        mine = (self.global_kill, self.next_synthetic, self.closed_day)
+        if mine != (other.global_kill, other.next_synthetic, other.closed_day):
+            out.append("global kill, synthetic counter or closed day differ")
         return out

@@ -82,7 +82,8 @@ class Harness:
                                     initial_levels=2048, risk=risk,
                                     max_positions=config.get("max_positions", 64),
                                     maintenance_bps=config.get("maintenance_bps", 5_000)))
-        self.sequencer = Sequencer(1, CountingClock())
+        self.clock = CountingClock()
+        self.sequencer = Sequencer(1, self.clock)
         self.labels: dict[str, int] = {}
         self.names: dict[int, str] = {}
         self.owner: dict[int, int] = {}
@@ -92,6 +93,8 @@ class Harness:
 
     def submit(self, commands: list[Command]) -> np.ndarray:
         batch = self.sequencer.stamp(CommandBatch.of(commands))
+        if any(isinstance(c, EndOfDay) for c in commands):
+            self.clock.next_day()
         return self.core.apply(batch)
 
     def run(self, text: str) -> list[str]:
@@ -235,7 +238,7 @@ class Harness:
             case ev.KillSwitchSet():
                 return f"KILL {e.scope.name} target={e.target} {'on' if e.on else 'off'}"
             case ev.DayClosed():
-                return f"DAY_CLOSED charged={e.accounts_charged}"
+                return f"DAY_CLOSED {e.day} charged={e.accounts_charged}"
         return repr(e)
 
     def account(self, acct: int) -> str:

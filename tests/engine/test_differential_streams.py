@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from engine import events as ev
-from engine.commands import CommandBatch
+from engine.commands import CommandBatch, EndOfDay
 from engine.core import Core, CoreConfig
 from engine.fastbook.integrity import audit
 from engine.sequencer import CountingClock, Sequencer
@@ -35,11 +35,14 @@ def cores(risk: bool, max_orders: int = 400) -> tuple[Core, Core]:
 def test_long_flows_agree(seed: int, risk: bool) -> None:
     ref, fast = cores(risk)
     flow = Flow(seed, account_commands=risk)
-    sequencer = Sequencer(1, CountingClock())
+    clock = CountingClock()
+    sequencer = Sequencer(1, clock)
     sizes = random.Random(seed)
     kinds: dict[str, int] = {}
     for batch_commands in _batches(flow, sequencer, sizes, funds=200_000 if risk else 0):
         batch = sequencer.stamp(CommandBatch.of(batch_commands))
+        if any(isinstance(c, EndOfDay) for c in batch_commands):
+            clock.next_day()
         expected = ref.apply(CommandBatch(batch.rows.copy(), list(batch.extras)))
         actual = fast.apply(batch)
         assert np.array_equal(expected, actual), _diff(expected, actual)

@@ -51,7 +51,8 @@ class AccountsMachine(RuleBasedStateMachine):
                             max_positions=24, maintenance_bps=9_000)
         self.ref = Core(msgspec.structs.replace(config, book="reference"))
         self.fast = Core(msgspec.structs.replace(config, book="fast"))
-        self.sequencer = Sequencer(1, CountingClock())
+        self.clock = CountingClock()
+        self.sequencer = Sequencer(1, self.clock)
         self.placed: list[tuple[int, int]] = []
         self.submit([AddInstrument(spec) for spec in SPECS])
 
@@ -64,6 +65,8 @@ class AccountsMachine(RuleBasedStateMachine):
 
     def submit(self, commands: list[Command]) -> None:
         batch = self.sequencer.stamp(CommandBatch.of(commands))
+        if any(isinstance(c, EndOfDay) for c in commands):
+            self.clock.next_day()
         expected = self.ref.apply(CommandBatch(batch.rows.copy(), list(batch.extras)))
         actual = self.fast.apply(batch)
         assert np.array_equal(expected, actual), "\n".join(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from engine.sequencer import DAY_NS
 from tests.engine.harness import Harness, lines
 
 ALL = ("ACCEPTED", "REJECTED", "TRADE", "CANCELLED", "EXPIRED", "AMENDED", "LEDGER", "MARGIN",
@@ -361,7 +362,7 @@ SCENARIOS = [
             LEDGER acct=2 CHARGES CLIENT->EXCHANGE 0.37
             LEDGER acct=2 CHARGES CLIENT->SEBI 0.02
             LEDGER acct=2 CHARGES CLIENT->GST 1.15
-            DAY_CLOSED charged=2
+            DAY_CLOSED 20231115 charged=2
         """,
         show=("LEDGER", "DAY", "REJECTED"),
     ),
@@ -394,3 +395,16 @@ def test_both_implementations_end_every_scenario_in_the_same_state() -> None:
             h.run(scenario.command)
             states.append(h.core.state_hash())
         assert states[0] == states[1], scenario.title
+
+
+@pytest.mark.parametrize("book", ["reference", "fast"])
+def test_a_day_closes_once(book: str) -> None:
+    h = Harness(book, risk=True)
+    h.run("""
+        DEPOSIT acct=1 1000.00
+        EOD
+    """)
+    h.clock.now -= DAY_NS  # back to the day just closed
+    assert h.run("EOD") == ["REJECTED #0 DAY_ALREADY_CLOSED"]
+    h.clock.next_day()  # the harness moved a day on after each EOD: now two days on
+    assert h.run("EOD") == ["DAY_CLOSED 20231117 charged=0"]
