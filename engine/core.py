@@ -20,6 +20,7 @@ a retried request can never execute twice and its original outcome can always be
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from typing import Literal, Protocol
 
@@ -204,11 +205,11 @@ class Core:
         with_ids, in_python = batch.marks
         if with_ids:
             rows = rows.copy()  # the pre-checks write into it; the journaled rows stay as sent
-            self._precheck(rows, batch.extras, with_ids)
         if not in_python:
+            self._precheck(rows, batch.extras, with_ids)
             events = self.process_rows(rows, keep_events)
         else:
-            events = self._apply_mixed(rows, batch.extras, in_python, keep_events)
+            events = self._apply_mixed(rows, batch.extras, with_ids, in_python, keep_events)
         self.last_seq += n
         return events
 
@@ -234,17 +235,21 @@ class Core:
                 rows[i, C_OID] = ids.get(key, 0)
 
     def _apply_mixed(
-        self, rows: np.ndarray, extras: list, python_rows: list[int], keep_events: bool
+        self, rows: np.ndarray, extras: list, with_ids: list[int], python_rows: list[int],
+        keep_events: bool,
     ) -> np.ndarray:
+        """Kernel runs between the Python commands, each run's client order ids looked up
+        just before it: a Python command (the end of the day) may change them."""
         parts: list[np.ndarray] = []
         start = 0
-        for i in python_rows:
-            if i > start:
-                parts.append(self.process_rows(rows[start:i], keep_events))
-            parts.append(self._python_command(rows[i], extras[i]))
-            start = i + 1
-        if start < len(rows):
-            parts.append(self.process_rows(rows[start:], keep_events))
+        for end in [*python_rows, len(rows)]:
+            if end > start:
+                lo, hi = bisect.bisect_left(with_ids, start), bisect.bisect_left(with_ids, end)
+                self._precheck(rows, extras, with_ids[lo:hi])
+                parts.append(self.process_rows(rows[start:end], keep_events))
+            if end < len(rows):
+                parts.append(self._python_command(rows[end], extras[end]))
+            start = end + 1
         return np.concatenate(parts) if parts else NO_EVENTS
 
     def process_rows(self, rows: np.ndarray, keep_events: bool = True) -> np.ndarray:

@@ -13,6 +13,7 @@ from typing import Literal
 import msgspec
 
 from engine.journal import FsyncPolicy
+from gridworks.session import clock_time
 
 
 class NodeConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -27,8 +28,12 @@ class NodeConfig(msgspec.Struct, frozen=True, kw_only=True):
     open_market: bool = True  # on first start, open every instrument for continuous trading
     max_orders: int = 262_144
     max_accounts: int = 100_000
+    mark_interval_ms: int = 100  # mark accounts to market after trades, at most this often
+    square_off_at: str = "15:20"  # Indian time; intraday positions are closed ("" = never)
+    end_of_day_at: str = "16:00"  # Indian time; charges posted, day rolled ("" = never)
 
 
+TIMES_OF_DAY = {"square_off_at", "end_of_day_at"}
 ENV_PREFIX = "GRIDWORKS_"
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off"}
@@ -48,9 +53,15 @@ def _coerce(name: str, value: object, source: str) -> object:
     if field.type is Path:
         return Path(value)  # type: ignore[arg-type]
     try:
-        return msgspec.convert(value, field.type, strict=False)
+        converted = msgspec.convert(value, field.type, strict=False)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"{source}: {exc} (got {value!r})") from None
+    if name in TIMES_OF_DAY:
+        try:
+            clock_time(converted)
+        except ValueError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+    return converted
 
 
 def from_environment(base: NodeConfig | None = None) -> NodeConfig:

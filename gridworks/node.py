@@ -8,6 +8,9 @@ single fsync covers many commands (group commit) and an idle node answers at the
 one. Results are released only after the batch is durable. While a batch's fsync runs,
 new submissions queue up and become the next batch. If the journal cannot be written the
 node stops: the core has already applied the batch and must not run ahead of its journal.
+
+A session task submits the trading session's own commands (marks after trades, the
+intraday square-off, the end of the day) as `gridworks.session.SessionSchedule` says.
 """
 
 from __future__ import annotations
@@ -21,17 +24,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine import journal, snapshot
-from engine.commands import AddInstrument, Command, CommandBatch, SetPhase
+from engine.commands import AddInstrument, Command, CommandBatch, Mark, SetPhase
 from engine.core import Core, CoreConfig
 from engine.instruments import demo_instruments
-from engine.layout import E_SEQ
+from engine.layout import E_KIND, E_SEQ, EV_TRADED
 from engine.recovery import RecoveryReport, journal_dir, recover, snapshot_dir
 from engine.sequencer import Sequencer
 from engine.types import Phase
 from gridworks.config import NodeConfig
 from gridworks.datadir import DataDirLock
+from gridworks.session import SessionSchedule
 
 log = logging.getLogger("gridworks.node")
+SESSION_TICK_S = 0.02
 
 
 class NodeStoppedError(RuntimeError):
@@ -59,6 +64,7 @@ class NodeStats:
     commands: int = 0
     snapshots: int = 0
     last_snapshot_seq: int = 0
+    session_commands: int = 0
     started_at: float = field(default_factory=time.time)
 
 
@@ -75,6 +81,8 @@ class Node:
         self._sequencer: Sequencer | None = None
         self._lock: DataDirLock | None = None
         self._failure: BaseException | None = None
+        self._session: asyncio.Task[None] | None = None
+        self._traded_since_mark = False
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -96,6 +104,15 @@ class Node:
         self._committer = asyncio.create_task(self._commit_loop(), name="gridworks-committer")
         if self.core.last_seq == 0:
             await self.submit(self._bootstrap_commands())
+        if self.core.risk is not None:
+            schedule = SessionSchedule(
+                mark_interval_ms=self.config.mark_interval_ms,
+                square_off_at=self.config.square_off_at,
+                end_of_day_at=self.config.end_of_day_at,
+                closed_day=self.core.risk.state().closed_day,
+            )
+            self._session = asyncio.create_task(self._session_loop(schedule),
+                                                name="gridworks-session")
         return self.recovery
 
     def _bootstrap_commands(self) -> list[Command]:
@@ -108,6 +125,10 @@ class Node:
 
     async def stop(self, snapshot_now: bool = True) -> None:
         """Finish queued work, make everything durable, optionally snapshot, release."""
+        if self._session is not None:
+            self._session.cancel()
+            await asyncio.gather(self._session, return_exceptions=True)
+            self._session = None
         if self._committer is not None:
             assert self._queue is not None
             await self._queue.join()
@@ -171,6 +192,8 @@ class Node:
         batch = self._sequencer.stamp(CommandBatch.of(commands))
         self._writer.append(batch)
         events = self.core.apply(batch)
+        if (events[:, E_KIND] == EV_TRADED).any():
+            self._traded_since_mark = True
         await loop.run_in_executor(None, self._writer.flush)
         self.stats.batches += 1
         self.stats.commands += len(commands)
@@ -187,6 +210,19 @@ class Node:
         ):
             image_core = self.core
             await loop.run_in_executor(None, self._write_snapshot, image_core)
+
+    async def _session_loop(self, schedule: SessionSchedule) -> None:
+        while True:
+            commands = schedule.due(self.clock(), self._traded_since_mark)
+            if commands:
+                if any(isinstance(c, Mark) for c in commands):
+                    self._traded_since_mark = False
+                try:
+                    await self.submit(commands)
+                except NodeStoppedError:
+                    return
+                self.stats.session_commands += len(commands)
+            await asyncio.sleep(SESSION_TICK_S)
 
     def _write_snapshot(self, core: Core) -> None:
         path = snapshot.write(snapshot_dir(self.config.data_dir), core.image(),
@@ -222,6 +258,7 @@ class Node:
             "batches": self.stats.batches,
             "commands": self.stats.commands,
             "snapshots": self.stats.snapshots,
+            "session_commands": self.stats.session_commands,
             "last_snapshot_seq": self.stats.last_snapshot_seq,
             "instruments": instruments,
         }

@@ -13,6 +13,9 @@ from engine.commands import (
     Cancel,
     CancelAll,
     CommandBatch,
+    Deposit,
+    EndOfDay,
+    Mark,
     NewOrder,
     SetPhase,
     SetReference,
@@ -151,3 +154,40 @@ def test_the_fast_book_grows_its_ladders_without_losing_the_book() -> None:
             assert core.book.arena.size > 2 * 48_701 * 8  # the level table was regrown
             assert audit(core.book.arena) == []
     assert hashes[0] == hashes[1]
+
+
+@pytest.mark.parametrize("book", ["reference", "fast"])
+def test_client_order_ids_restart_after_the_day_closes_within_one_batch(book: str) -> None:
+    core = Core(CoreConfig(book=book, max_orders=64, max_accounts=8, initial_levels=2048))
+    sequencer = Sequencer(1, CountingClock())
+    apply(core, sequencer, AddInstrument(TEST), SetPhase(0, Phase.CONTINUOUS),
+          Deposit(1, 10_000_000))
+    order = NewOrder(1, 0, Side.BUY, 1, price=9_900, client_order_id="a")
+    out = apply(core, sequencer, order, order, EndOfDay(), order)
+    kinds = [(type(e).__name__, getattr(e, "code", None)) for e in out
+             if not isinstance(e, ev.BookChanged)]
+    assert kinds == [("Accepted", None), ("Rejected", RejectCode.DUPLICATE_CLIENT_ORDER_ID),
+                     ("DayClosed", None), ("Accepted", None)]
+    last = [e for e in out if isinstance(e, ev.Accepted)][-1]
+    assert core.order_id_for(1, "a") == last.order_id
+
+
+def test_one_coalesced_batch_ends_where_its_parts_end() -> None:
+    """Replay joins journaled batches; that must not change what they did."""
+    parts = [
+        [AddInstrument(TEST), SetPhase(0, Phase.CONTINUOUS), Deposit(1, 10_000_000)],
+        [NewOrder(1, 0, Side.BUY, 1, price=9_900, client_order_id="a")],
+        [EndOfDay(), Mark()],
+        [NewOrder(1, 0, Side.BUY, 2, price=9_905, client_order_id="a"),
+         Cancel(1, client_order_id="a")],
+    ]
+    config = CoreConfig(max_orders=64, max_accounts=8, initial_levels=2048)
+    live, joined = Core(config), Core(config)
+    sequencer = Sequencer(1, CountingClock())
+    stamped = [sequencer.stamp(CommandBatch.of(part)) for part in parts]
+    for batch in stamped:
+        live.apply(CommandBatch(batch.rows.copy(), list(batch.extras)))
+    joined.apply(CommandBatch(np.concatenate([b.rows for b in stamped]),
+                              [e for b in stamped for e in b.extras]))
+    assert joined.state_hash() == live.state_hash()
+    assert joined.order_id_for(1, "a") == live.order_id_for(1, "a") is not None

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.commands import NewOrder
+from engine.sequencer import CountingClock
 from engine.types import Side
 from gridworks import cli
 from gridworks.config import NodeConfig
@@ -33,7 +34,8 @@ def test_console_script_is_installed() -> None:
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     async def fill() -> None:
-        node = Node(NodeConfig(data_dir=tmp_path, max_orders=1024, max_accounts=16))
+        node = Node(NodeConfig(data_dir=tmp_path, max_orders=1024, max_accounts=16),
+                    clock=CountingClock())
         await node.start()
         for i in range(20):
             await node.submit([NewOrder(i % 3, 0, Side(i % 2), 2, price=141_230)])
