@@ -28,7 +28,7 @@ class NodeConfig(msgspec.Struct, frozen=True, kw_only=True):
     open_market: bool = True  # on first start, open every instrument for continuous trading
     max_orders: int = 262_144
     max_accounts: int = 100_000
-    mark_interval_ms: int = 100  # mark accounts to market after trades, at most this often
+    mark_interval_ms: int = 100  # mark after trades at most this often (0: every batch, <0: never)
     square_off_at: str = "15:20"  # Indian time; intraday positions are closed ("" = never)
     end_of_day_at: str = "16:00"  # Indian time; charges posted, day rolled ("" = never)
 

@@ -9,8 +9,9 @@ one. Results are released only after the batch is durable. While a batch's fsync
 new submissions queue up and become the next batch. If the journal cannot be written the
 node stops: the core has already applied the batch and must not run ahead of its journal.
 
-A session task submits the trading session's own commands (marks after trades, the
-intraday square-off, the end of the day) as `gridworks.session.SessionSchedule` says.
+The trading session's own commands come from `gridworks.session.SessionSchedule`: a mark
+is journaled and applied by the committer right after a batch that traded (same fsync);
+a session task submits owed marks, the intraday square-off and the end of the day.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class Node:
         self._lock: DataDirLock | None = None
         self._failure: BaseException | None = None
         self._session: asyncio.Task[None] | None = None
+        self._schedule: SessionSchedule | None = None
         self._traded_since_mark = False
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -105,13 +107,13 @@ class Node:
         if self.core.last_seq == 0:
             await self.submit(self._bootstrap_commands())
         if self.core.risk is not None:
-            schedule = SessionSchedule(
+            self._schedule = SessionSchedule(
                 mark_interval_ms=self.config.mark_interval_ms,
                 square_off_at=self.config.square_off_at,
                 end_of_day_at=self.config.end_of_day_at,
                 closed_day=self.core.risk.state().closed_day,
             )
-            self._session = asyncio.create_task(self._session_loop(schedule),
+            self._session = asyncio.create_task(self._session_loop(self._schedule),
                                                 name="gridworks-session")
         return self.recovery
 
@@ -194,6 +196,7 @@ class Node:
         events = self.core.apply(batch)
         if (events[:, E_KIND] == EV_TRADED).any():
             self._traded_since_mark = True
+            self._mark_after_trades()
         await loop.run_in_executor(None, self._writer.flush)
         self.stats.batches += 1
         self.stats.commands += len(commands)
@@ -210,6 +213,20 @@ class Node:
         ):
             image_core = self.core
             await loop.run_in_executor(None, self._write_snapshot, image_core)
+
+    def _mark_after_trades(self) -> None:
+        """Journal and apply a mark right behind the batch that moved prices, if due."""
+        schedule = self._schedule
+        if schedule is None or not schedule.mark_due(self.clock(), traded_since_mark=True):
+            return
+        assert self.core is not None
+        assert self._writer is not None
+        assert self._sequencer is not None
+        mark = self._sequencer.stamp(CommandBatch.of([Mark()]))
+        self._writer.append(mark)
+        self.core.apply(mark)  # margin calls reach clients once events are published
+        self._traded_since_mark = False
+        self.stats.session_commands += 1
 
     async def _session_loop(self, schedule: SessionSchedule) -> None:
         while True:

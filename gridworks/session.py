@@ -4,9 +4,12 @@ Sans-I/O: `SessionSchedule.due` takes the time and whether anything traded since
 mark, and answers with the commands the node should sequence now. They go through the
 sequencer and the journal like any client's, so a replay reproduces them exactly.
 
-- MARK after any batch that traded, at most once per ``mark_interval_ms``: accounts are
-  valued and margin calls raised while prices move, at a bounded cost (one mark of 100,000
-  accounts x 100 instruments takes a few milliseconds).
+- MARK after a batch that traded, at most once per ``mark_interval_ms`` (0: after every
+  such batch, negative: never). The node journals and applies it right after the batch,
+  in the same group commit, so accounts are valued and margin calls raised as prices
+  move; trades that came too soon after the last mark are marked when the interval has
+  passed. One mark of 100,000 accounts x 100 instruments takes a few milliseconds, which
+  is what the interval bounds.
 - SQUARE_OFF of intraday (MIS) positions once a day at ``square_off_at`` (Indian time).
   After a restart past that time on a day not yet closed it runs again, which is harmless:
   it only closes what is still open.
@@ -39,8 +42,6 @@ def clock_time(text: str) -> dt.time | None:
 class SessionSchedule:
     def __init__(self, *, mark_interval_ms: int, square_off_at: str, end_of_day_at: str,
                  closed_day: int) -> None:
-        if mark_interval_ms < 0:
-            raise ValueError("mark_interval_ms must be 0 (off) or positive")
         self.mark_interval_ns = mark_interval_ms * NS_PER_MS
         self.square_off_at = clock_time(square_off_at)
         self.end_of_day_at = clock_time(end_of_day_at)
@@ -51,13 +52,17 @@ class SessionSchedule:
         self.squared_off_day = 0
         self.last_mark_ns = 0
 
+    def mark_due(self, now_ns: int, traded_since_mark: bool) -> bool:
+        """Whether to mark now; the schedule assumes the mark will be sequenced."""
+        interval = self.mark_interval_ns
+        if interval < 0 or not traded_since_mark or now_ns - self.last_mark_ns < interval:
+            return False
+        self.last_mark_ns = now_ns
+        return True
+
     def due(self, now_ns: int, traded_since_mark: bool) -> list[Command]:
         """The commands to sequence at ``now_ns``; the schedule assumes they will be."""
-        commands: list[Command] = []
-        interval = self.mark_interval_ns
-        if interval and traded_since_mark and now_ns - self.last_mark_ns >= interval:
-            commands.append(Mark())
-            self.last_mark_ns = now_ns
+        commands: list[Command] = [Mark()] if self.mark_due(now_ns, traded_since_mark) else []
         day, time_of_day = trading_day(now_ns), _local_time(now_ns)
         if day <= self.closed_day:
             return commands

@@ -39,7 +39,11 @@ def test_marks_follow_trades_at_most_once_per_interval() -> None:
     assert s.due(t, traded_since_mark=True) == [Mark()]
     assert s.due(t + 50 * MS, traded_since_mark=True) == []
     assert s.due(t + 100 * MS, traded_since_mark=True) == [Mark()]
-    assert schedule(mark_interval_ms=0).due(t, traded_since_mark=True) == []
+    every = schedule(mark_interval_ms=0)
+    assert every.mark_due(t, True)
+    assert every.mark_due(t, True)
+    assert not every.mark_due(t, False)
+    assert schedule(mark_interval_ms=-1).due(t, traded_since_mark=True) == []
 
 
 def test_square_off_then_end_of_day_once_each_per_day() -> None:
@@ -63,7 +67,6 @@ def test_a_late_start_catches_up_in_order_unless_the_day_is_closed() -> None:
     ({"square_off_at": "3pm"}, "HH:MM"),
     ({"end_of_day_at": "25:00"}, "HH:MM"),
     ({"square_off_at": "16:30"}, "before the end of the day"),
-    ({"mark_interval_ms": -1}, "mark_interval_ms"),
 ])
 def test_bad_settings_are_refused(settings: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
@@ -130,18 +133,30 @@ async def test_the_node_marks_squares_off_and_closes_the_day(tmp_path: Path) -> 
     try:
         await funded(node, range(1, 4))
         await node.submit([
-            NewOrder(3, FUT, Side.BUY, 75, price=2_434_000, product=Product.NRML),
+            NewOrder(3, FUT, Side.BUY, 150, price=2_434_000, product=Product.NRML),
             NewOrder(2, FUT, Side.SELL, 75, price=2_435_000, product=Product.NRML),
             NewOrder(1, FUT, Side.BUY, 75, price=2_435_000, product=Product.MIS),
         ])
         assert net(node, 1, FUT, Product.MIS) == 75
+        # The first trade was marked in the same commit: equity is known at once.
+        assert account(node, 1)["equity"] == account(node, 1)["cash"]
+        assert node.stats.session_commands == 1
+        # A trade within the interval is marked when the interval has passed.
+        await node.submit([
+            NewOrder(2, FUT, Side.SELL, 75, price=2_436_000, product=Product.NRML),
+            NewOrder(1, FUT, Side.BUY, 75, price=2_436_000, product=Product.MIS),
+        ])
+        assert node.stats.session_commands == 1
         clock.now += 200 * MS
-        await until(lambda: account(node, 1).get("equity", 0) > 0, "a mark after the trade")
+        await until(lambda: node.stats.session_commands == 2, "the owed mark")
+        assert account(node, 1)["unrealised"] == 75 * (2_436_000 - 2_435_000)
+        await node.submit([NewOrder(1, FUT, Side.SELL, 75, price=2_436_000,
+                                    product=Product.MIS)])  # rests: the square-off cancels it
 
         clock.now = ist(25, 15, 20)
         await until(lambda: net(node, 1, FUT, Product.MIS) == 0, "the intraday square-off")
-        assert net(node, 3, FUT, Product.NRML) == 75  # the resting bid took it
-        assert net(node, 2, FUT, Product.NRML) == -75  # carry-forward is left alone
+        assert net(node, 3, FUT, Product.NRML) == 150  # the resting bid took it
+        assert net(node, 2, FUT, Product.NRML) == -150  # carry-forward is left alone
 
         clock.now = ist(25, 16, 0)
         await until(lambda: closed_day(node) == 20261125, "the end of the day")
