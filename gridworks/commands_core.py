@@ -10,7 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from gridworks.config import NodeConfig, from_environment, with_overrides
+from gridworks.config import NodeConfig, core_config, from_environment, with_overrides
 
 
 def _node_options(p: argparse.ArgumentParser) -> None:
@@ -160,29 +160,37 @@ def _register_replay(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-snapshots", action="store_true",
                    help="replay the whole journal from the first command")
     p.add_argument("--check", action="store_true",
-                   help="also audit the fast book's internal structures")
+                   help="also audit the fast book's internal structures and the ledger")
     p.set_defaults(handler=_replay)
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from engine.core import CoreConfig
     from engine.recovery import recover
 
     config = _config(args)
-    core, report = recover(config.data_dir, CoreConfig(book=config.book),
+    core, report = recover(config.data_dir, core_config(config),
                            use_snapshots=not args.no_snapshots, repair=False)
     for line in report.lines():
         print(line)
     print(f"state hash {core.state_hash()}")
-    if args.check and config.book == "fast":
+    if not args.check:
+        return 0
+    problems: list[str] = []
+    if config.book == "fast":
         from engine.fastbook.integrity import audit
 
-        problems = audit(core.book.arena)  # type: ignore[attr-defined]
-        for problem in problems:
-            print(f"AUDIT: {problem}")
-        print("audit OK" if not problems else f"audit found {len(problems)} problem(s)")
-        return 1 if problems else 0
-    return 0
+        problems += audit(core.book.arena)  # type: ignore[attr-defined]
+    if core.risk is not None:
+        from portfolio.views import trial_balance
+
+        balance = trial_balance(core.risk.state())
+        print(f"ledger: clients {balance.clients} paise, system {balance.system}")
+        if not balance.balanced:
+            problems.append("the ledger does not balance")
+    for problem in problems:
+        print(f"AUDIT: {problem}")
+    print("audit OK" if not problems else f"audit found {len(problems)} problem(s)")
+    return 1 if problems else 0
 
 
 def _register_snapshot(sub: argparse._SubParsersAction) -> None:
@@ -193,13 +201,12 @@ def _register_snapshot(sub: argparse._SubParsersAction) -> None:
 
 def _snapshot(args: argparse.Namespace) -> int:
     from engine import snapshot
-    from engine.core import CoreConfig
     from engine.recovery import recover, snapshot_dir
     from gridworks.datadir import DataDirLock
 
     config = _config(args)
     with DataDirLock(config.data_dir):  # refuse while a server runs on the directory
-        core, report = recover(config.data_dir, CoreConfig(book=config.book))
+        core, report = recover(config.data_dir, core_config(config))
         path = snapshot.write(snapshot_dir(config.data_dir), core.image(),
                               keep=config.snapshot_keep)
     print(f"wrote {path} at seq {core.last_seq} ({report.replayed} commands replayed)")

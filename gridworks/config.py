@@ -12,6 +12,7 @@ from typing import Literal
 
 import msgspec
 
+from engine.core import CoreConfig
 from engine.journal import FsyncPolicy
 from gridworks.session import clock_time
 
@@ -62,6 +63,12 @@ def _coerce(name: str, value: object, source: str) -> object:
         except ValueError as exc:
             raise ConfigError(f"{source}: {exc}") from None
     return converted
+
+
+def core_config(config: NodeConfig) -> CoreConfig:
+    """The core's configuration for a node (the same for serving, replay and snapshots)."""
+    return CoreConfig(book=config.book, max_orders=config.max_orders,
+                      max_accounts=config.max_accounts)
 
 
 def from_environment(base: NodeConfig | None = None) -> NodeConfig:

@@ -26,13 +26,13 @@ import numpy as np
 
 from engine import journal, snapshot
 from engine.commands import AddInstrument, Command, CommandBatch, Mark, SetPhase
-from engine.core import Core, CoreConfig
+from engine.core import Core
 from engine.instruments import demo_instruments
 from engine.layout import E_KIND, E_SEQ, EV_TRADED
 from engine.recovery import RecoveryReport, journal_dir, recover, snapshot_dir
 from engine.sequencer import Sequencer
 from engine.types import Phase
-from gridworks.config import NodeConfig
+from gridworks.config import NodeConfig, core_config
 from gridworks.datadir import DataDirLock
 from gridworks.session import SessionSchedule
 
@@ -92,10 +92,9 @@ class Node:
         """Lock the data directory, recover the core and begin accepting commands."""
         data = self.config.data_dir
         self._lock = DataDirLock(data)
-        core_config = CoreConfig(book=self.config.book, max_orders=self.config.max_orders,
-                                 max_accounts=self.config.max_accounts)
         loop = asyncio.get_running_loop()
-        self.core, self.recovery = await loop.run_in_executor(None, recover, data, core_config)
+        self.core, self.recovery = await loop.run_in_executor(None, recover, data,
+                                                              core_config(self.config))
         self._writer = journal.JournalWriter(
             journal_dir(data), self.core.last_seq + 1, policy=self.config.fsync,
             last_seq_on_disk=self.recovery.journal_last_seq,

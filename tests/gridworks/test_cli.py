@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.commands import NewOrder
+from engine.commands import Deposit, NewOrder
 from engine.sequencer import CountingClock
 from engine.types import Side
 from gridworks import cli
@@ -37,6 +37,7 @@ def data_dir(tmp_path: Path) -> Path:
         node = Node(NodeConfig(data_dir=tmp_path, max_orders=1024, max_accounts=16),
                     clock=CountingClock())
         await node.start()
+        await node.submit([Deposit(a, 100_000_000) for a in range(3)])
         for i in range(20):
             await node.submit([NewOrder(i % 3, 0, Side(i % 2), 2, price=141_230)])
         await node.stop(snapshot_now=False)
@@ -48,15 +49,17 @@ def data_dir(tmp_path: Path) -> Path:
 def test_journal_verify_replay_and_snapshot(data_dir: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["journal", "verify", "--data", str(data_dir)]) == 0
-    assert "seq 1..50" in capsys.readouterr().out
+    # 30 bootstrap commands, 3 deposits, 20 orders and the mark after the first trade
+    assert "seq 1..54" in capsys.readouterr().out
     assert cli.main(["replay", "--data", str(data_dir), "--check"]) == 0
     first = capsys.readouterr().out
     assert "audit OK" in first
+    assert "ledger: clients 300000000 paise" in first
     assert cli.main(["snapshot", "--data", str(data_dir)]) == 0
-    assert "at seq 50" in capsys.readouterr().out
+    assert "at seq 54" in capsys.readouterr().out
     assert cli.main(["replay", "--data", str(data_dir), "--book", "reference"]) == 0
     second = capsys.readouterr().out
-    assert "snapshot at seq 50" in second
+    assert "snapshot at seq 54" in second
     digest = [line for line in first.splitlines() if line.startswith("state hash")]
     assert digest
     assert digest[0] in second
