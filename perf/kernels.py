@@ -15,22 +15,37 @@ from risk.pipeline import checked, events_needed, is_account_command, step
 
 
 @njit(cache=True)
+def _collect_into(st: int, out: np.ndarray) -> np.ndarray:
+    """Point the book's event buffer at ``out``, empty; its header."""
+    g = header(st)
+    g[G_EV_ADDR] = address(out)
+    g[G_EV_ROWS] = out.shape[0]
+    g[G_NEV] = 0
+    return g
+
+
+@njit(cache=True)
+def _make_room(g: np.ndarray, need: int) -> int:
+    """Discard the buffered events if ``need`` more might not fit; how many were dropped."""
+    if g[G_EV_ROWS] - g[G_NEV] >= need:
+        return 0
+    dropped = g[G_NEV]
+    g[G_NEV] = 0
+    return dropped
+
+
+@njit(cache=True)
 def run_timed(arena: np.ndarray, cmds: np.ndarray, out: np.ndarray,
               spent: np.ndarray) -> int:
     """Apply ``cmds`` one at a time, recording the cycles each took. Events are discarded
     whenever the buffer might not hold the next command's (timing only). Returns the
     number of events produced."""
     st = address(arena)
-    g = header(st)
-    g[G_EV_ADDR] = address(out)
-    g[G_EV_ROWS] = out.shape[0]
+    g = _collect_into(st, out)
     rows = unowned(cmds)
     produced = 0
-    g[G_NEV] = 0
     for i in range(rows.shape[0]):
-        if g[G_EV_ROWS] - g[G_NEV] < events_bound(g[G_LIVE]):
-            produced += g[G_NEV]
-            g[G_NEV] = 0
+        produced += _make_room(g, events_bound(g[G_LIVE]))
         t0 = cycles()
         dispatch(st, rows[i])
         spent[i] = cycles() - t0
@@ -44,17 +59,12 @@ def run_risk_timed(book_arena: np.ndarray, risk_arena: np.ndarray, cmds: np.ndar
     three stages in ``spent`` columns: the checks, the book, the accounting of its events
     (account commands count wholly as accounting)."""
     bst, rst = address(book_arena), address(risk_arena)
-    g = header(bst)
-    g[G_EV_ADDR] = address(out)
-    g[G_EV_ROWS] = out.shape[0]
+    g = _collect_into(bst, out)
     rows = unowned(cmds)
     produced = 0
-    g[G_NEV] = 0
     for i in range(rows.shape[0]):
         r = rows[i]
-        if g[G_EV_ROWS] - g[G_NEV] < events_needed(rst, r[C_KIND], g[G_LIVE]):
-            produced += g[G_NEV]
-            g[G_NEV] = 0
+        produced += _make_room(g, events_needed(rst, r[C_KIND], g[G_LIVE]))
         t0 = cycles()
         if is_account_command(r[C_KIND]):
             step(bst, rst, r)

@@ -141,6 +141,17 @@ def pend(rst, need, reduce, bp, rate, slot):
 
 
 @kernel
+def kill_switch_code(h, accts, irisk, acct, instr):
+    if h[H_KILL] != 0:
+        return KILL_SWITCH_GLOBAL
+    if accts[acct, A_KILLED] != 0:
+        return KILL_SWITCH_ACCOUNT
+    if irisk[instr, R_KILLED] != 0:
+        return KILL_SWITCH_INSTRUMENT
+    return OK
+
+
+@kernel
 def check_new(bst, rst, r):
     if new_order_code(bst, r) != OK:
         return OK  # the book rejects it with its own code
@@ -148,12 +159,9 @@ def check_new(bst, rst, r):
     acct, instr, side, product, qty = r[C_ACCT], r[C_INSTR], r[C_SIDE], r[C_PRODUCT], r[C_QTY]
     reducing = (r[C_FLAGS] & F_RISK_REDUCING) != 0
     if not reducing:
-        if h[H_KILL] != 0:
-            return KILL_SWITCH_GLOBAL
-        if accts[acct, A_KILLED] != 0:
-            return KILL_SWITCH_ACCOUNT
-        if irisk[instr, R_KILLED] != 0:
-            return KILL_SWITCH_INSTRUMENT
+        code = kill_switch_code(h, accts, irisk, acct, instr)
+        if code != OK:
+            return code
     if (irisk[instr, R_PRODUCTS] & (1 << product)) == 0:
         return PRODUCT_NOT_ALLOWED
     if not reducing:
@@ -197,12 +205,9 @@ def check_amend(bst, rst, r):
     h, accts, irisk, ords = header(rst), accounts(rst), instrument_risk(rst), orders(rst)
     q = index.get(order_index(rst), h[H_ORD_MASK], r[C_OID])
     acct, instr = ords[q, Q_ACCT], ords[q, Q_INSTR]
-    if h[H_KILL] != 0:
-        return KILL_SWITCH_GLOBAL
-    if accts[acct, A_KILLED] != 0:
-        return KILL_SWITCH_ACCOUNT
-    if irisk[instr, R_KILLED] != 0:
-        return KILL_SWITCH_INSTRUMENT
+    code = kill_switch_code(h, accts, irisk, acct, instr)
+    if code != OK:
+        return code
     if throttled(accts, acct, r[C_TS]):
         return THROTTLED
     old_qty, old_leaves = ords[q, Q_QTY], ords[q, Q_LEAVES]
