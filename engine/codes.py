@@ -35,6 +35,7 @@ class RejectCode(IntEnum):
     LIMITS_INVALID = 2013
     CAPACITY_POSITIONS = 2014
     DAY_ALREADY_CLOSED = 2015
+    INTRADAY_CUTOFF = 2016
 
     # 3xxx: order validation and matching
     UNKNOWN_INSTRUMENT = 3001
@@ -86,6 +87,7 @@ MESSAGES: dict[RejectCode, str] = {
     RejectCode.LIMITS_INVALID: "limits must not be negative",
     RejectCode.CAPACITY_POSITIONS: "position capacity reached",
     RejectCode.DAY_ALREADY_CLOSED: "this trading day is already closed",
+    RejectCode.INTRADAY_CUTOFF: "intraday (MIS) is closed for the day: orders may only reduce",
     RejectCode.UNKNOWN_INSTRUMENT: "unknown instrument",
     RejectCode.ACCOUNT_INVALID: "account id is outside the configured range",
     RejectCode.INVALID_FIELD: "a field has a value outside its domain",

@@ -137,12 +137,13 @@ class RiskImage(msgspec.Struct, frozen=True):
     global_kill: int
     next_synthetic: int
     closed_day: int
+    intraday_closed: int
 
     @classmethod
     def of(cls, state: RiskState) -> RiskImage:
         return cls(*(_bytes(getattr(state, f)) for f in RISK_TABLES),
                    global_kill=state.global_kill, next_synthetic=state.next_synthetic,
-                   closed_day=state.closed_day)
+                   closed_day=state.closed_day, intraday_closed=state.intraday_closed)
 
     def state(self) -> RiskState:
         widths = {"accounts": len(ACCOUNT_FIELDS), "positions": len(POSITION_FIELDS),
@@ -151,7 +152,8 @@ class RiskImage(msgspec.Struct, frozen=True):
         tables = {f: _table(getattr(self, f), widths[f]) for f in RISK_TABLES}
         tables["ledger"] = tables["ledger"].reshape(-1)
         return RiskState(**tables, global_kill=self.global_kill,
-                         next_synthetic=self.next_synthetic, closed_day=self.closed_day)
+                         next_synthetic=self.next_synthetic, closed_day=self.closed_day,
+                         intraday_closed=self.intraday_closed)
 
 
 RISK_TABLES = ("accounts", "positions", "orders", "instruments", "ledger")
@@ -335,7 +337,7 @@ class Core:
                           risk.ledger):
                 h.update(table.astype("<i8").tobytes())
             h.update(msgspec.msgpack.encode([risk.global_kill, risk.next_synthetic,
-                                             risk.closed_day]))
+                                             risk.closed_day, risk.intraday_closed]))
         return h.hexdigest()
 
     def image(self) -> CoreImage:

@@ -61,6 +61,7 @@ H_P_RATE = 26
 H_ORD_LIVE = 27
 H_P_SLOT = 28  # the position row the check found (-1: none yet)
 H_CLOSED_DAY = 29  # YYYYMMDD of the last end of day
+H_INTRADAY_CLOSED = 30  # Indian day (since the epoch) through which MIS may only reduce
 H_SCRATCH_ROW = 40  # 20 slots: a copy of the command row handed to the book
 H_LEDGER = 32  # 8 slots: clearing, bank, brokerage, stt, exchange, sebi, stamp, gst
 # (H_LEDGER + 8 == H_SCRATCH_ROW; the scratch row ends at 60 < HEADER)

@@ -38,6 +38,7 @@ from engine.layout import (
     C_TYPE,
     CNC,
     F_RISK_REDUCING,
+    MIS,
     PRECHECK_PASSED,
     SELL,
 )
@@ -55,6 +56,7 @@ from portfolio.arena import (
     A_RATE,
     A_TOKEN_TS,
     A_TOKENS,
+    H_INTRADAY_CLOSED,
     H_KILL,
     H_ORD_MASK,
     H_P_BP,
@@ -103,6 +105,7 @@ MAX_ORDER_VALUE = int(RejectCode.MAX_ORDER_VALUE)
 POSITION_LIMIT = int(RejectCode.POSITION_LIMIT)
 NO_HOLDINGS = int(RejectCode.NO_HOLDINGS)
 INSUFFICIENT_FUNDS = int(RejectCode.INSUFFICIENT_FUNDS)
+INTRADAY_CUTOFF = int(RejectCode.INTRADAY_CUTOFF)
 CAPACITY_POSITIONS = int(RejectCode.CAPACITY_POSITIONS)
 
 
@@ -192,6 +195,8 @@ def check_new(bst, rst, r):
         reduce = qty
     else:
         reduce = min(qty, rules.reducible(side, net, open_buy, open_sell))
+    if product == MIS and reduce < qty and rules.ist_day(r[C_TS]) <= h[H_INTRADAY_CLOSED]:
+        return INTRADAY_CUTOFF
     need = rules.need_for(product, side, qty, reduce, bp, rate)
     if need > buying_power(accts, acct):
         return INSUFFICIENT_FUNDS
@@ -228,6 +233,8 @@ def check_amend(bst, rst, r):
         if product == CNC and side == SELL and open_sell > max(0, pos[slot, P_NET]):
             return NO_HOLDINGS
     reduce = min(ords[q, Q_REDUCE], leaves)
+    if product == MIS and grow > 0 and rules.ist_day(r[C_TS]) <= h[H_INTRADAY_CLOSED]:
+        return INTRADAY_CUTOFF
     rate = ords[q, Q_RATE]
     need = rules.need_for(product, side, leaves, reduce, bp, rate)
     if need - ords[q, Q_BLOCKED] > buying_power(accts, acct):

@@ -48,6 +48,7 @@ from engine.layout import (
 )
 from engine.types import CmdKind, EventKind, KillScope, LedgerAccount, LedgerEntry
 from portfolio import charges
+from risk import rules
 
 if TYPE_CHECKING:
     from engine.core import Core
@@ -105,6 +106,8 @@ def square_off(core: Core, row: np.ndarray) -> np.ndarray:
     if product not in (CNC, MIS, NRML) or instr < -1 or instr >= len(core.specs):
         return _rejection(row, RejectCode.INVALID_FIELD)
     events: list[np.ndarray] = []
+    if product == MIS and instr == -1:  # the day's intraday trading is over
+        core.risk.close_intraday(rules.ist_day(int(row[C_TS])))
     orders = core.risk.open_orders(product=product, instr=instr)
     if orders:
         events.append(core.process_rows(_cancels(row, orders, R_SQUARE_OFF)))

@@ -19,6 +19,7 @@ from portfolio.arena import (
     A_DAY_BROKERAGE,
     A_KILLED,
     H_CLOSED_DAY,
+    H_INTRADAY_CLOSED,
     H_KILL,
     H_LEDGER,
     H_MAXACCT,
@@ -78,6 +79,7 @@ class FastRisk:
         self.default_rate = default_rate
         self.arena = new_arena(max_accounts, max_instruments, max_positions, max_orders,
                                maintenance_bps, default_rate)
+        self.arena[H_INTRADAY_CLOSED] = -1
         self._mtm = np.zeros((max_accounts, 0), dtype=np.int32)
         self._set_mtm(np.zeros((max_accounts, 8), dtype=np.int32))
 
@@ -169,6 +171,9 @@ class FastRisk:
     def transfer(self, acct: int, debit: int, credit: int, amount: int) -> None:
         transfer(int(self.arena.ctypes.data), acct, debit, credit, amount)
 
+    def close_intraday(self, ist_day: int) -> None:
+        self.arena[H_INTRADAY_CLOSED] = ist_day
+
     @property
     def closed_day(self) -> int:
         return int(self.arena[H_CLOSED_DAY])
@@ -195,6 +200,7 @@ class FastRisk:
             global_kill=int(h[H_KILL]),
             next_synthetic=int(h[H_SYNTH]),
             closed_day=int(h[H_CLOSED_DAY]),
+            intraday_closed=int(h[H_INTRADAY_CLOSED]),
         )
 
     def load(self, state: RiskState) -> None:
@@ -207,6 +213,7 @@ class FastRisk:
         h[H_LEDGER : H_LEDGER + 8] = state.ledger
         h[H_KILL], h[H_SYNTH] = state.global_kill, state.next_synthetic
         h[H_CLOSED_DAY] = state.closed_day
+        h[H_INTRADAY_CLOSED] = state.intraday_closed
         _restore(self.arena, np.ascontiguousarray(state.positions),
                  np.ascontiguousarray(state.orders))
 

@@ -89,6 +89,7 @@ from engine.layout import (
     LE_REALISED_PNL,
     LE_TRADE_VALUE,
     LE_WITHDRAWAL,
+    MIS,
     SELL,
 )
 from engine.refbook import ReferenceBook
@@ -190,6 +191,7 @@ class ReferenceRisk:
         self.global_kill = 0
         self.next_synthetic = 0
         self.closed_day = 0
+        self.intraday_closed = -1
         self._pending: tuple[int, int, int, int] | None = None
         self._out: list[list[int]] = []
         self._seq = self._ts = 0
@@ -286,6 +288,8 @@ class ReferenceRisk:
         rate = ins.rates[product]
         reduce = qty if product == CNC and side == SELL else min(
             qty, rules.reducible(side, net, open_buy, open_sell))
+        if product == MIS and reduce < qty and rules.ist_day(r[C_TS]) <= self.intraday_closed:
+            return RejectCode.INTRADAY_CUTOFF
         need = rules.need_for(product, side, qty, reduce, bp, rate)
         if need > a.buying_power:
             return RejectCode.INSUFFICIENT_FUNDS
@@ -320,6 +324,8 @@ class ReferenceRisk:
             if o.product == CNC and o.side == SELL and open_sell > max(0, pos.net):
                 return RejectCode.NO_HOLDINGS
         reduce = min(o.reduce, leaves)
+        if o.product == MIS and grow > 0 and rules.ist_day(r[C_TS]) <= self.intraday_closed:
+            return RejectCode.INTRADAY_CUTOFF
         need = rules.need_for(o.product, o.side, leaves, reduce, bp, o.rate)
         if need - o.blocked > a.buying_power:
             return RejectCode.INSUFFICIENT_FUNDS
@@ -545,6 +551,10 @@ class ReferenceRisk:
     def day_brokerage(self, acct: int) -> int:
         return self.account(acct).day_brokerage
 
+    def close_intraday(self, ist_day: int) -> None:
+        """From now until the end of Indian day ``ist_day``, MIS orders may only reduce."""
+        self.intraday_closed = ist_day
+
     def roll_day(self, day: int) -> None:
         """Close trading day ``day`` (YYYYMMDD): today's positions become overnight, flat
         ones are dropped."""
@@ -575,6 +585,7 @@ class ReferenceRisk:
             global_kill=self.global_kill,
             next_synthetic=self.next_synthetic,
             closed_day=self.closed_day,
+            intraday_closed=self.intraday_closed,
         )
 
     def load(self, state: RiskState) -> None:
@@ -590,6 +601,7 @@ class ReferenceRisk:
         self.ledger = dict(zip(LEDGER_FIELDS, state.ledger.tolist(), strict=True))
         self.global_kill, self.next_synthetic = state.global_kill, state.next_synthetic
         self.closed_day = state.closed_day
+        self.intraday_closed = state.intraday_closed
 
     # --- events ------------------------------------------------------------------------------
 

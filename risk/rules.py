@@ -29,6 +29,8 @@ from engine import pricing
 from engine.layout import BUY, CNC, EQ_SEGMENT, LIMIT, MARKET, PRE_OPEN, SL
 
 BPS = 10_000
+IST_OFFSET_S = 19_800  # Indian time is UTC + 5:30 all year
+DAY_S = 86_400
 TOKEN = 1_000  # the rate limiter counts milli-orders
 BROKERAGE_NUM, BROKERAGE_DEN, BROKERAGE_CAP = 3, 10_000, 2_000
 
@@ -116,3 +118,10 @@ def refilled(tokens: int, token_ts: int, rate: int, ts: int) -> int:
         return min(tokens, cap)
     gained = (ts - token_ts) * rate // 1_000_000  # ns * orders/s -> milli-orders
     return min(cap, tokens + gained)
+
+
+
+@register_jitable
+def ist_day(ts: int) -> int:
+    """Days since the epoch, Indian time, of command time ``ts`` (ns since the epoch)."""
+    return (ts // 1_000_000_000 + IST_OFFSET_S) // DAY_S

@@ -41,6 +41,7 @@ class RiskState:
     global_kill: int
     next_synthetic: int
     closed_day: int = 0  # YYYYMMDD of the last end of day (0: none yet)
+    intraday_closed: int = -1  # Indian day (since the epoch) of the last MIS square-off
 
     def same_as(self, other: RiskState) -> bool:
         return (
@@ -52,6 +53,7 @@ class RiskState:
             and self.global_kill == other.global_kill
             and self.next_synthetic == other.next_synthetic
             and self.closed_day == other.closed_day
+            and self.intraday_closed == other.intraday_closed
         )
 
     def differences(self, other: RiskState) -> list[str]:
@@ -61,7 +63,8 @@ class RiskState:
             mine, theirs = getattr(self, name), getattr(other, name)
             if not np.array_equal(mine, theirs):
                 out.append(f"{name}:\n{mine}\n!=\n{theirs}")
-        mine = (self.global_kill, self.next_synthetic, self.closed_day)
-        if mine != (other.global_kill, other.next_synthetic, other.closed_day):
-            out.append("global kill, synthetic counter or closed day differ")
+        scalars = ("global_kill", "next_synthetic", "closed_day", "intraday_closed")
+        for name in scalars:
+            if getattr(self, name) != getattr(other, name):
+                out.append(f"{name}: {getattr(self, name)} != {getattr(other, name)}")
         return out

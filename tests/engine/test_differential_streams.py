@@ -64,7 +64,7 @@ def test_long_flows_agree(seed: int, risk: bool) -> None:
     assert kinds["Traded"] > COMMANDS // (40 if risk else 20)
     if risk:
         for kind in ("LedgerPosted", "MarginCall", "KillSwitchSet", "DayClosed",
-                     "INSUFFICIENT_FUNDS", "NO_HOLDINGS", "POSITION_LIMIT"):
+                     "INSUFFICIENT_FUNDS", "NO_HOLDINGS", "POSITION_LIMIT", "INTRADAY_CUTOFF"):
             assert kinds.get(kind, 0) > 0, f"the flow produced no {kind}: {kinds}"
 
 

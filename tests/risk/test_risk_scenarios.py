@@ -408,3 +408,36 @@ def test_a_day_closes_once(book: str) -> None:
     assert h.run("EOD") == ["REJECTED #0 DAY_ALREADY_CLOSED"]
     h.clock.next_day()  # the harness moved a day on after each EOD: now two days on
     assert h.run("EOD") == ["DAY_CLOSED 20231117 charged=0"]
+
+
+
+@pytest.mark.parametrize("book", ["reference", "fast"])
+def test_after_the_intraday_square_off_mis_orders_may_only_reduce(book: str) -> None:
+    h = Harness(book, risk=True)
+    h.run("""
+        DEPOSIT acct=1 10000.00
+        DEPOSIT acct=2 10000.00
+        SELL 100.00 x 5 #s mis acct=2
+        BUY 100.00 x 5 #b mis acct=1
+        SQUARE_OFF MIS
+    """)  # nobody to trade with: the closing orders expire and both positions stay open
+    out = h.run("""
+        BUY 99.00 x 1 #open mis acct=1
+        SELL 101.00 x 5 #close mis acct=1
+        SELL 101.00 x 6 #flip mis acct=1
+        AMEND #close qty=6
+        AMEND #close qty=4
+        BUY 99.00 x 1 #cnc cnc acct=1
+    """)
+    verdicts = [line.split()[:3] for line in out
+                if line.startswith(("ACCEPTED", "REJECTED", "AMENDED"))]
+    assert verdicts == [
+        ["REJECTED", "#open", "INTRADAY_CUTOFF"],  # would open more
+        ["ACCEPTED", "#close", "SELL"],  # only closes the position
+        ["REJECTED", "#flip", "INTRADAY_CUTOFF"],  # the position is already being closed
+        ["REJECTED", "#close", "INTRADAY_CUTOFF"],  # growing the order would open more
+        ["AMENDED", "#close", "101.00"],  # shrinking is always allowed
+        ["ACCEPTED", "#cnc", "BUY"],  # delivery is not intraday
+    ]
+    h.clock.next_day()
+    assert h.run("BUY 99.00 x 1 #tomorrow mis acct=1")[0].startswith("ACCEPTED #tomorrow")
