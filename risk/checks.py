@@ -19,9 +19,11 @@ from engine.fastbook.arena import (
     I_PHASE,
     I_PROT,
     I_TICK,
+    O_TYPE,
 )
 from engine.fastbook.arena import instruments as book_instruments
-from engine.fastbook.containers import last_price
+from engine.fastbook.arena import orders as book_orders
+from engine.fastbook.containers import last_price, lookup
 from engine.fastbook.kernel import amend_code, new_order_code
 from engine.layout import (
     BUY,
@@ -41,6 +43,7 @@ from engine.layout import (
     MIS,
     PRECHECK_PASSED,
     SELL,
+    SL_M,
 )
 from portfolio.arena import (
     A_BLOCKED,
@@ -204,6 +207,20 @@ def check_new(bst, rst, r):
 
 
 @kernel
+def amended_block_price(bst, r, side, instr, old):
+    """A new limit price blocks at itself; a stop-market order's new trigger moves its
+    protection price; otherwise the order keeps its block price."""
+    if r[C_PRICE] != 0:
+        return r[C_PRICE]
+    if r[C_TRIGGER] != 0 and book_orders(bst)[lookup(bst, r[C_OID]), O_TYPE] == SL_M:
+        ins = book_instruments(bst)
+        return rules.block_price(SL_M, side, 0, r[C_TRIGGER], ins[instr, I_PHASE],
+                                 last_price(ins, instr), ins[instr, I_PROT], ins[instr, I_TICK],
+                                 ins[instr, I_LO], ins[instr, I_HI])
+    return old
+
+
+@kernel
 def check_amend(bst, rst, r):
     if amend_code(bst, r) != OK:
         return OK
@@ -218,10 +235,10 @@ def check_amend(bst, rst, r):
     old_qty, old_leaves = ords[q, Q_QTY], ords[q, Q_LEAVES]
     qty = r[C_QTY] if r[C_QTY] != 0 else old_qty
     leaves = qty - (old_qty - old_leaves)
-    bp = r[C_PRICE] if r[C_PRICE] != 0 else ords[q, Q_BP]
+    side, product = ords[q, Q_SIDE], ords[q, Q_PRODUCT]
+    bp = amended_block_price(bst, r, side, instr, ords[q, Q_BP])
     if accts[acct, A_MAX_VALUE] > 0 and leaves * bp > accts[acct, A_MAX_VALUE]:
         return MAX_ORDER_VALUE
-    side, product = ords[q, Q_SIDE], ords[q, Q_PRODUCT]
     pos = positions(rst)
     slot = ords[q, Q_POS]
     grow = leaves - old_leaves

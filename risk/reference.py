@@ -91,6 +91,7 @@ from engine.layout import (
     LE_WITHDRAWAL,
     MIS,
     SELL,
+    SL_M,
 )
 from engine.refbook import ReferenceBook
 from engine.types import KillScope
@@ -296,6 +297,16 @@ class ReferenceRisk:
         self._pending = (need, reduce, bp, rate)
         return OK
 
+    @staticmethod
+    def _amended_block_price(book: ReferenceBook, r: list[int], o: RiskOrder) -> int:
+        if r[C_PRICE]:
+            return r[C_PRICE]
+        if r[C_TRIGGER] and book.orders[o.oid].type == SL_M:
+            inst = book.instruments[o.instr]
+            return rules.block_price(SL_M, o.side, 0, r[C_TRIGGER], inst.phase, inst.last,
+                                     inst.protection_bps, inst.tick, inst.lo, inst.hi)
+        return o.block_price
+
     def _check_amend(self, book: ReferenceBook, r: list[int]) -> int:
         if book.amend_code(r) != OK:
             return OK
@@ -311,7 +322,7 @@ class ReferenceRisk:
             return RejectCode.THROTTLED
         qty = r[C_QTY] or o.qty
         leaves = qty - (o.qty - o.leaves)
-        bp = r[C_PRICE] or o.block_price
+        bp = self._amended_block_price(book, r, o)
         if a.max_value > 0 and leaves * bp > a.max_value:
             return RejectCode.MAX_ORDER_VALUE
         pos = self.positions[(o.acct, o.instr, o.product)]

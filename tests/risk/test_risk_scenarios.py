@@ -441,3 +441,18 @@ def test_after_the_intraday_square_off_mis_orders_may_only_reduce(book: str) -> 
     ]
     h.clock.next_day()
     assert h.run("BUY 99.00 x 1 #tomorrow mis acct=1")[0].startswith("ACCEPTED #tomorrow")
+
+
+@pytest.mark.parametrize("book", ["reference", "fast"])
+def test_a_new_trigger_moves_a_stop_market_orders_block(book: str) -> None:
+    h = Harness(book, risk=True)
+    h.run("""
+        DEPOSIT acct=1 10000.00
+        DEPOSIT acct=2 10000.00
+        BUY SL-M x 10 #stop cnc acct=1 trig=101.00
+        BUY SL-M x 10 #fresh cnc acct=2 trig=105.00
+    """)
+    before = h.account(1)
+    assert h.run("AMEND #stop trig=105.00")[0].startswith("AMENDED #stop")
+    assert h.account(1) != before
+    assert h.account(1) == h.account(2)  # blocked as if placed with the new trigger
