@@ -18,6 +18,13 @@ class RejectCode(IntEnum):
     DUPLICATE_SYMBOL = 1003
     CAPACITY_INSTRUMENTS = 1004
     BOOK_NOT_EMPTY = 1005
+    ACCOUNT_NAME_INVALID = 1006
+    ACCOUNT_NAME_TAKEN = 1007
+    CAPACITY_ACCOUNTS = 1008
+    UNKNOWN_ACCOUNT = 1009
+    API_KEY_INVALID = 1010
+    API_KEY_EXISTS = 1011
+    UNKNOWN_API_KEY = 1012
 
     # 2xxx: pre-trade risk and funds
     KILL_SWITCH_GLOBAL = 2001
@@ -72,6 +79,13 @@ MESSAGES: dict[RejectCode, str] = {
     RejectCode.DUPLICATE_SYMBOL: "an instrument with this symbol already exists",
     RejectCode.CAPACITY_INSTRUMENTS: "instrument capacity reached",
     RejectCode.BOOK_NOT_EMPTY: "the instrument must be closed with an empty book",
+    RejectCode.ACCOUNT_NAME_INVALID: "account names are 1-64 letters, digits, spaces or ._@-",
+    RejectCode.ACCOUNT_NAME_TAKEN: "an account with this name exists",
+    RejectCode.CAPACITY_ACCOUNTS: "account capacity reached",
+    RejectCode.UNKNOWN_ACCOUNT: "no such account",
+    RejectCode.API_KEY_INVALID: "the key grant is malformed",
+    RejectCode.API_KEY_EXISTS: "a key with this id exists",
+    RejectCode.UNKNOWN_API_KEY: "no such active key for this account",
     RejectCode.KILL_SWITCH_GLOBAL: "trading is stopped for everyone (kill switch)",
     RejectCode.KILL_SWITCH_ACCOUNT: "trading is stopped for this account (kill switch)",
     RejectCode.KILL_SWITCH_INSTRUMENT: "trading is stopped in this instrument (kill switch)",

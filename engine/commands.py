@@ -25,6 +25,9 @@ Row columns per kind (see `engine.layout`):
 * SQUARE_OFF: PRODUCT, INSTR (-1: all): cancels open orders and closes positions of the
   product at market, through the normal order path.
 * END_OF_DAY: nothing; posts the day's charges and rolls positions over.
+* CREATE_ACCOUNT: extra is the account's name; the core allocates the id.
+* ADD_API_KEY: ACCT; extra is the `ApiKeyGrant` (id, scopes, sealed secret).
+* REVOKE_API_KEY: ACCT; extra is the key id.
 """
 
 from __future__ import annotations
@@ -76,8 +79,6 @@ from engine.types import (
     StpMode,
     TimeInForce,
 )
-
-Extra = str | InstrumentSpec | None
 
 
 class _Command(msgspec.Struct, frozen=True, tag_field="command"):
@@ -177,9 +178,45 @@ class EndOfDay(_Command, tag="end_of_day"):
     """Post the day's charges and roll positions over to the next day."""
 
 
+class ApiKeyGrant(msgspec.Struct, frozen=True, array_like=True):
+    """An API key as the core records it: never the secret in clear (see `accounts.keys`)."""
+
+    key_id: str
+    scopes: int  # `accounts.registry.Scope` flags
+    secret_sha256: str  # hex digest of the secret: identifies it, cannot sign
+    sealed_secret: bytes  # the secret encrypted under the node's key-encryption key
+    label: str = ""
+
+
+Extra = str | InstrumentSpec | list | None
+
+
+def grant_of(extra: object) -> ApiKeyGrant | None:
+    """The key grant an ADD_API_KEY row carries, or None if it is malformed."""
+    try:
+        return msgspec.convert(extra, ApiKeyGrant)
+    except msgspec.ValidationError:
+        return None
+
+
+class CreateAccount(_Command, tag="create_account"):
+    name: str
+
+
+class AddApiKey(_Command, tag="add_api_key"):
+    account: int
+    grant: ApiKeyGrant
+
+
+class RevokeApiKey(_Command, tag="revoke_api_key"):
+    account: int
+    key_id: str
+
+
 Command = (
     NewOrder | Cancel | Amend | CancelAll | SetPhase | AddInstrument | SetReference | Deposit
-    | Withdraw | SetLimits | KillSwitch | Mark | SquareOff | EndOfDay
+    | Withdraw | SetLimits | KillSwitch | Mark | SquareOff | EndOfDay | CreateAccount | AddApiKey
+    | RevokeApiKey
 )
 
 
@@ -273,6 +310,21 @@ def encode(cmd: Command, row: np.ndarray) -> Extra:
             row[C_KIND] = CmdKind.END_OF_DAY
             row[C_INSTR] = ALL_INSTRUMENTS
             return None
+        case CreateAccount():
+            row[C_KIND] = CmdKind.CREATE_ACCOUNT
+            row[C_ACCT] = NO_ACCOUNT
+            row[C_INSTR] = ALL_INSTRUMENTS
+            return cmd.name
+        case AddApiKey():
+            row[C_KIND] = CmdKind.ADD_API_KEY
+            row[C_ACCT] = cmd.account
+            row[C_INSTR] = ALL_INSTRUMENTS
+            return list(msgspec.structs.astuple(cmd.grant))
+        case RevokeApiKey():
+            row[C_KIND] = CmdKind.REVOKE_API_KEY
+            row[C_ACCT] = cmd.account
+            row[C_INSTR] = ALL_INSTRUMENTS
+            return cmd.key_id
     raise TypeError(f"not a command: {cmd!r}")
 
 
@@ -323,6 +375,12 @@ def decode(row: np.ndarray | list[int], extra: Extra) -> Command:
         return Mark()
     if kind is CmdKind.SQUARE_OFF:
         return SquareOff(product=Product(r[C_PRODUCT]), instrument=r[C_INSTR])
+    if kind is CmdKind.CREATE_ACCOUNT:
+        return CreateAccount(name=text)
+    if kind is CmdKind.ADD_API_KEY:
+        return AddApiKey(account=r[C_ACCT], grant=grant_of(extra))
+    if kind is CmdKind.REVOKE_API_KEY:
+        return RevokeApiKey(account=r[C_ACCT], key_id=text)
     return EndOfDay()
 
 
@@ -351,7 +409,8 @@ class CommandBatch:
     def of(cls, commands: list[Command] | tuple[Command, ...]) -> CommandBatch:
         rows = np.zeros((len(commands), CMD_WIDTH), dtype=np.int64)
         extras = [encode(cmd, rows[i]) for i, cmd in enumerate(commands)]
-        with_ids = [i for i, e in enumerate(extras) if type(e) is str]
+        with_ids = [i for i, c in enumerate(commands)
+                    if type(c) in _WITH_CLIENT_IDS and extras[i] is not None]
         in_python = [i for i, c in enumerate(commands) if type(c) in _PYTHON_COMMANDS]
         return cls(rows, extras, (with_ids, in_python))
 
@@ -359,8 +418,9 @@ class CommandBatch:
     def marks(self) -> tuple[list[int], list[int]]:
         """(rows carrying a client order id, rows that run in Python, not the kernel)."""
         if self._marks is None:
-            with_ids = [i for i, e in enumerate(self.extras) if type(e) is str]
             kinds = self.rows[:, C_KIND]
+            with_ids = [i for i, e in enumerate(self.extras)
+                        if type(e) is str and kinds[i] in _CLIENT_ID_KINDS]
             in_python = np.flatnonzero(kinds >= KERNEL_KIND_LIMIT).tolist()
             self._marks = (with_ids, in_python)
         return self._marks
@@ -386,11 +446,15 @@ class CommandBatch:
         return self.rows[:, C_TS]
 
 
-_PYTHON_COMMANDS = (AddInstrument, SetReference, KillSwitch, SquareOff, EndOfDay)
+_PYTHON_COMMANDS = (AddInstrument, SetReference, KillSwitch, SquareOff, EndOfDay, CreateAccount,
+                    AddApiKey, RevokeApiKey)
+_WITH_CLIENT_IDS = (NewOrder, Cancel, Amend)
+_CLIENT_ID_KINDS = (CmdKind.NEW_ORDER, CmdKind.CANCEL, CmdKind.AMEND)
 
 
 EXTRAS_ENCODER = msgspec.msgpack.Encoder()
-EXTRAS_DECODER = msgspec.msgpack.Decoder(list[str | InstrumentSpec | None])
+# A key grant travels as a plain list (msgspec cannot tell two untagged Structs apart).
+EXTRAS_DECODER = msgspec.msgpack.Decoder(list[str | InstrumentSpec | list | None])
 
 
 def encode_extras(extras: list[Extra]) -> bytes:

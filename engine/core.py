@@ -27,10 +27,12 @@ from typing import Literal, Protocol
 import msgspec
 import numpy as np
 
+from accounts.registry import REGISTRY_COMMANDS, Registry, RegistryImage
+from accounts.registry import apply_command as apply_registry_command
 from engine import instruments as instrument_rules
 from engine.codes import RejectCode
 from engine.commands import CommandBatch
-from engine.events import event_row
+from engine.events import event_row, rejection_row
 from engine.instruments import InstrumentSpec
 from engine.layout import (
     C_ACCT,
@@ -39,12 +41,9 @@ from engine.layout import (
     C_OID,
     C_PRECHECK,
     C_PRICE,
-    C_QTY,
     C_SEQ,
-    C_SIDE,
     C_TS,
     CLOSED,
-    EV_REJECTED,
     EVENT_WIDTH,
     K_AMEND,
     K_CANCEL,
@@ -64,7 +63,7 @@ from risk.state import (
 )
 from risk.state import ORDER_FIELDS as RISK_ORDER_FIELDS
 
-IMAGE_VERSION = 3
+IMAGE_VERSION = 4
 NO_EVENTS = np.zeros((0, EVENT_WIDTH), dtype=np.int64)
 
 
@@ -180,6 +179,7 @@ class CoreImage(msgspec.Struct, frozen=True):
     next_trade_id: int
     next_prio: int
     risk: RiskImage | None = None
+    registry: RegistryImage | None = None
 
 
 class Core:
@@ -190,6 +190,7 @@ class Core:
         self.specs: list[InstrumentSpec] = []
         self.symbols: dict[str, int] = {}
         self.client_ids: dict[tuple[int, str], int] = {}
+        self.registry = Registry(self.config.max_accounts)
         self.last_seq = 0
 
     # --- applying commands -------------------------------------------------------------------
@@ -266,6 +267,8 @@ class Core:
             return self._add_instrument(row, extra)
         if kind == CmdKind.SET_REFERENCE:
             return self._set_reference(row)
+        if kind in REGISTRY_COMMANDS:
+            return apply_registry_command(self.registry, row, extra)
         if self.risk is not None and kind in ACCOUNT_COMMANDS:
             return ACCOUNT_COMMANDS[kind](self, row)
         return _rejection(row, RejectCode.UNKNOWN_COMMAND)
@@ -328,6 +331,7 @@ class Core:
         ]
         h.update(msgspec.msgpack.encode(identity))
         h.update(msgspec.msgpack.encode(sorted(self.client_ids.items())))
+        h.update(msgspec.msgpack.encode(self.registry.image()))
         h.update(book.orders.astype("<i8").tobytes())
         h.update(book.instruments.astype("<i8").tobytes())
         h.update(msgspec.msgpack.encode([book.next_trade_id, book.next_prio]))
@@ -353,6 +357,7 @@ class Core:
             next_trade_id=book.next_trade_id,
             next_prio=book.next_prio,
             risk=RiskImage.of(self.risk.state()) if self.risk is not None else None,
+            registry=self.registry.image(),
         )
 
     @classmethod
@@ -383,14 +388,11 @@ class Core:
         )
         if core.risk is not None and image.risk is not None:
             core.risk.load(image.risk.state())
+        if image.registry is not None:
+            core.registry.load(image.registry)
         core.last_seq = image.last_seq
         return core
 
 
 def _rejection(row: np.ndarray, code: int) -> np.ndarray:
-    """A REJECTED event row for a Python-side command, echoing its identifying columns."""
-    return event_row(
-        EV_REJECTED, int(row[C_SEQ]), int(row[C_TS]), int(row[C_INSTR]),
-        oid=int(row[C_OID]), acct=int(row[C_ACCT]), side=int(row[C_SIDE]),
-        price=int(row[C_PRICE]), qty=int(row[C_QTY]), a=int(code), b=int(row[C_KIND]),
-    )[None, :]
+    return rejection_row(row, code)[None, :]

@@ -32,6 +32,9 @@ LIMITS_SET      -      acct   -          -      -      credit max-value max-open
 MARGIN_CALL     -      acct   -          -      -      in-call equity maintenance unrealised
 KILL_SWITCH_SET -      -      -          -      -      scope target on cancel
 DAY_CLOSED      -      -      -          -      -      accounts-charged, day
+ACCOUNT_CREATED -      acct   -          -      -      -
+API_KEY_ADDED   -      acct   -          -      -      key-number scopes
+API_KEY_REVOKED -      acct   -          -      -      key-number
 ==============  =====  =====  =========  =====  =====  =======================================
 
 A LEDGER row moves ``amount`` paise from one ledger account to another (`LedgerAccount`;
@@ -48,6 +51,15 @@ import numpy as np
 
 from engine.codes import RejectCode
 from engine.layout import (
+    C_ACCT,
+    C_INSTR,
+    C_KIND,
+    C_OID,
+    C_PRICE,
+    C_QTY,
+    C_SEQ,
+    C_SIDE,
+    C_TS,
     E_A,
     E_ACCT,
     E_B,
@@ -300,10 +312,32 @@ class DayClosed(_Event, tag="day_closed"):
     day: int  # the trading day closed, YYYYMMDD (Indian time)
 
 
+class AccountCreated(_Event, tag="account_created"):
+    seq: int
+    ts: int
+    account: int
+
+
+class ApiKeyAdded(_Event, tag="api_key_added"):
+    seq: int
+    ts: int
+    account: int
+    key_no: int
+    scopes: int
+
+
+class ApiKeyRevoked(_Event, tag="api_key_revoked"):
+    seq: int
+    ts: int
+    account: int
+    key_no: int
+
+
 Event = (
     Accepted | Rejected | Traded | Cancelled | Expired | Amended | Triggered | Restated
     | PhaseChanged | BookChanged | AuctionResult | InstrumentAdded | ReferenceSet | LedgerPosted
-    | LimitsSet | MarginCall | KillSwitchSet | DayClosed
+    | LimitsSet | MarginCall | KillSwitchSet | DayClosed | AccountCreated | ApiKeyAdded
+    | ApiKeyRevoked
 )
 
 
@@ -415,6 +449,18 @@ def _day_closed(r: list[int]) -> DayClosed:
     return DayClosed(r[E_SEQ], r[E_TS], r[E_A], r[E_B])
 
 
+def _account_created(r: list[int]) -> AccountCreated:
+    return AccountCreated(r[E_SEQ], r[E_TS], r[E_ACCT])
+
+
+def _api_key_added(r: list[int]) -> ApiKeyAdded:
+    return ApiKeyAdded(r[E_SEQ], r[E_TS], r[E_ACCT], r[E_A], r[E_B])
+
+
+def _api_key_revoked(r: list[int]) -> ApiKeyRevoked:
+    return ApiKeyRevoked(r[E_SEQ], r[E_TS], r[E_ACCT], r[E_A])
+
+
 DECODERS: dict[int, Callable[[list[int]], Event]] = {
     EventKind.ACCEPTED: _accepted,
     EventKind.REJECTED: _rejected,
@@ -434,6 +480,9 @@ DECODERS: dict[int, Callable[[list[int]], Event]] = {
     EventKind.MARGIN_CALL: _margin_call,
     EventKind.KILL_SWITCH_SET: _kill_switch_set,
     EventKind.DAY_CLOSED: _day_closed,
+    EventKind.ACCOUNT_CREATED: _account_created,
+    EventKind.API_KEY_ADDED: _api_key_added,
+    EventKind.API_KEY_REVOKED: _api_key_revoked,
 }
 
 
@@ -457,3 +506,12 @@ def event_row(kind: int, seq: int, ts: int, instrument: int, **cols: int) -> np.
     for name, value in cols.items():
         row[names[name]] = value
     return row
+
+
+def rejection_row(row: np.ndarray, code: int) -> np.ndarray:
+    """A REJECTED event row for a command handled in Python, echoing its identifying columns."""
+    return event_row(
+        EventKind.REJECTED, int(row[C_SEQ]), int(row[C_TS]), int(row[C_INSTR]),
+        oid=int(row[C_OID]), acct=int(row[C_ACCT]), side=int(row[C_SIDE]),
+        price=int(row[C_PRICE]), qty=int(row[C_QTY]), a=int(code), b=int(row[C_KIND]),
+    )

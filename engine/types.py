@@ -141,6 +141,9 @@ class CmdKind(IntEnum):
     KILL_SWITCH = 102
     SQUARE_OFF = 103
     END_OF_DAY = 104
+    CREATE_ACCOUNT = 105
+    ADD_API_KEY = 106
+    REVOKE_API_KEY = 107
 
 
 class EventKind(IntEnum):
@@ -162,6 +165,9 @@ class EventKind(IntEnum):
     MARGIN_CALL = 16
     KILL_SWITCH_SET = 17
     DAY_CLOSED = 18
+    ACCOUNT_CREATED = 19
+    API_KEY_ADDED = 20
+    API_KEY_REVOKED = 21
 
 
 AUCTION_AGGRESSOR = 2

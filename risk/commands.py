@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.codes import RejectCode
-from engine.events import event_row
+from engine.events import event_row, rejection_row
 from engine.layout import (
     BUY,
     C_ACCT,
@@ -57,9 +57,7 @@ IST = dt.timezone(dt.timedelta(hours=5, minutes=30))
 
 
 def _rejection(row: np.ndarray, code: int) -> np.ndarray:
-    from engine.core import _rejection as reject
-
-    return reject(row, code)
+    return rejection_row(row, code)[None, :]
 
 
 def _command_rows(row: np.ndarray, n: int) -> np.ndarray:

@@ -1,0 +1,109 @@
+"""API keys at the edge: making them, sealing their secrets, signing and checking logins.
+
+An API key is a public id (``gwk_`` + 24 hex digits) and a secret shown to its owner once.
+Logins are signed with HMAC-SHA256, and HMAC verification needs the secret itself, so a
+hash alone cannot be stored (the choice Binance and the other brokers make too). What the
+core records instead: the secret's SHA-256 (to identify it) and the secret sealed with
+AES-256-GCM under the node's key-encryption key (KEK), bound to the key id. The journal and
+the snapshots therefore never hold a usable secret without the KEK, which lives outside the
+core: ``GRIDWORKS_KEK`` (base64 of 32 bytes) in production, a file in the data directory in
+the embedded default.
+
+The string a client signs for a login is ``"{key_id}\\n{timestamp_ms}\\n{nonce}"``; the
+signature is the lowercase hex HMAC-SHA256 of it under the secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from engine.commands import ApiKeyGrant
+
+KEY_PREFIX = "gwk_"
+KEK_BYTES = 32
+NONCE_BYTES = 12
+KEK_ENV = "GRIDWORKS_KEK"
+
+
+class SealError(Exception):
+    """A sealed secret could not be opened: a different KEK, or tampered data."""
+
+
+def new_key(scopes: int, kek: bytes, label: str = "") -> tuple[ApiKeyGrant, str]:
+    """A fresh key: the grant to record, and the secret to show its owner once."""
+    key_id = KEY_PREFIX + secrets.token_hex(12)
+    secret = secrets.token_urlsafe(32)
+    grant = ApiKeyGrant(
+        key_id=key_id, scopes=scopes,
+        secret_sha256=hashlib.sha256(secret.encode()).hexdigest(),
+        sealed_secret=seal(secret, key_id, kek), label=label,
+    )
+    return grant, secret
+
+
+def seal(secret: str, key_id: str, kek: bytes) -> bytes:
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce + AESGCM(kek).encrypt(nonce, secret.encode(), key_id.encode())
+
+
+def unseal(grant: ApiKeyGrant, kek: bytes) -> str:
+    """The secret of a grant; checks it against the recorded hash too."""
+    data = grant.sealed_secret
+    try:
+        secret = AESGCM(kek).decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:],
+                                     grant.key_id.encode()).decode()
+    except Exception as exc:  # InvalidTag, bad lengths: all mean "cannot open"
+        raise SealError(f"cannot open the secret of {grant.key_id}") from exc
+    if not hmac.compare_digest(hashlib.sha256(secret.encode()).hexdigest(),
+                               grant.secret_sha256):
+        raise SealError(f"the secret of {grant.key_id} does not match its hash")
+    return secret
+
+
+def login_payload(key_id: str, timestamp_ms: int, nonce: str) -> bytes:
+    return f"{key_id}\n{timestamp_ms}\n{nonce}".encode()
+
+
+def sign(secret: str, key_id: str, timestamp_ms: int, nonce: str) -> str:
+    return hmac.new(secret.encode(), login_payload(key_id, timestamp_ms, nonce),
+                    hashlib.sha256).hexdigest()
+
+
+def signature_matches(secret: str, key_id: str, timestamp_ms: int, nonce: str,
+                      signature: str) -> bool:
+    return hmac.compare_digest(sign(secret, key_id, timestamp_ms, nonce), signature)
+
+
+# --- the key-encryption key --------------------------------------------------------------------
+
+def load_kek(data_dir: Path, environ: dict[str, str] | None = None) -> bytes:
+    """The KEK from ``GRIDWORKS_KEK``, else from ``<data>/secrets/kek`` (created on first
+    use, readable by the owner only)."""
+    env = os.environ if environ is None else environ
+    if raw := env.get(KEK_ENV):
+        kek = base64.b64decode(raw, validate=True)
+        if len(kek) != KEK_BYTES:
+            raise ValueError(f"{KEK_ENV} must be the base64 of {KEK_BYTES} bytes")
+        return kek
+    path = data_dir / "secrets" / "kek"
+    if path.exists():
+        kek = path.read_bytes()
+        if len(kek) != KEK_BYTES:
+            raise ValueError(f"{path} must hold {KEK_BYTES} bytes")
+        return kek
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    kek = os.urandom(KEK_BYTES)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, kek)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return kek
