@@ -68,6 +68,7 @@ async def _run_node(config: NodeConfig) -> None:
     print(f"gridworks: data in {config.data_dir.resolve()}")
     for line in report.lines():
         print(f"gridworks: {line}")
+    _print_first_credentials(node, config)
     routes = {"/health": lambda: {"status": "ok", "seq": node.core.last_seq},
               "/status": node.status}
     server = await serve_status(config.host, config.port, routes)
@@ -83,6 +84,17 @@ async def _run_node(config: NodeConfig) -> None:
     await server.wait_closed()
     await node.stop()
     print(f"gridworks: stopped at seq {node.core.last_seq}")
+
+
+def _print_first_credentials(node: object, config: NodeConfig) -> None:
+    from gridworks.admin import DEMO, credentials_path
+
+    for credentials in getattr(node, "first_credentials", []):
+        path = credentials_path(config.data_dir, credentials.name)
+        if credentials.name == DEMO:
+            print(f"gridworks: demo trader: account {credentials.account} {credentials.name!r}, "
+                  f"key id {credentials.key_id}, secret {credentials.secret}")
+        print(f"gridworks: {credentials.name} credentials saved in {path} (owner only)")
 
 
 # --- instruments ---------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ class NodeConfig(msgspec.Struct, frozen=True, kw_only=True):
     mark_interval_ms: int = 100  # mark after trades at most this often (0: every batch, <0: never)
     square_off_at: str = "15:20"  # Indian time; intraday positions are closed ("" = never)
     end_of_day_at: str = "16:00"  # Indian time; charges posted, day rolled ("" = never)
+    demo_accounts: bool = True  # create the operator and a funded demo trader if missing
 
 
 TIMES_OF_DAY = {"square_off_at", "end_of_day_at"}

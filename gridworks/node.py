@@ -21,9 +21,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from accounts import keys
 from engine import journal, snapshot
 from engine.commands import AddInstrument, Command, CommandBatch, Mark, SetPhase
 from engine.core import Core
@@ -35,6 +37,9 @@ from engine.types import Phase
 from gridworks.config import NodeConfig, core_config
 from gridworks.datadir import DataDirLock
 from gridworks.session import SessionSchedule
+
+if TYPE_CHECKING:
+    from gridworks.admin import Credentials
 
 log = logging.getLogger("gridworks.node")
 SESSION_TICK_S = 0.02
@@ -85,6 +90,8 @@ class Node:
         self._session: asyncio.Task[None] | None = None
         self._schedule: SessionSchedule | None = None
         self._traded_since_mark = False
+        self.kek = b""
+        self.first_credentials: list[Credentials] = []
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -92,6 +99,7 @@ class Node:
         """Lock the data directory, recover the core and begin accepting commands."""
         data = self.config.data_dir
         self._lock = DataDirLock(data)
+        self.kek = keys.load_kek(data)
         loop = asyncio.get_running_loop()
         self.core, self.recovery = await loop.run_in_executor(None, recover, data,
                                                               core_config(self.config))
@@ -105,6 +113,10 @@ class Node:
         self._committer = asyncio.create_task(self._commit_loop(), name="gridworks-committer")
         if self.core.last_seq == 0:
             await self.submit(self._bootstrap_commands())
+        if self.config.demo_accounts:
+            from gridworks.admin import Admin, create_demo_accounts
+
+            self.first_credentials = await create_demo_accounts(Admin(self, self.kek), data)
         if self.core.risk is not None:
             self._schedule = SessionSchedule(
                 mark_interval_ms=self.config.mark_interval_ms,

@@ -34,7 +34,8 @@ def test_console_script_is_installed() -> None:
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     async def fill() -> None:
-        node = Node(NodeConfig(data_dir=tmp_path, max_orders=1024, max_accounts=16),
+        node = Node(NodeConfig(data_dir=tmp_path, max_orders=1024, max_accounts=16,
+                               demo_accounts=False),
                     clock=CountingClock())
         await node.start()
         await node.submit([Deposit(a, 100_000_000) for a in range(3)])

@@ -17,7 +17,8 @@ from gridworks.node import Node, NodeStoppedError
 
 
 def config(data: Path, **kw: object) -> NodeConfig:
-    return NodeConfig(data_dir=data, max_orders=4096, max_accounts=64, **kw)  # type: ignore[arg-type]
+    return NodeConfig(data_dir=data, max_orders=4096, max_accounts=64,  # type: ignore[arg-type]
+                      demo_accounts=False, **kw)
 
 
 async def started(data: Path, **kw: object) -> Node:

@@ -127,7 +127,7 @@ FUT = 8  # NIFTY26DECFUT in the demo set: lot 75, tick 10
 
 async def test_the_node_marks_squares_off_and_closes_the_day(tmp_path: Path) -> None:
     clock = ManualClock(ist(25, 15, 19))
-    config = NodeConfig(data_dir=tmp_path, max_orders=4096, max_accounts=64)
+    config = NodeConfig(data_dir=tmp_path, max_orders=4096, max_accounts=64, demo_accounts=False)
     node = Node(config, clock=clock)
     await node.start()
     try:

@@ -1,0 +1,165 @@
+"""``gridworks accounts``: create, list and fund accounts, and manage their API keys.
+
+    gridworks accounts list
+    gridworks accounts create NAME [--fund RUPEES] [--scopes read,trade] [--label TEXT]
+    gridworks accounts fund NAME|ID RUPEES          (a negative amount withdraws)
+    gridworks accounts keys NAME|ID [--new --scopes read,trade | --revoke KEY_ID]
+
+They act on the data directory through an in-process node, as sequenced and journaled
+commands, so the server must not be running on that directory (its lock says so). A new
+key's secret is printed once and is not stored anywhere in clear.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from accounts.registry import SCOPE_NAMES, Scope
+from gridworks.config import NodeConfig, from_environment, with_overrides
+
+if TYPE_CHECKING:
+    from gridworks.admin import Admin, Credentials
+
+RUPEE = 100
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("accounts", help="create, list and fund accounts; manage API keys",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", dest="data_dir", type=Path, default=None,
+                   help="data directory (default ./data)")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    actions.add_parser("list", help="accounts with their balances and keys")
+
+    create = actions.add_parser("create", help="a new account with one API key")
+    create.add_argument("name")
+    create.add_argument("--fund", type=rupees, default=0, help="initial deposit in rupees")
+    create.add_argument("--scopes", type=scopes, default=Scope.READ | Scope.TRADE,
+                        help="scopes of its key: read, trade, admin (default read,trade)")
+    create.add_argument("--label", default="", help="a note kept with the key")
+
+    fund = actions.add_parser("fund", help="deposit (or, negative, withdraw) rupees")
+    fund.add_argument("who", metavar="NAME|ID")
+    fund.add_argument("amount", type=rupees, metavar="RUPEES")
+
+    key = actions.add_parser("keys", help="list, create or revoke an account's keys")
+    key.add_argument("who", metavar="NAME|ID")
+    key.add_argument("--new", action="store_true", help="grant a new key")
+    key.add_argument("--scopes", type=scopes, default=Scope.READ | Scope.TRADE)
+    key.add_argument("--label", default="")
+    key.add_argument("--revoke", metavar="KEY_ID", default=None)
+    p.set_defaults(handler=run)
+
+
+def rupees(text: str) -> int:
+    """Rupees with at most two decimals, as paise."""
+    try:
+        value = Decimal(text) * RUPEE
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"not an amount of rupees: {text!r}") from None
+    if value != value.to_integral_value():
+        raise argparse.ArgumentTypeError(f"at most two decimals: {text!r}")
+    return int(value)
+
+
+def scopes(text: str) -> int:
+    flags = 0
+    for name in text.split(","):
+        flag = SCOPE_NAMES.get(name.strip().lower())
+        if flag is None:
+            raise argparse.ArgumentTypeError(
+                f"unknown scope {name!r} (choose from {', '.join(SCOPE_NAMES)})")
+        flags |= flag
+    return flags
+
+
+def run(args: argparse.Namespace) -> int:
+    from gridworks.admin import AdminError
+    from gridworks.datadir import DataDirLockedError
+
+    config = with_overrides(from_environment(), data_dir=args.data_dir)
+    try:
+        return asyncio.run(_with_admin(config, ACTIONS[args.action], args))
+    except DataDirLockedError as exc:
+        print(f"gridworks: {exc}; stop the server to administer its accounts", file=sys.stderr)
+    except AdminError as exc:
+        print(f"gridworks: {exc}", file=sys.stderr)
+    return 1
+
+
+async def _with_admin(config: NodeConfig, action: Callable[..., Awaitable[int]],
+                      args: argparse.Namespace) -> int:
+    from gridworks.admin import Admin
+    from gridworks.node import Node
+
+    # Administration must not close the trading day as a side effect.
+    quiet = msgspec.structs.replace(config, square_off_at="", end_of_day_at="",
+                                    mark_interval_ms=-1)
+    node = Node(quiet)
+    await node.start()
+    try:
+        return await action(Admin(node, node.kek), args)
+    finally:
+        await node.stop()
+
+
+async def _list(admin: Admin, args: argparse.Namespace) -> int:
+    print(f"{'id':>6}  {'name':<24} {'cash ₹':>16} {'blocked ₹':>14} {'margin ₹':>14}  keys")
+    for a in sorted(admin.accounts(), key=lambda a: a.account):
+        keys = ", ".join(f"{k}({'+'.join(s)}{'' if active else ', revoked'})"
+                         for k, s, _, active in a.keys) or "-"
+        print(f"{a.account:>6}  {a.name:<24} {a.cash / RUPEE:>16,.2f} "
+              f"{a.blocked / RUPEE:>14,.2f} {a.margin / RUPEE:>14,.2f}  {keys}")
+    return 0
+
+
+async def _create(admin: Admin, args: argparse.Namespace) -> int:
+    account, credentials = await admin.create_account(args.name, args.fund, args.scopes,
+                                                      args.label)
+    print(f"account {account} {args.name!r} created"
+          + (f", funded with ₹{args.fund / RUPEE:,.2f}" if args.fund else ""))
+    _print_secret(credentials)
+    return 0
+
+
+async def _fund(admin: Admin, args: argparse.Namespace) -> int:
+    account = admin.resolve(args.who)
+    await admin.fund(account, args.amount)
+    verb = "deposited" if args.amount > 0 else "withdrew"
+    print(f"{verb} ₹{abs(args.amount) / RUPEE:,.2f} for account {account}")
+    return 0
+
+
+async def _keys(admin: Admin, args: argparse.Namespace) -> int:
+    account = admin.resolve(args.who)
+    if args.new:
+        _print_secret(await admin.new_key(account, args.scopes, args.label))
+    elif args.revoke:
+        await admin.revoke_key(account, args.revoke)
+        print(f"key {args.revoke} revoked")
+    else:
+        (summary,) = [a for a in admin.accounts() if a.account == account]
+        for key_id, names, label, active in summary.keys:
+            print(f"{key_id}  {'+'.join(names):<16} {'active' if active else 'revoked':<8} "
+                  f"{label}")
+    return 0
+
+
+def _print_secret(credentials: Credentials | None) -> None:
+    if credentials is None:
+        return
+    print(f"key id  {credentials.key_id}")
+    print(f"secret  {credentials.secret}")
+    print("The secret is shown only now: keep it safe; GridWorks stores it sealed.")
+
+
+ACTIONS = {"list": _list, "create": _create, "fund": _fund, "keys": _keys}
