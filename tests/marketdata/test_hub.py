@@ -1,0 +1,117 @@
+"""Public market data against the book: a client applying snapshots and updates always holds
+the same depth as the core, trades and candles add up, tickers follow."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from engine.commands import CommandBatch
+from engine.core import Core, CoreConfig
+from engine.sequencer import CountingClock, Sequencer
+from marketdata.candles import INTERVALS, CandleSeries
+from marketdata.depth import Depth, checksum, depth_from_book
+from marketdata.hub import Candles, DepthView, MarketData, Ticker, Trades
+from tests.engine.flow import Flow
+
+LEVELS = 5
+
+
+class DepthCopy:
+    """What a client does with the depth channel."""
+
+    def __init__(self, snapshot: DepthView) -> None:
+        assert snapshot.snapshot
+        self.bids = {p: (q, c) for p, q, c in snapshot.bids}
+        self.asks = {p: (q, c) for p, q, c in snapshot.asks}
+
+    def apply(self, update: DepthView) -> None:
+        assert not update.snapshot
+        for side, changes in ((self.bids, update.bids), (self.asks, update.asks)):
+            for p, q, c in changes:
+                if q == 0:
+                    side.pop(p, None)
+                else:
+                    side[p] = (q, c)
+
+    def view(self) -> tuple[list, list]:
+        bids = [(p, *self.bids[p]) for p in sorted(self.bids, reverse=True)]
+        asks = [(p, *self.asks[p]) for p in sorted(self.asks)]
+        return bids, asks
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_clients_following_the_channels_agree_with_the_book(seed: int) -> None:
+    flow = Flow(seed)
+    core = Core(CoreConfig(book="fast", max_orders=400, max_accounts=8, initial_levels=2048,
+                           risk=False))
+    sequencer = Sequencer(1, CountingClock())
+    core.apply(sequencer.stamp(CommandBatch.of(flow.setup())))
+    md = MarketData(core.specs, core.book.state(), depth_levels=LEVELS)
+    copies = {s.symbol: DepthCopy(md.snapshot(f"depth.{s.symbol}")) for s in core.specs}
+    volume = {s.symbol: 0 for s in core.specs}
+    one_minute = {s.symbol: CandleSeries("1m") for s in core.specs}
+    sizes = random.Random(seed)
+    seen = set()
+    for _ in range(400):
+        batch = sequencer.stamp(CommandBatch.of(list(flow.commands(sizes.choice([1, 4, 16]),
+                                                                    sequencer.next_seq))))
+        events = core.apply(batch)
+        for channel, payload in md.apply(events, core.specs):
+            seen.add(channel.split(".")[0])
+            symbol = channel.split(".")[1]
+            if isinstance(payload, DepthView):
+                copies[symbol].apply(payload)
+                bids, asks = copies[symbol].view()
+                assert payload.checksum == checksum(bids, asks)
+            elif isinstance(payload, Trades):
+                for t in payload.trades:
+                    volume[symbol] += t.qty
+                    one_minute[symbol].add(t.ts, t.price, t.qty)
+            elif isinstance(payload, Candles) and payload.interval == "1m":
+                assert payload.bars[-1] == one_minute[symbol].bars[-1]
+            elif isinstance(payload, Ticker):
+                assert payload.volume == volume[symbol]
+        truth = depth_from_book(core.book.state().orders, len(core.specs))
+        for instr, spec in enumerate(core.specs):
+            assert copies[spec.symbol].view() == truth[instr].top(LEVELS), spec.symbol
+            ticker = md.snapshot(f"ticker.{spec.symbol}")
+            best_bid = truth[instr].bids.best()
+            assert ticker.bid == (best_bid[0] if best_bid else 0)
+    assert seen == {"depth", "trades", "ticker", "candles"}
+    assert sum(volume.values()) > 0
+
+
+def test_depth_levels_stay_sorted_and_vanish_at_zero() -> None:
+    d = Depth()
+    for price, qty in ((100, 5), (102, 1), (101, 2), (99, 4)):
+        d.set(0, price, qty, 1)
+        d.set(1, price + 10, qty, 1)
+    assert [p for p, _, _ in d.bids.top(10)] == [102, 101, 100, 99]
+    assert [p for p, _, _ in d.asks.top(2)] == [109, 110]
+    d.set(0, 102, 0, 0)
+    d.set(0, 102, 0, 0)  # removing an absent level is harmless
+    assert d.bids.best() == (101, 2, 1)
+
+
+def test_candles_align_to_indian_time_and_roll() -> None:
+    series = CandleSeries("1h")
+    ten_am_ist = 1_700_000_000 * 10**9 // INTERVALS["1h"] * INTERVALS["1h"] + 1_800 * 10**9
+    first = series.add(ten_am_ist, 100, 1)
+    series.add(ten_am_ist + 60 * 10**9, 105, 2)
+    assert (first.open, first.high, first.close, first.volume, first.trades) == (
+        100, 105, 105, 3, 2)
+    later = series.add(first.start + INTERVALS["1h"], 90, 1)
+    assert later.start == first.start + INTERVALS["1h"]
+    assert [b.close for b in series.history()] == [105, 90]
+    day = CandleSeries("1d")
+    midnight_ist = day.start_of(ten_am_ist)
+    assert (midnight_ist + 19_800 * 10**9) % INTERVALS["1d"] == 0
+
+
+def test_unknown_channels_have_no_snapshot() -> None:
+    core = Core(CoreConfig(book="reference", max_orders=16, max_accounts=4, risk=False))
+    md = MarketData(core.specs, core.book.state())
+    assert md.snapshot("ticker.NOPE") is None
+    assert md.snapshot("quotes.X") is None
