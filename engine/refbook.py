@@ -203,6 +203,10 @@ class ReferenceBook:
     def phase(self, instr: int) -> int:
         return self.instruments[instr].phase
 
+    def last_price(self, instr: int) -> int:
+        """The last traded price, 0 before the first trade."""
+        return self.instruments[instr].ltp
+
     # --- the batch entry point ------------------------------------------------------------
 
     def process(self, rows: np.ndarray, keep_events: bool = True) -> np.ndarray:

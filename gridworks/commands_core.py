@@ -55,8 +55,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 async def _run_node(config: NodeConfig) -> None:
+    from gateway.server import Gateway, GatewayConfig
     from gridworks.datadir import DataDirLockedError
-    from gridworks.http_status import serve_status
     from gridworks.node import Node
 
     node = Node(config)
@@ -69,19 +69,17 @@ async def _run_node(config: NodeConfig) -> None:
     for line in report.lines():
         print(f"gridworks: {line}")
     _print_first_credentials(node, config)
-    routes = {"/health": lambda: {"status": "ok", "seq": node.core.last_seq},
-              "/status": node.status}
-    server = await serve_status(config.host, config.port, routes)
-    print(f"gridworks: serving on http://{config.host}:{config.port} "
-          f"(/health, /status); journal fsync policy: {config.fsync}")
+    gateway = Gateway(node, node.kek, GatewayConfig(host=config.host, port=config.port))
+    await gateway.start()
+    print(f"gridworks: WebSocket API on ws://{config.host}:{config.port}/ "
+          f"(HTTP: /healthz, /metrics, /status); journal fsync policy: {config.fsync}")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     print("gridworks: stopping")
-    server.close()
-    await server.wait_closed()
+    await gateway.stop()
     await node.stop()
     print(f"gridworks: stopped at seq {node.core.last_seq}")
 

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gridworks.node")
 SESSION_TICK_S = 0.02
+Listener = Callable[[CommandBatch, np.ndarray], None]  # a durable batch and its events
 
 
 class NodeStoppedError(RuntimeError):
@@ -92,6 +93,7 @@ class Node:
         self._traded_since_mark = False
         self.kek = b""
         self.first_credentials: list[Credentials] = []
+        self.listeners: list[Listener] = []
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -166,11 +168,16 @@ class Node:
 
     async def submit(self, commands: list[Command]) -> Receipt:
         """Sequence, journal and apply ``commands``; their receipt once they are durable."""
+        return await self.enqueue(commands)
+
+    def enqueue(self, commands: list[Command]) -> asyncio.Future[Receipt]:
+        """As `submit`, but queued now (so calls keep their order) with the receipt to await
+        later."""
         if self._queue is None or self._failure is not None:
             raise NodeStoppedError("the node is not running") from self._failure
         future: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Pending(list(commands), future))
-        return await future
+        return future
 
     async def _commit_loop(self) -> None:
         assert self._queue is not None
@@ -205,9 +212,10 @@ class Node:
         batch = self._sequencer.stamp(CommandBatch.of(commands))
         self._writer.append(batch)
         events = self.core.apply(batch)
+        published = [(batch, events)]
         if (events[:, E_KIND] == EV_TRADED).any():
             self._traded_since_mark = True
-            self._mark_after_trades()
+            published += self._mark_after_trades()
         await loop.run_in_executor(None, self._writer.flush)
         self.stats.batches += 1
         self.stats.commands += len(commands)
@@ -219,25 +227,37 @@ class Node:
             if not item.future.done():
                 item.future.set_result(Receipt(seq, end - 1, events[lo:hi]))
             seq = end
+        if self.listeners:  # after the waiting submitters, who get their replies out first
+            loop.call_soon(self._publish, published)
         if self.config.snapshot_every and (
             self.core.last_seq - self.stats.last_snapshot_seq >= self.config.snapshot_every
         ):
             image_core = self.core
             await loop.run_in_executor(None, self._write_snapshot, image_core)
 
-    def _mark_after_trades(self) -> None:
+    def _mark_after_trades(self) -> list[tuple[CommandBatch, np.ndarray]]:
         """Journal and apply a mark right behind the batch that moved prices, if due."""
         schedule = self._schedule
         if schedule is None or not schedule.mark_due(self.clock(), traded_since_mark=True):
-            return
+            return []
         assert self.core is not None
         assert self._writer is not None
         assert self._sequencer is not None
         mark = self._sequencer.stamp(CommandBatch.of([Mark()]))
         self._writer.append(mark)
-        self.core.apply(mark)  # margin calls reach clients once events are published
+        events = self.core.apply(mark)
         self._traded_since_mark = False
         self.stats.session_commands += 1
+        return [(mark, events)]
+
+    def _publish(self, published: list[tuple[CommandBatch, np.ndarray]]) -> None:
+        """Hand durable batches and their events to the listeners, in sequence order."""
+        for batch, events in published:
+            for listener in self.listeners:
+                try:
+                    listener(batch, events)
+                except Exception:  # a listener's bug must not stop the commit loop
+                    log.exception("event listener failed at seq %d", batch.first_seq)
 
     async def _session_loop(self, schedule: SessionSchedule) -> None:
         while True:

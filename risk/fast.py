@@ -151,6 +151,15 @@ class FastRisk:
             keep &= p[:, P_INSTR] == instr
         return [tuple(row) for row in p[keep][:, [P_ACCT, P_INSTR, P_NET]].tolist()]
 
+    def account_state(self, acct: int) -> list[int]:
+        return [acct, *views(self.arena)[1][acct, :N_ACCOUNT].tolist()]
+
+    def positions_of(self, acct: int) -> list[list[int]]:
+        pos = views(self.arena)[3]
+        rows = pos[(pos[:, P_KEY] != 0) & (pos[:, P_ACCT] == acct)]
+        rows = rows[np.lexsort((rows[:, P_PRODUCT], rows[:, P_INSTR]))]
+        return rows[:, P_ACCT : P_OVERNIGHT + 1].tolist()
+
     def take_synthetic_id(self) -> int:
         self.arena[H_SYNTH] += 1
         return SYNTHETIC_BASE + int(self.arena[H_SYNTH])

@@ -213,6 +213,16 @@ class ReferenceRisk:
             self.accounts[acct] = a
         return a
 
+    def account_state(self, acct: int) -> list[int]:
+        """One account as a row of `ACCOUNT_FIELDS` (a fresh account if never used)."""
+        a = self.accounts.get(acct) or Account(acct, rate=self.default_rate,
+                                               tokens=self.default_rate * rules.TOKEN)
+        return list(astuple(a))
+
+    def positions_of(self, acct: int) -> list[list[int]]:
+        """The account's positions as rows of `POSITION_FIELDS`, by instrument and product."""
+        return [list(astuple(p)) for key, p in sorted(self.positions.items()) if key[0] == acct]
+
     def position(self, acct: int, instr: int, product: int) -> Position:
         key = (acct, instr, product)
         p = self.positions.get(key)

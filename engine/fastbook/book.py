@@ -192,6 +192,10 @@ class FastBook:
     def phase(self, instr: int) -> int:
         return int(views(self.arena)[1][instr, I_PHASE])
 
+    def last_price(self, instr: int) -> int:
+        """The last traded price, 0 before the first trade."""
+        return int(views(self.arena)[1][instr, I_LTP])
+
     def touch(self, instr: int) -> tuple[int, int]:
         """(best bid, best ask) prices of an instrument, 0 for an empty side."""
         ins = views(self.arena)[1]

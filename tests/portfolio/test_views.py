@@ -68,3 +68,13 @@ def test_the_trial_balance_shows_balanced_books(traded: Harness) -> None:
 ])
 def test_average_price_rounds_half_away_from_zero(net: int, basis: int, average: int) -> None:
     assert views.average_price(net, basis) == average
+
+
+def test_one_account_reads_like_the_whole_state(traded: Harness) -> None:
+    risk = traded.core.risk
+    state = risk.state()
+    for row in state.accounts.tolist():
+        assert risk.account_state(row[0]) == row
+        mine = [p for p in state.positions.tolist() if p[0] == row[0]]
+        assert risk.positions_of(row[0]) == mine
+    assert risk.positions_of(9) == []

@@ -1,0 +1,126 @@
+"""A small asyncio client of the WebSocket API, for tests, tools and load generators.
+
+    client = await Client.connect("ws://127.0.0.1:8080/")
+    await client.login(key_id, secret)
+    result = await client.request("place", symbol="RELIANCE", side="buy", qty=1,
+                                  price=141_230, client_order_id="a1")
+    push = await client.next_push("orders")
+
+Replies are matched to requests by id; pushes are kept in arrival order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import secrets
+import time
+from collections import deque
+from typing import Any
+
+import msgspec
+from websockets.asyncio.client import ClientConnection, connect
+
+from accounts.keys import sign
+
+
+class ClientError(Exception):
+    def __init__(self, error: dict) -> None:
+        super().__init__(f"{error.get('code')}: {error.get('message')}")
+        self.code: str = error.get("code", "")
+        self.error = error
+
+
+class Client:
+    def __init__(self, ws: ClientConnection, fmt: str) -> None:
+        self.ws = ws
+        self.fmt = fmt
+        self._ids = itertools.count(1)
+        self._waiting: dict[Any, asyncio.Future[dict]] = {}
+        self.pushes: deque[dict] = deque()
+        self._arrived = asyncio.Event()
+        self.frames = 0
+        self._reader = asyncio.create_task(self._read())
+
+    @classmethod
+    async def connect(cls, url: str, fmt: str = "json", **kwargs: Any) -> Client:
+        if fmt == "msgpack":
+            url += ("&" if "?" in url else "?") + "format=msgpack"
+        ws = await connect(url, compression=None, max_size=1 << 22, **kwargs)
+        return cls(ws, fmt)
+
+    async def close(self) -> None:
+        await self.ws.close()
+        self._reader.cancel()
+        await asyncio.gather(self._reader, return_exceptions=True)
+
+    # --- requests ------------------------------------------------------------------------------
+
+    async def send_raw(self, frame: bytes | str) -> None:
+        await self.ws.send(frame)
+
+    async def call(self, op: str, args: dict | None = None, timeout: float = 5.0) -> dict:
+        """The whole reply to a request (``ok`` true or false)."""
+        request_id = next(self._ids)
+        future: asyncio.Future[dict] = asyncio.get_running_loop().create_future()
+        self._waiting[request_id] = future
+        body = {"id": request_id, "op": op, "args": args or {}}
+        if self.fmt == "json":
+            await self.ws.send(msgspec.json.encode(body).decode())
+        else:
+            await self.ws.send(msgspec.msgpack.encode(body))
+        return await asyncio.wait_for(future, timeout)
+
+    async def request(self, op: str, timeout: float = 5.0, **args: Any) -> Any:
+        """The result of a request; `ClientError` if it failed."""
+        reply = await self.call(op, args, timeout)
+        if not reply["ok"]:
+            raise ClientError(reply["error"])
+        return reply.get("result")
+
+    async def login(self, key_id: str, secret: str) -> dict:
+        now = time.time_ns() // 1_000_000
+        nonce = secrets.token_hex(8)
+        return await self.request("login", key_id=key_id, timestamp=now, nonce=nonce,
+                                  signature=sign(secret, key_id, now, nonce))
+
+    # --- pushes --------------------------------------------------------------------------------
+
+    async def next_push(self, channel: str | None = None, timeout: float = 5.0) -> dict:
+        """The oldest unread push (of ``channel``, if given); others stay queued."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            for push in self.pushes:
+                if channel is None or push["ch"] == channel:
+                    self.pushes.remove(push)
+                    return push
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                raise TimeoutError(f"no push on {channel!r} within {timeout} s")
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), left)
+            except TimeoutError:
+                continue
+
+    def drain(self, channel: str | None = None) -> list[dict]:
+        out = [p for p in self.pushes if channel is None or p["ch"] == channel]
+        for push in out:
+            self.pushes.remove(push)
+        return out
+
+    async def _read(self) -> None:
+        decode = msgspec.json.decode if self.fmt == "json" else msgspec.msgpack.decode
+        async for frame in self.ws:
+            self.frames += 1
+            message = decode(frame)
+            for item in message if isinstance(message, list) else [message]:
+                if "ok" in item:
+                    future = self._waiting.pop(item.get("id"), None)
+                    if future is not None and not future.done():
+                        future.set_result(item)
+                    elif future is None:
+                        self.pushes.append({"ch": "unmatched_reply", "data": item})
+                else:
+                    self.pushes.append(item)
+            self._arrived.set()

@@ -1,0 +1,135 @@
+"""One client connection: who it is, what it follows, and its outbound buffer.
+
+Everything for the client goes through one ordered queue of encoded frames, written by one
+writer task. Whatever is queued when the writer runs goes out as a single frame (an array
+of messages), so a burst of updates costs one write. The queue is bounded in bytes:
+
+* above ``outbound_soft``, public channels stop queueing updates; when the queue has
+  drained, each of them gets one fresh snapshot instead (conflation to the latest state);
+* private channels and replies are never dropped; above ``outbound_hard`` the client is
+  warned (SLOW_CONSUMER), and closed if it is still there after ``slow_grace_s``.
+
+One slow client therefore never delays the others: delivery to it is a queue append.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from gateway.errors import GatewayCode, error_body
+from gateway.feeds import Channel, Published
+from gateway.limits import Limits, TokenBucket
+from gateway.protocol import Format, Push, Reply, encode, join
+
+CLOSE_SLOW = 4019  # the close code for a slow consumer (private range)
+
+
+class Connection:
+    def __init__(self, ws: ServerConnection, fmt: Format, ip: str, limits: Limits,
+                 snapshot: Callable[[Channel], Published | None]) -> None:
+        self.ws = ws
+        self.fmt = fmt
+        self.ip = ip
+        self.limits = limits
+        self._snapshot = snapshot
+        self.account = -1
+        self.key_id = ""
+        self.scopes = 0
+        self.subscriptions: dict[str, Channel] = {}  # wire name -> channel
+        self.bucket = TokenBucket(limits.messages_per_s, 2 * limits.messages_per_s)
+        self.queue: deque[bytes] = deque()
+        self.queued = 0
+        self.conflated: set[Channel] = set()
+        self.slow_since = 0.0
+        self.heartbeats = 0
+        self.closed = False
+        self._wakeup = asyncio.Event()
+        self.writer = asyncio.create_task(self._write_loop(), name=f"gw-writer-{ip}")
+
+    # --- queueing ------------------------------------------------------------------------------
+
+    def deliver(self, message: Published, public: bool) -> None:
+        channel = self.subscriptions.get(message.channel)
+        if public and channel is not None and (channel in self.conflated
+                                              or self.queued > self.limits.outbound_soft):
+            self.conflated.add(channel)
+            return
+        self._enqueue(message.frame(self.fmt))
+
+    def reply(self, request_id: Any, result: Any = None, error: Any = None) -> None:
+        reply = Reply(request_id, error is None, result, error)
+        self._enqueue(encode(reply, self.fmt))
+
+    def push(self, channel: str, data: Any, ts: int, seq: int = 0) -> None:
+        """A message that belongs to no shared channel (heartbeats, notices)."""
+        self._enqueue(encode(Push(channel, seq, ts, data), self.fmt))
+
+    def _enqueue(self, frame: bytes) -> None:
+        if self.closed:
+            return
+        self.queue.append(frame)
+        self.queued += len(frame)
+        self._wakeup.set()
+        if self.queued > self.limits.outbound_hard:
+            self._too_slow()
+
+    def _too_slow(self) -> None:
+        now = time.monotonic()
+        if not self.slow_since:
+            self.slow_since = now
+            warning = error_body(GatewayCode.SLOW_CONSUMER,
+                                 detail={"queued_bytes": self.queued})
+            frame = encode(Push("system", 0, time.time_ns(), {"warning": warning}), self.fmt)
+            self.queue.append(frame)
+            self.queued += len(frame)
+        elif now - self.slow_since > self.limits.slow_grace_s:
+            self.close(CLOSE_SLOW, "SLOW_CONSUMER")
+
+    # --- writing -------------------------------------------------------------------------------
+
+    async def _write_loop(self) -> None:
+        text = self.fmt == "json"
+        try:
+            while not self.closed:
+                await self._wakeup.wait()
+                self._wakeup.clear()
+                while self.queue:
+                    frames = list(self.queue)
+                    self.queue.clear()
+                    self.queued = 0
+                    await self.ws.send(join(frames, self.fmt), text=text)
+                    if not self.queue:
+                        self._refresh_conflated()
+                if self.slow_since and self.queued < self.limits.outbound_soft:
+                    self.slow_since = 0.0
+        except ConnectionClosed:
+            self.closed = True
+
+    def _refresh_conflated(self) -> None:
+        """The queue drained: channels that skipped updates get their latest state."""
+        while self.conflated and self.queued <= self.limits.outbound_soft:
+            channel = self.conflated.pop()
+            if channel.name in self.subscriptions:
+                snapshot = self._snapshot(channel)
+                if snapshot is not None:
+                    self._enqueue(snapshot.frame(self.fmt))
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._wakeup.set()
+        self._closing = asyncio.ensure_future(self.ws.close(code, reason))
+
+    async def finish(self) -> None:
+        self.closed = True
+        self._wakeup.set()
+        self.writer.cancel()
+        await asyncio.gather(self.writer, return_exceptions=True)

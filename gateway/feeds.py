@@ -1,0 +1,90 @@
+"""Channels: gapless sequence numbers, a retention ring for resume, encode-once delivery.
+
+A channel numbers its messages 1, 2, 3, ... and keeps the last ``retention`` of them, so a
+client that reconnects with the last sequence number it saw gets exactly what it missed,
+or, when that is no longer kept, a fresh snapshot. A message is encoded at most once per
+wire format, however many connections receive it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Protocol
+
+from gateway.protocol import Format, Push, encode
+
+
+class Subscriber(Protocol):
+    def deliver(self, message: Published, public: bool) -> None: ...
+
+
+class Published:
+    __slots__ = ("_frames", "channel", "data", "seq", "snapshot", "ts")
+
+    def __init__(self, channel: str, seq: int, ts: int, data: Any,
+                 snapshot: bool = False) -> None:
+        self.channel, self.seq, self.ts, self.data = channel, seq, ts, data
+        self.snapshot = snapshot
+        self._frames: dict[str, bytes] = {}
+
+    def frame(self, fmt: Format) -> bytes:
+        frame = self._frames.get(fmt)
+        if frame is None:
+            push = Push(self.channel, self.seq, self.ts, self.data, self.snapshot)
+            frame = self._frames[fmt] = encode(push, fmt)
+        return frame
+
+
+class Channel:
+    def __init__(self, key: str, public: bool, retention: int = 1_000,
+                 wire_name: str | None = None) -> None:
+        self.key = key
+        self.name = wire_name or key  # what clients see in ``ch``
+        self.public = public
+        self.seq = 0
+        self.ring: deque[Published] = deque(maxlen=retention)
+        self.subscribers: set[Subscriber] = set()
+
+    def publish(self, data: Any, ts: int) -> Published:
+        self.seq += 1
+        message = Published(self.name, self.seq, ts, data)
+        self.ring.append(message)
+        for subscriber in self.subscribers:
+            subscriber.deliver(message, self.public)
+        return message
+
+    def since(self, seq: int) -> list[Published] | None:
+        """Messages after ``seq``, or None when some of them are no longer kept."""
+        if seq >= self.seq:
+            return []
+        if not self.ring or self.ring[0].seq > seq + 1:
+            return None
+        return [m for m in self.ring if m.seq > seq]
+
+    def snapshot_message(self, data: Any, ts: int) -> Published:
+        """A snapshot stamped with the channel's current sequence number: updates after it
+        carry the following numbers."""
+        return Published(self.name, self.seq, ts, data, snapshot=True)
+
+
+class Feeds:
+    """All channels by name, created on first use. Private channels are named
+    ``orders@ACCOUNT`` internally and shown to their owner without the suffix."""
+
+    def __init__(self, retention: int = 1_000) -> None:
+        self.retention = retention
+        self.channels: dict[str, Channel] = {}
+
+    def public(self, name: str) -> Channel:
+        channel = self.channels.get(name)
+        if channel is None:
+            channel = self.channels[name] = Channel(name, True, self.retention)
+        return channel
+
+    def private(self, name: str, account: int) -> Channel:
+        key = f"{name}@{account}"
+        channel = self.channels.get(key)
+        if channel is None:
+            channel = self.channels[key] = Channel(key, False, self.retention, wire_name=name)
+        return channel
+

@@ -1,0 +1,41 @@
+"""Limits of the gateway: token buckets and the numbers a deployment can tune."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_frame: int = 64 * 1024  # larger frames get FRAME_TOO_LARGE; beyond 1 MiB: closed
+    messages_per_s: float = 50.0  # per connection, burst twice that
+    key_messages_per_s: float = 200.0  # per API key over all its connections
+    max_subscriptions: int = 200  # per connection
+    connections_per_key: int = 8
+    connections_per_ip: int = 64
+    outbound_soft: int = 256 * 1024  # queued bytes above which public channels conflate
+    outbound_hard: int = 4 * 1024 * 1024  # queued bytes above which a connection is warned
+    slow_grace_s: float = 5.0  # then closed if still above the hard limit
+    heartbeat_s: float = 1.0
+    login_window_ms: int = 30_000  # a login signature is valid this long around server time
+    allowed_origins: tuple[str, ...] = ()  # browsers from elsewhere are refused
+
+
+@dataclass
+class TokenBucket:
+    rate: float
+    burst: float
+    tokens: float = -1.0
+    stamp: float = field(default_factory=time.monotonic)
+
+    def take(self, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        if self.tokens < 0:
+            self.tokens = self.burst
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True

@@ -1,0 +1,259 @@
+"""The operations of the WebSocket API and their dispatch for one connection.
+
+Each request is rate limited, decoded, checked for login and scope, then run. Trading
+operations are queued to the node at once, in the order they arrived, and answered when
+their commands are durable; the connection keeps reading meanwhile, so replies to
+pipelined requests may come in any order (their ``id`` says which is which).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from accounts.registry import Scope
+from gateway import ops
+from gateway.auth import LoginArgs
+from gateway.connection import Connection
+from gateway.errors import ApiError, GatewayCode, error_body
+from gateway.feeds import Channel
+from gateway.protocol import BadFrameError, decode_request
+
+if TYPE_CHECKING:
+    from gateway.server import Gateway
+
+Handler = Callable[[Connection, dict], Awaitable[Any]]
+PUBLIC_KINDS = ("ticker", "depth", "trades", "candles")
+PRIVATE_CHANNELS = ("orders", "fills", "positions", "funds")
+
+
+class Operations:
+    def __init__(self, gateway: Gateway) -> None:
+        self.gw = gateway
+        # name -> (handler, scope it needs; None: no login needed)
+        self.table: dict[str, tuple[Handler, Scope | None]] = {
+            "login": (self.login, None),
+            "ping": (self.ping, None),
+            "time": (self.ping, None),
+            "instruments": (self.instruments, None),
+            "subscribe": (self.subscribe, None),
+            "unsubscribe": (self.unsubscribe, None),
+            "place": (self.place, Scope.TRADE),
+            "amend": (self.amend, Scope.TRADE),
+            "cancel": (self.cancel, Scope.TRADE),
+            "cancel_all": (self.cancel_all, Scope.TRADE),
+            "order": (self.order, Scope.READ),
+            "orders": (self.orders, Scope.READ),
+            "positions": (self.positions, Scope.READ),
+            "funds": (self.funds, Scope.READ),
+        }
+
+    # --- dispatch ------------------------------------------------------------------------------
+
+    async def dispatch(self, conn: Connection, frame: bytes | str) -> None:
+        metrics = self.gw.metrics
+        metrics.inc("gridworks_ws_requests_total")
+        if not conn.bucket.take() or not self.gw.key_bucket_take(conn):
+            metrics.inc("gridworks_ws_errors_total", code="RATE_LIMITED")
+            conn.reply(None, error=error_body(GatewayCode.RATE_LIMITED))
+            return
+        try:
+            request = decode_request(frame, conn.fmt)
+        except BadFrameError as exc:
+            metrics.inc("gridworks_ws_errors_total", code=exc.code.name)
+            conn.reply(exc.request_id, error=exc.body())
+            return
+        entry = self.table.get(request.op)
+        try:
+            if entry is None:
+                raise ApiError(GatewayCode.UNKNOWN_OP, f"no operation {request.op!r}")
+            handler, scope = entry
+            if scope is not None:
+                if conn.account < 0:
+                    raise ApiError(GatewayCode.NOT_LOGGED_IN)
+                if not conn.scopes & scope:
+                    raise ApiError(GatewayCode.SCOPE_DENIED, needs=scope.name.lower())
+            result = await handler(conn, request.args)
+        except ApiError as exc:
+            metrics.inc("gridworks_ws_errors_total", code=exc.code.name)
+            conn.reply(request.id, error=exc.body())
+            return
+        if isinstance(result, asyncio.Future):  # answered when durable
+            self._reply_later(conn, request.id, result)
+        else:
+            conn.reply(request.id, result)
+
+    def _reply_later(self, conn: Connection, request_id: Any,
+                     pending: asyncio.Future[Callable[[], Any]]) -> None:
+        def done(future: asyncio.Future[Callable[[], Any]]) -> None:
+            try:
+                conn.reply(request_id, future.result()())
+            except ApiError as exc:
+                self.gw.metrics.inc("gridworks_ws_errors_total", code=exc.code.name)
+                conn.reply(request_id, error=exc.body())
+
+        pending.add_done_callback(done)
+
+    # --- session -------------------------------------------------------------------------------
+
+    async def login(self, conn: Connection, args: dict) -> dict:
+        if conn.account >= 0:
+            raise ApiError(GatewayCode.ALREADY_LOGGED_IN)
+        parsed = ops.parse(args, LoginArgs) if isinstance(args, dict) else None
+        assert parsed is not None
+        record = self.gw.auth.login(parsed)
+        self.gw.attach(conn, record)
+        name = self.gw.core.registry.accounts[record.account].name
+        return {"account": record.account, "name": name,
+                "scopes": [s for s, f in (("read", Scope.READ), ("trade", Scope.TRADE),
+                                          ("admin", Scope.ADMIN)) if record.grant.scopes & f]}
+
+    async def ping(self, conn: Connection, args: dict) -> dict:
+        return {"time": time.time_ns(), "seq": self.gw.core.last_seq}
+
+    async def instruments(self, conn: Connection, args: dict) -> list[dict]:
+        core = self.gw.core
+        return [{"symbol": s.symbol, "name": s.name, "segment": s.segment, "tick": s.tick,
+                 "lot": s.lot, "freeze_qty": s.freeze_qty, "ref_price": s.ref_price,
+                 "band": [s.band_lo, s.band_hi], "products": sorted(p.name.lower()
+                                                                     for p in s.products),
+                 "phase": self.gw.phase_name(i)} for i, s in enumerate(core.specs)]
+
+    # --- subscriptions -------------------------------------------------------------------------
+
+    async def subscribe(self, conn: Connection, args: dict) -> dict:
+        parsed = ops.parse(args, ops.SubscribeArgs)
+        channels = [self._channel(conn, name) for name in parsed.channels]
+        fresh = [c for c in channels if c.name not in conn.subscriptions]
+        if len(conn.subscriptions) + len(fresh) > self.gw.config.limits.max_subscriptions:
+            raise ApiError(GatewayCode.TOO_MANY_SUBSCRIPTIONS,
+                           limit=self.gw.config.limits.max_subscriptions)
+        result = {}
+        for channel in channels:
+            conn.subscriptions[channel.name] = channel
+            channel.subscribers.add(conn)
+            result[channel.name] = self.gw.catch_up(conn, channel, parsed.resume.get(channel.name))
+        return {"subscribed": result}
+
+    async def unsubscribe(self, conn: Connection, args: dict) -> dict:
+        parsed = ops.parse(args, ops.UnsubscribeArgs)
+        gone = []
+        for name in parsed.channels:
+            channel = conn.subscriptions.pop(name, None)
+            if channel is not None:
+                channel.subscribers.discard(conn)
+                conn.conflated.discard(channel)
+                gone.append(name)
+        return {"unsubscribed": gone}
+
+    def _channel(self, conn: Connection, name: str) -> Channel:
+        if name in PRIVATE_CHANNELS:
+            if conn.account < 0:
+                raise ApiError(GatewayCode.NOT_LOGGED_IN, channel=name)
+            if not conn.scopes & Scope.READ:
+                raise ApiError(GatewayCode.SCOPE_DENIED, needs="read")
+            return self.gw.feeds.private(name, conn.account)
+        kind, _, rest = name.partition(".")
+        if kind not in PUBLIC_KINDS or self.gw.market.snapshot(name) is None:
+            symbol = rest.partition(".")[0]
+            if kind in PUBLIC_KINDS and symbol not in self.gw.market.symbols:
+                raise ApiError(GatewayCode.UNKNOWN_SYMBOL, channel=name)
+            raise ApiError(GatewayCode.UNKNOWN_CHANNEL, channel=name)
+        return self.gw.feeds.public(name)
+
+    # --- trading -------------------------------------------------------------------------------
+
+    async def place(self, conn: Connection, args: dict) -> asyncio.Future:
+        parsed = ops.parse(args, ops.PlaceArgs)
+        instrument = self.gw.core.instrument_id(parsed.symbol)
+        if instrument is None:
+            raise ApiError(GatewayCode.UNKNOWN_SYMBOL, symbol=parsed.symbol)
+        command = ops.new_order(conn.account, instrument, parsed)
+        self.gw.metrics.inc("gridworks_orders_total")
+        return self._submit(command, lambda receipt: ops.outcome(receipt.events,
+                                                                  parsed.client_order_id))
+
+    async def amend(self, conn: Connection, args: dict) -> asyncio.Future:
+        parsed = ops.parse(args, ops.AmendArgs)
+        command = ops.amend(conn.account, parsed)
+        return self._submit(command, lambda receipt: ops.outcome(receipt.events,
+                                                                  command.client_order_id))
+
+    async def cancel(self, conn: Connection, args: dict) -> asyncio.Future:
+        parsed = ops.parse(args, ops.OrderRef)
+        command = ops.cancel(conn.account, parsed)
+        return self._submit(command, lambda receipt: ops.outcome(receipt.events,
+                                                                  command.client_order_id))
+
+    async def cancel_all(self, conn: Connection, args: dict) -> asyncio.Future:
+        parsed = ops.parse(args, ops.CancelAllArgs)
+        instrument = None
+        if parsed.symbol is not None:
+            instrument = self.gw.core.instrument_id(parsed.symbol)
+            if instrument is None:
+                raise ApiError(GatewayCode.UNKNOWN_SYMBOL, symbol=parsed.symbol)
+        command = ops.cancel_all(conn.account, instrument)
+        return self._submit(command, lambda receipt: {
+            "cancelled": [e.order_id for e in _cancelled(receipt)]})
+
+    def _submit(self, command: object, answer: Callable[[Any], Any]) -> asyncio.Future:
+        """Queue the command now; a future of the reply builder once it is durable."""
+        started = time.perf_counter()
+        try:
+            pending = self.gw.node.enqueue([command])  # type: ignore[list-item]
+        except RuntimeError:  # the node is stopping or stopped
+            raise ApiError(GatewayCode.SHUTTING_DOWN) from None
+        result: asyncio.Future[Callable[[], Any]] = asyncio.get_running_loop().create_future()
+
+        def durable(future: asyncio.Future[Any]) -> None:
+            self.gw.metrics.observe("gridworks_command_ack_seconds",
+                                    time.perf_counter() - started)
+            if future.cancelled() or future.exception() is not None:
+                result.set_result(_unknown)
+            else:
+                receipt = future.result()
+                result.set_result(lambda: answer(receipt))
+
+        pending.add_done_callback(durable)
+        return result
+
+    # --- queries -------------------------------------------------------------------------------
+
+    async def order(self, conn: Connection, args: dict) -> dict:
+        parsed = ops.parse(args, ops.OrderRef)
+        order_id, client_id = ops.ref(parsed)
+        found = self.gw.accounts.order(conn.account, order_id, client_id)
+        if found is None:
+            raise ApiError(GatewayCode.ORDER_NOT_FOUND, order_id=order_id or None,
+                           client_order_id=client_id or None)
+        return msgspec.to_builtins(found)
+
+    async def orders(self, conn: Connection, args: dict) -> list:
+        ops.parse(args, ops.NoArgs)
+        return msgspec.to_builtins(self.gw.accounts.open_orders(conn.account))
+
+    async def positions(self, conn: Connection, args: dict) -> dict:
+        ops.parse(args, ops.NoArgs)
+        return msgspec.to_builtins(self.gw.accounts.positions(conn.account))
+
+    async def funds(self, conn: Connection, args: dict) -> dict:
+        ops.parse(args, ops.NoArgs)
+        return msgspec.to_builtins(self.gw.accounts.funds(conn.account))
+
+
+def _unknown() -> Any:
+    raise ApiError(GatewayCode.OUTCOME_UNKNOWN)
+
+
+def _cancelled(receipt: Any) -> list:
+    from engine import events as ev
+
+    decoded = ev.decode(receipt.events)
+    for e in decoded:
+        if isinstance(e, ev.Rejected):
+            raise ApiError(e.code)
+    return [e for e in decoded if isinstance(e, ev.Cancelled)]

@@ -1,0 +1,269 @@
+"""Private feeds: every account's orders, fills, positions and funds, from the core's events.
+
+`AccountFeeds.apply` takes one durable batch (its commands, for the client order ids, and
+its event rows) and answers with the updates per account and channel. Orders are tracked
+from acceptance to their end so that every state change carries the whole order (status,
+filled, leaves, average price), and a client that lost a reply can query an order by its
+client order id. Positions and funds are read from the account side after the batch, for
+the accounts it touched. No I/O.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import msgspec
+import numpy as np
+
+from engine.codes import RejectCode
+from engine.commands import CommandBatch
+from engine.core import Core
+from engine.layout import (
+    C_KIND,
+    C_OID,
+    E_A,
+    E_ACCT,
+    E_B,
+    E_C,
+    E_D,
+    E_E,
+    E_F,
+    E_INSTR,
+    E_KIND,
+    E_OID,
+    E_PRICE,
+    E_QTY,
+    E_SEQ,
+    E_SIDE,
+    E_TS,
+    EV_ACCEPTED,
+    EV_AMENDED,
+    EV_CANCELLED,
+    EV_EXPIRED,
+    EV_LEDGER,
+    EV_MARGIN_CALL,
+    EV_REJECTED,
+    EV_RESTATED,
+    EV_TRADED,
+    EV_TRIGGERED,
+    K_NEW_ORDER,
+)
+from engine.types import AUCTION_AGGRESSOR, OrderType, Product, Reason, Side, TimeInForce
+from portfolio.views import AccountView, PositionView, average_price
+from risk.state import ACCOUNT_FIELDS, POSITION_FIELDS
+
+DONE_KEPT = 1_000  # finished orders remembered per account for queries
+
+
+class Order(msgspec.Struct):
+    order_id: int
+    client_order_id: str
+    account: int
+    symbol: str
+    side: str
+    type: str
+    tif: str
+    product: str
+    price: int
+    trigger: int
+    qty: int
+    filled: int
+    leaves: int
+    average_price: int
+    status: str
+    reason: str
+    created_ts: int
+    updated_ts: int
+    seq: int  # the core sequence number of the command that last changed it
+
+
+class Fill(msgspec.Struct):
+    trade_id: int
+    order_id: int
+    client_order_id: str
+    symbol: str
+    side: str
+    price: int
+    qty: int
+    liquidity: str  # maker, taker or auction
+    ts: int
+
+
+class Positions(msgspec.Struct):
+    positions: list[PositionView]
+
+
+Update = tuple[int, str, object]  # account, channel ("orders", "fills", ...), payload
+
+
+class AccountFeeds:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.live: dict[int, Order] = {}
+        self.done: dict[int, OrderedDict[int, Order]] = {}
+        self.by_client_id: dict[tuple[int, str], int] = {}
+        self._cost: dict[int, int] = {}  # order id -> traded value, for the average price
+
+    # --- a batch -------------------------------------------------------------------------------
+
+    def apply(self, batch: CommandBatch, events: np.ndarray) -> list[Update]:
+        client_ids = self._client_ids(batch)
+        out: list[Update] = []
+        touched: set[int] = set()
+        for row in events.tolist():
+            kind = row[E_KIND]
+            if kind == EV_ACCEPTED:
+                out.append(self._accepted(row, client_ids.get(row[E_OID], "")))
+                touched.add(row[E_ACCT])
+            elif kind == EV_REJECTED and row[E_B] == K_NEW_ORDER:
+                out.append(self._rejected(row, client_ids.get(row[E_OID], "")))
+            elif kind == EV_TRADED:
+                out.extend(self._traded(row))
+                touched.update((row[E_C], row[E_D]))
+            elif kind in (EV_CANCELLED, EV_EXPIRED, EV_AMENDED, EV_TRIGGERED, EV_RESTATED):
+                update = self._changed(kind, row)
+                if update is not None:
+                    out.append(update)
+                    touched.add(update[0])
+            elif kind in (EV_LEDGER, EV_MARGIN_CALL):
+                touched.add(row[E_ACCT])
+        if self.core.risk is not None:
+            for account in sorted(a for a in touched if a >= 0):
+                out.append((account, "funds", self.funds(account)))
+                out.append((account, "positions", self.positions(account)))
+        return out
+
+    def _client_ids(self, batch: CommandBatch) -> dict[int, str]:
+        rows = batch.rows
+        return {int(rows[i, C_OID]): e for i, e in enumerate(batch.extras)
+                if type(e) is str and rows[i, C_KIND] == K_NEW_ORDER}
+
+    def _accepted(self, r: list[int], client_id: str) -> Update:
+        otype = OrderType(r[E_A])
+        waiting = otype in (OrderType.SL, OrderType.SL_M)
+        product = Product(r[E_E] >> 8) if r[E_E] >> 8 else Product.MIS
+        order = Order(
+            r[E_OID], client_id, r[E_ACCT], self._symbol(r[E_INSTR]), Side(r[E_SIDE]).name,
+            otype.name, TimeInForce(r[E_B]).name, product.name, r[E_PRICE], r[E_C], r[E_QTY],
+            0, r[E_QTY], 0, "TRIGGER_PENDING" if waiting else "OPEN", "", r[E_TS], r[E_TS],
+            r[E_SEQ],
+        )
+        self.live[order.order_id] = order
+        if client_id:
+            self.by_client_id[(order.account, client_id)] = order.order_id
+        return (order.account, "orders", _copy(order))
+
+    def _rejected(self, r: list[int], client_id: str) -> Update:
+        code = RejectCode(r[E_A])
+        order = Order(
+            r[E_OID], client_id, r[E_ACCT], self._symbol(r[E_INSTR]), _side(r[E_SIDE]), "",
+            "", "", r[E_PRICE], 0, r[E_QTY], 0, 0, 0, "REJECTED", code.name, r[E_TS], r[E_TS],
+            r[E_SEQ],
+        )
+        self._finish(order)
+        return (order.account, "orders", _copy(order))
+
+    def _traded(self, r: list[int]) -> list[Update]:
+        out: list[Update] = []
+        for oid, account, leaves, side in ((r[E_A], r[E_C], r[E_E], Side.BUY),
+                                           (r[E_B], r[E_D], r[E_F], Side.SELL)):
+            order = self.live.get(oid)
+            if order is None:
+                continue
+            qty, price = r[E_QTY], r[E_PRICE]
+            order.filled += qty
+            order.leaves = leaves
+            self._cost[oid] = self._cost.get(oid, 0) + qty * price
+            order.average_price = average_price(order.filled, self._cost[oid])
+            order.status = "FILLED" if leaves == 0 else "PARTIALLY_FILLED"
+            order.updated_ts, order.seq = r[E_TS], r[E_SEQ]
+            liquidity = ("auction" if r[E_SIDE] == AUCTION_AGGRESSOR
+                         else "taker" if r[E_SIDE] == side else "maker")
+            fill = Fill(r[E_OID], oid, order.client_order_id, order.symbol, side.name, price,
+                        qty, liquidity, r[E_TS])
+            out.append((account, "orders", _copy(order)))
+            out.append((account, "fills", fill))
+            if leaves == 0:
+                self._finish(order)
+        return out
+
+    def _changed(self, kind: int, r: list[int]) -> Update | None:
+        order = self.live.get(r[E_OID])
+        if order is None:
+            return None
+        if kind in (EV_CANCELLED, EV_EXPIRED):
+            order.status = "CANCELLED" if kind == EV_CANCELLED else "EXPIRED"
+            order.reason = Reason(r[E_A]).name
+            order.leaves = 0
+        elif kind == EV_AMENDED:
+            order.price, order.qty, order.leaves = r[E_PRICE], r[E_QTY], r[E_A]
+            order.trigger = r[E_C]
+        elif kind == EV_TRIGGERED:
+            order.status = "OPEN" if order.filled == 0 else "PARTIALLY_FILLED"
+            order.price = r[E_PRICE]
+        else:  # restated: a market order turned limit at the auction price
+            order.price = r[E_PRICE]
+        order.updated_ts, order.seq = r[E_TS], r[E_SEQ]
+        if kind in (EV_CANCELLED, EV_EXPIRED):
+            self._finish(order)
+        return (order.account, "orders", _copy(order))
+
+    def _finish(self, order: Order) -> None:
+        self.live.pop(order.order_id, None)
+        self._cost.pop(order.order_id, None)
+        done = self.done.setdefault(order.account, OrderedDict())
+        done[order.order_id] = order
+        if order.client_order_id:
+            self.by_client_id[(order.account, order.client_order_id)] = order.order_id
+        while len(done) > DONE_KEPT:
+            _, old = done.popitem(last=False)
+            self.by_client_id.pop((old.account, old.client_order_id), None)
+
+    def _symbol(self, instr: int) -> str:
+        specs = self.core.specs
+        return specs[instr].symbol if 0 <= instr < len(specs) else ""
+
+    # --- queries -------------------------------------------------------------------------------
+
+    def order(self, account: int, order_id: int = 0, client_order_id: str = "") -> Order | None:
+        if client_order_id:
+            order_id = self.by_client_id.get((account, client_order_id), 0)
+        order = self.live.get(order_id) or self.done.get(account, {}).get(order_id)
+        return _copy(order) if order is not None and order.account == account else None
+
+    def open_orders(self, account: int) -> list[Order]:
+        return [_copy(o) for o in self.live.values() if o.account == account]
+
+    def funds(self, account: int) -> AccountView:
+        assert self.core.risk is not None
+        a = dict(zip(ACCOUNT_FIELDS, self.core.risk.account_state(account), strict=True))
+        free = a["cash"] - a["blocked"] - a["margin"]
+        return AccountView(account, a["cash"], a["credit"], a["blocked"], a["margin"],
+                           free + a["credit"], free, a["unrealised"], a["equity"],
+                           bool(a["in_call"]))
+
+    def positions(self, account: int) -> Positions:
+        assert self.core.risk is not None
+        marks = self._marks()
+        out = []
+        for row in self.core.risk.positions_of(account):
+            p = dict(zip(POSITION_FIELDS, row, strict=True))
+            net, basis = p["net"], p["basis"]
+            out.append(PositionView(
+                account, p["instr"], Product(p["product"]), net, average_price(net, basis),
+                p["realised"], net * marks[p["instr"]] - basis if net else 0, p["margin"],
+                p["open_buy"], p["open_sell"], p["day_buy_qty"], p["day_sell_qty"],
+                p["overnight"]))
+        return Positions(out)
+
+    def _marks(self) -> list[int]:
+        book = self.core.book
+        return [book.last_price(i) or spec.ref_price for i, spec in enumerate(self.core.specs)]
+
+
+def _copy(order: Order) -> Order:
+    return msgspec.structs.replace(order)
+
+
+def _side(value: int) -> str:
+    return Side(value).name if value in (Side.BUY, Side.SELL) else ""

@@ -1,0 +1,286 @@
+"""The WebSocket gateway: connections, publishing, heartbeats and the HTTP endpoints.
+
+It runs on the node's event loop (uvloop in production) and talks to the node through
+`enqueue` (commands) and a listener (durable batches and their events). Each durable batch
+updates the public market data and the private account feeds, and every changed channel
+publishes one message, encoded once per wire format. The same port answers plain HTTP:
+``/healthz``, ``/metrics`` (Prometheus text) and ``/status``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
+
+import msgspec
+import numpy as np
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from accounts.registry import KeyRecord
+from engine import events as ev
+from engine.commands import CommandBatch
+from engine.core import Core
+from engine.layout import E_KIND, E_TS
+from engine.types import EventKind, Phase
+from gateway.auth import Authenticator
+from gateway.connection import Connection
+from gateway.feeds import Channel, Feeds, Published
+from gateway.limits import Limits, TokenBucket
+from gateway.metrics import Metrics
+from gateway.operations import Operations
+from gateway.private import AccountFeeds
+from marketdata.hub import MarketData
+
+log = logging.getLogger("gridworks.gateway")
+HARD_MAX_FRAME = 1 << 20  # beyond this the library closes the connection (1009)
+CLOSE_REVOKED = 4010
+CLOSE_LIMIT = 4011
+CLOSE_RESTART = 1012  # service restart
+
+
+class CommandSink(Protocol):
+    """What the gateway needs of a node."""
+
+    core: Core | None
+    listeners: list[Callable[[CommandBatch, np.ndarray], None]]
+
+    def enqueue(self, commands: list) -> asyncio.Future: ...
+    def status(self) -> dict[str, object]: ...
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    limits: Limits = field(default_factory=Limits)
+    depth_levels: int = 20
+    retention: int = 1_000  # messages kept per channel for resume
+
+
+class Gateway:
+    def __init__(self, node: CommandSink, kek: bytes, config: GatewayConfig | None = None,
+                 status: Callable[[], dict] | None = None) -> None:
+        self.node = node
+        self.config = config or GatewayConfig()
+        assert node.core is not None, "start the node first"
+        self.core: Core = node.core
+        self.metrics = Metrics()
+        self.feeds = Feeds(self.config.retention)
+        self.market = MarketData(self.core.specs, self.core.book.state(),
+                                 self.config.depth_levels, started_ns=time.time_ns())
+        self.accounts = AccountFeeds(self.core)
+        self.auth = Authenticator(lambda: self.core.registry, kek,
+                                  self.config.limits.login_window_ms)
+        self.operations = Operations(self)
+        self.connections: set[Connection] = set()
+        self._by_key: Counter[str] = Counter()
+        self._by_ip: Counter[str] = Counter()
+        self._key_buckets: dict[str, TokenBucket] = {}
+        self._server: Server | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._status = status or node.status
+        self.metrics.gauge("gridworks_ws_connections", lambda: len(self.connections),
+                           "open WebSocket connections")
+        self.metrics.gauge("gridworks_core_seq", lambda: self.core.last_seq,
+                           "last sequence number applied")
+        self.metrics.gauge("gridworks_ws_queued_bytes",
+                           lambda: sum(c.queued for c in self.connections),
+                           "bytes waiting in connections' outbound queues")
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.node.listeners.append(self._on_batch)
+        self._server = await serve(
+            self._handle, self.config.host, self.config.port, compression=None,
+            max_size=HARD_MAX_FRAME, max_queue=64, process_request=self._http,
+            ping_interval=20, ping_timeout=20, server_header="GridWorks",
+        )
+        self._heartbeat = asyncio.create_task(self._heartbeats(), name="gw-heartbeat")
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return self._server.sockets[0].getsockname()[1]
+
+    async def stop(self, reconnect_after_ms: int = 1_000) -> None:
+        """Tell every client that the server is going away and when to come back, then
+        close the connections."""
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            await asyncio.gather(self._heartbeat, return_exceptions=True)
+        now = time.time_ns()
+        for conn in list(self.connections):
+            conn.push("system", {"shutdown": {"reconnect_after_ms": reconnect_after_ms}}, now)
+        await asyncio.sleep(0.05)  # let the notices go out
+        for conn in list(self.connections):
+            conn.close(CLOSE_RESTART, "server restart")
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        if self._on_batch in self.node.listeners:
+            self.node.listeners.remove(self._on_batch)
+
+    # --- publishing ----------------------------------------------------------------------------
+
+    def _on_batch(self, batch: CommandBatch, events: np.ndarray) -> None:
+        if not len(events):
+            return
+        ts = int(events[0, E_TS])
+        for name, payload in self.market.apply(events, self.core.specs):
+            self.feeds.public(name).publish(payload, ts)
+        for account, name, payload in self.accounts.apply(batch, events):
+            self.feeds.private(name, account).publish(payload, ts)
+        revoked = events[events[:, E_KIND] == EventKind.API_KEY_REVOKED]
+        if len(revoked):
+            self._close_revoked(revoked)
+        rejected = events[events[:, E_KIND] == EventKind.REJECTED]
+        for e in ev.decode(rejected):
+            self.metrics.inc("gridworks_rejects_total", code=e.code.name)
+
+    def _close_revoked(self, rows: np.ndarray) -> None:
+        live = {k.grant.key_id for k in self.core.registry.keys.values() if k.active}
+        for conn in list(self.connections):
+            if conn.key_id and conn.key_id not in live:
+                self.auth.forget(conn.key_id)
+                conn.push("system", {"logout": "API_KEY_REVOKED"}, time.time_ns())
+                conn.close(CLOSE_REVOKED, "API_KEY_REVOKED")
+
+    def snapshot(self, channel: Channel) -> Published | None:
+        """A channel's whole state now, stamped with its current sequence number."""
+        if channel.public:
+            data = self.market.snapshot(channel.name, time.time_ns())
+        else:
+            account = int(channel.key.rpartition("@")[2])
+            data = self._private_snapshot(channel.name, account)
+        return None if data is None else channel.snapshot_message(data, time.time_ns())
+
+    def _private_snapshot(self, name: str, account: int) -> Any:
+        if name == "orders":
+            return self.accounts.open_orders(account)
+        if name == "fills":
+            return []
+        if self.core.risk is None:
+            return None
+        return self.accounts.positions(account) if name == "positions" else (
+            self.accounts.funds(account))
+
+    def catch_up(self, conn: Connection, channel: Channel, resume_from: int | None) -> dict:
+        """On subscribe: the missed messages after ``resume_from`` if still kept, else a
+        snapshot; both go out before any later update of the channel."""
+        if resume_from is not None:
+            missed = channel.since(resume_from)
+            if missed is not None:
+                for message in missed:
+                    conn.deliver(message, public=False)
+                return {"seq": channel.seq, "resumed": True, "replayed": len(missed)}
+        snapshot = self.snapshot(channel)
+        if snapshot is not None:
+            conn.deliver(snapshot, public=False)
+        return {"seq": channel.seq, "resumed": False}
+
+    # --- connections ---------------------------------------------------------------------------
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        query = parse_qs(urlsplit(ws.request.path if ws.request else "/").query)
+        fmt = "msgpack" if query.get("format") == ["msgpack"] else "json"
+        ip = ws.remote_address[0] if ws.remote_address else "?"
+        if self._by_ip[ip] >= self.config.limits.connections_per_ip:
+            await ws.close(CLOSE_LIMIT, "TOO_MANY_CONNECTIONS")
+            return
+        conn = Connection(ws, fmt, ip, self.config.limits, self.snapshot)
+        self.connections.add(conn)
+        self._by_ip[ip] += 1
+        self.metrics.inc("gridworks_ws_connections_total")
+        try:
+            async for frame in ws:
+                await self.operations.dispatch(conn, frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            self._forget(conn)
+            await conn.finish()
+
+    def attach(self, conn: Connection, record: KeyRecord) -> None:
+        """A successful login binds the connection to the key's account."""
+        from gateway.errors import ApiError, GatewayCode
+
+        key_id = record.grant.key_id
+        if self._by_key[key_id] >= self.config.limits.connections_per_key:
+            raise ApiError(GatewayCode.RATE_LIMITED, "too many connections for this key",
+                           limit=self.config.limits.connections_per_key)
+        conn.account, conn.key_id, conn.scopes = record.account, key_id, record.grant.scopes
+        self._by_key[key_id] += 1
+
+    def key_bucket_take(self, conn: Connection) -> bool:
+        if not conn.key_id:
+            return True
+        bucket = self._key_buckets.get(conn.key_id)
+        if bucket is None:
+            rate = self.config.limits.key_messages_per_s
+            bucket = self._key_buckets[conn.key_id] = TokenBucket(rate, 2 * rate)
+        return bucket.take()
+
+    def _forget(self, conn: Connection) -> None:
+        self.connections.discard(conn)
+        self._by_ip[conn.ip] -= 1
+        if conn.key_id:
+            self._by_key[conn.key_id] -= 1
+        for channel in conn.subscriptions.values():
+            channel.subscribers.discard(conn)
+
+    def phase_name(self, instr: int) -> str:
+        return Phase(self.core.book.phase(instr)).name
+
+    # --- heartbeats ----------------------------------------------------------------------------
+
+    async def _heartbeats(self) -> None:
+        """Every connection hears from the server at least once per ``heartbeat_s``: the
+        time, the last sequence number of each channel it follows, and which instruments
+        are stale (continuous trading, but nothing has happened for a while)."""
+        interval = self.config.limits.heartbeat_s
+        while True:
+            await asyncio.sleep(interval)
+            now = time.time_ns()
+            stale = self.market.stale_symbols(now)
+            for conn in list(self.connections):
+                conn.heartbeats += 1
+                seqs = {name: ch.seq for name, ch in conn.subscriptions.items()}
+                conn.push("heartbeat", {"time": now, "seqs": seqs, "stale": stale}, now,
+                          seq=conn.heartbeats)
+
+    # --- HTTP ----------------------------------------------------------------------------------
+
+    def _http(self, ws: ServerConnection, request: Request) -> Response | None:
+        path = urlsplit(request.path).path
+        origin = request.headers.get("Origin")
+        if origin is not None and origin not in self.config.limits.allowed_origins:
+            return _response(ws, HTTPStatus.FORBIDDEN, {"error": "ORIGIN_NOT_ALLOWED"})
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return None
+        if path in ("/healthz", "/health"):
+            return _response(ws, HTTPStatus.OK, {"status": "ok", "seq": self.core.last_seq})
+        if path == "/status":
+            return _response(ws, HTTPStatus.OK, self._status())
+        if path == "/metrics":
+            response = ws.respond(HTTPStatus.OK, self.metrics.text())
+            response.headers["Content-Type"] = "text/plain; version=0.0.4"
+            return response
+        return _response(ws, HTTPStatus.NOT_FOUND, {"error": "NOT_FOUND"})
+
+
+def _response(ws: ServerConnection, status: HTTPStatus, body: object) -> Response:
+    response = ws.respond(status, msgspec.json.encode(body).decode())
+    del response.headers["Content-Type"]
+    response.headers["Content-Type"] = "application/json"
+    response.headers["Cache-Control"] = "no-store"
+    return response
