@@ -57,15 +57,17 @@ class Operations:
     async def dispatch(self, conn: Connection, frame: bytes | str) -> None:
         metrics = self.gw.metrics
         metrics.inc("gridworks_ws_requests_total")
-        if not conn.bucket.take() or not self.gw.key_bucket_take(conn):
-            metrics.inc("gridworks_ws_errors_total", code="RATE_LIMITED")
-            conn.reply(None, error=error_body(GatewayCode.RATE_LIMITED))
-            return
+        limited = not conn.bucket.take() or not self.gw.key_bucket_take(conn)
         try:
             request = decode_request(frame, conn.fmt)
         except BadFrameError as exc:
-            metrics.inc("gridworks_ws_errors_total", code=exc.code.name)
-            conn.reply(exc.request_id, error=exc.body())
+            code = GatewayCode.RATE_LIMITED if limited else exc.code
+            metrics.inc("gridworks_ws_errors_total", code=code.name)
+            conn.reply(exc.request_id, error=error_body(code) if limited else exc.body())
+            return
+        if limited:
+            metrics.inc("gridworks_ws_errors_total", code="RATE_LIMITED")
+            conn.reply(request.id, error=error_body(GatewayCode.RATE_LIMITED))
             return
         entry = self.table.get(request.op)
         try:

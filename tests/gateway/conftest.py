@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from accounts.registry import Scope
+from engine.commands import SetLimits
 from gateway.client import Client
 from gateway.limits import Limits
 from gateway.server import Gateway, GatewayConfig
@@ -52,6 +53,8 @@ async def exchange(tmp_path: Path, limits: Limits) -> AsyncIterator[Exchange]:
     _, alice = await admin.create_account("alice", 10_00_000 * RUPEE)
     _, bob = await admin.create_account("bob", 10_00_000 * RUPEE)
     viewer = await admin.new_key(alice.account, Scope.READ, "viewer")
+    # The tests trade faster than the 10 orders/s a retail API key gets.
+    await node.submit([SetLimits(a.account, rate_per_s=0) for a in (alice, bob)])
     assert alice is not None
     assert bob is not None
     gateway = Gateway(node, node.kek, GatewayConfig(port=0, limits=limits))
