@@ -384,6 +384,10 @@ def decode(row: np.ndarray | list[int], extra: Extra) -> Command:
     return EndOfDay()
 
 
+class InvalidCommandError(ValueError):
+    """A command whose fields do not fit the core's columns; refused before sequencing."""
+
+
 class CommandBatch:
     """Rows plus extras: the unit the sequencer stamps, the journal stores and the core applies.
 

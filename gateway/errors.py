@@ -36,6 +36,8 @@ class GatewayCode(IntEnum):
     SERVER_BUSY = 4018
     SLOW_CONSUMER = 4019
     SHUTTING_DOWN = 4020
+    TOO_MANY_CONNECTIONS = 4021
+    INTERNAL_ERROR = 4022
 
 
 MESSAGES: dict[GatewayCode, str] = {
@@ -59,6 +61,8 @@ MESSAGES: dict[GatewayCode, str] = {
     GatewayCode.SERVER_BUSY: "the server cannot take more work now; retry",
     GatewayCode.SLOW_CONSUMER: "the connection is not reading fast enough",
     GatewayCode.SHUTTING_DOWN: "the server is restarting; reconnect shortly",
+    GatewayCode.TOO_MANY_CONNECTIONS: "connection limit reached for this key or address",
+    GatewayCode.INTERNAL_ERROR: "the server failed on this request; it was logged",
 }
 
 

@@ -17,6 +17,8 @@ class Limits:
     outbound_soft: int = 256 * 1024  # queued bytes above which public channels conflate
     outbound_hard: int = 4 * 1024 * 1024  # queued bytes above which a connection is warned
     slow_grace_s: float = 5.0  # then closed if still above the hard limit
+    write_buffer: int = 64 * 1024  # bytes the transport holds before the queue backs up
+    socket_send_buffer: int = 0  # SO_SNDBUF per connection (0: the OS default)
     heartbeat_s: float = 1.0
     login_window_ms: int = 30_000  # a login signature is valid this long around server time
     allowed_origins: tuple[str, ...] = ()  # browsers from elsewhere are refused

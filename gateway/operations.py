@@ -9,6 +9,7 @@ pipelined requests may come in any order (their ``id`` says which is which).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from accounts.registry import Scope
+from engine.commands import InvalidCommandError
 from gateway import ops
 from gateway.auth import LoginArgs
 from gateway.connection import Connection
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from gateway.server import Gateway
 
 Handler = Callable[[Connection, dict], Awaitable[Any]]
+log = logging.getLogger(__name__)
 PUBLIC_KINDS = ("ticker", "depth", "trades", "candles")
 PRIVATE_CHANNELS = ("orders", "fills", "positions", "funds")
 
@@ -84,6 +87,11 @@ class Operations:
             metrics.inc("gridworks_ws_errors_total", code=exc.code.name)
             conn.reply(request.id, error=exc.body())
             return
+        except Exception:  # a bug must cost one request, not the connection
+            log.exception("operation %r failed", request.op)
+            metrics.inc("gridworks_ws_errors_total", code="INTERNAL_ERROR")
+            conn.reply(request.id, error=error_body(GatewayCode.INTERNAL_ERROR))
+            return
         if isinstance(result, asyncio.Future):  # answered when durable
             self._reply_later(conn, request.id, result)
         else:
@@ -97,6 +105,9 @@ class Operations:
             except ApiError as exc:
                 self.gw.metrics.inc("gridworks_ws_errors_total", code=exc.code.name)
                 conn.reply(request_id, error=exc.body())
+            except Exception:
+                log.exception("a durable reply failed")
+                conn.reply(request_id, error=error_body(GatewayCode.OUTCOME_UNKNOWN))
 
         pending.add_done_callback(done)
 
@@ -214,7 +225,11 @@ class Operations:
         def durable(future: asyncio.Future[Any]) -> None:
             self.gw.metrics.observe("gridworks_command_ack_seconds",
                                     time.perf_counter() - started)
-            if future.cancelled() or future.exception() is not None:
+            if future.cancelled():
+                result.set_result(_unknown)
+            elif isinstance(future.exception(), InvalidCommandError):
+                result.set_result(_invalid)
+            elif future.exception() is not None:
                 result.set_result(_unknown)
             else:
                 receipt = future.result()
@@ -249,6 +264,10 @@ class Operations:
 
 def _unknown() -> Any:
     raise ApiError(GatewayCode.OUTCOME_UNKNOWN)
+
+
+def _invalid() -> Any:
+    raise ApiError(GatewayCode.INVALID_ARGS, "a value does not fit the order's fields")
 
 
 def _cancelled(receipt: Any) -> list:

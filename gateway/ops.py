@@ -21,7 +21,12 @@ from gateway.errors import ApiError, GatewayCode
 
 ClientOrderId = Annotated[str, msgspec.Meta(min_length=1, max_length=36,
                                             pattern=r"^[A-Za-z0-9_.:-]+$")]
-Paise = Annotated[int, msgspec.Meta(ge=0)]
+# Integers stay inside what every client language holds exactly (JavaScript: 2**53 - 1) and
+# what the core's int64 columns hold; the core then checks ticks, bands, lots and freezes.
+MAX_INT = 2**53 - 1
+Paise = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT)]
+Quantity = Annotated[int, msgspec.Meta(gt=0, le=MAX_INT)]
+Whole = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT)]
 
 SIDES = {"buy": Side.BUY, "sell": Side.SELL}
 TYPES = {"limit": OrderType.LIMIT, "market": OrderType.MARKET, "sl": OrderType.SL,
@@ -39,7 +44,7 @@ class Args(msgspec.Struct, forbid_unknown_fields=True):
 class PlaceArgs(Args):
     symbol: str
     side: Literal["buy", "sell"]
-    qty: Annotated[int, msgspec.Meta(gt=0)]
+    qty: Quantity
     client_order_id: ClientOrderId
     type: Literal["limit", "market", "sl", "sl-m"] = "limit"
     price: Paise = 0
@@ -52,15 +57,15 @@ class PlaceArgs(Args):
 
 
 class OrderRef(Args):
-    order_id: Annotated[int, msgspec.Meta(ge=0)] = 0
+    order_id: Whole = 0
     client_order_id: ClientOrderId | None = None
 
 
 class AmendArgs(OrderRef):
     price: Paise = 0  # 0 keeps it
-    qty: Paise = 0  # the new total quantity; 0 keeps it
+    qty: Whole = 0  # the new total quantity; 0 keeps it
     trigger: Paise = 0
-    disclosed: Annotated[int, msgspec.Meta(ge=-1)] = -1  # -1 keeps it, 0 removes it
+    disclosed: Annotated[int, msgspec.Meta(ge=-1, le=MAX_INT)] = -1  # -1 keeps it, 0 removes it
 
 
 class CancelAllArgs(Args):

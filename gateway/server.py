@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -104,6 +105,7 @@ class Gateway:
             self._handle, self.config.host, self.config.port, compression=None,
             max_size=HARD_MAX_FRAME, max_queue=64, process_request=self._http,
             ping_interval=20, ping_timeout=20, server_header="GridWorks",
+            write_limit=self.config.limits.write_buffer,
         )
         self._heartbeat = asyncio.create_task(self._heartbeats(), name="gw-heartbeat")
 
@@ -197,6 +199,10 @@ class Gateway:
         if self._by_ip[ip] >= self.config.limits.connections_per_ip:
             await ws.close(CLOSE_LIMIT, "TOO_MANY_CONNECTIONS")
             return
+        if self.config.limits.socket_send_buffer:
+            sock = ws.transport.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF,
+                            self.config.limits.socket_send_buffer)
         conn = Connection(ws, fmt, ip, self.config.limits, self.snapshot)
         self.connections.add(conn)
         self._by_ip[ip] += 1
@@ -216,7 +222,7 @@ class Gateway:
 
         key_id = record.grant.key_id
         if self._by_key[key_id] >= self.config.limits.connections_per_key:
-            raise ApiError(GatewayCode.RATE_LIMITED, "too many connections for this key",
+            raise ApiError(GatewayCode.TOO_MANY_CONNECTIONS, "too many connections for this key",
                            limit=self.config.limits.connections_per_key)
         conn.account, conn.key_id, conn.scopes = record.account, key_id, record.grant.scopes
         self._by_key[key_id] += 1

@@ -27,7 +27,14 @@ import numpy as np
 
 from accounts import keys
 from engine import journal, snapshot
-from engine.commands import AddInstrument, Command, CommandBatch, Mark, SetPhase
+from engine.commands import (
+    AddInstrument,
+    Command,
+    CommandBatch,
+    InvalidCommandError,
+    Mark,
+    SetPhase,
+)
 from engine.core import Core
 from engine.instruments import demo_instruments
 from engine.layout import E_KIND, E_SEQ, EV_TRADED
@@ -209,7 +216,15 @@ class Node:
         assert self._writer is not None
         assert self._sequencer is not None
         commands = [cmd for item in items for cmd in item.commands]
-        batch = self._sequencer.stamp(CommandBatch.of(commands))
+        try:
+            unstamped = CommandBatch.of(commands)
+        except (OverflowError, ValueError, TypeError):  # nothing is journaled yet
+            items = _refuse_unencodable(items)
+            commands = [cmd for item in items for cmd in item.commands]
+            if not commands:
+                return
+            unstamped = CommandBatch.of(commands)
+        batch = self._sequencer.stamp(unstamped)
         self._writer.append(batch)
         events = self.core.apply(batch)
         published = [(batch, events)]
@@ -310,3 +325,17 @@ class Node:
             "last_snapshot_seq": self.stats.last_snapshot_seq,
             "instruments": instruments,
         }
+
+
+def _refuse_unencodable(items: list[_Pending]) -> list[_Pending]:
+    """Fail the submissions whose commands cannot be encoded; the others go on."""
+    kept = []
+    for item in items:
+        try:
+            CommandBatch.of(item.commands)
+        except (OverflowError, ValueError, TypeError) as exc:
+            if not item.future.done():
+                item.future.set_exception(InvalidCommandError(str(exc)))
+        else:
+            kept.append(item)
+    return kept

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine import events as ev
-from engine.commands import Deposit, NewOrder, SetLimits
+from engine.commands import Deposit, InvalidCommandError, NewOrder, SetLimits
 from engine.sequencer import CountingClock
 from engine.types import Phase, Side
 from gridworks.config import NodeConfig
@@ -71,6 +71,23 @@ async def test_concurrent_submissions_share_group_commits(tmp_path: Path) -> Non
         seqs = sorted(r.first_seq for r in receipts)
         assert seqs == list(range(seqs[0], seqs[0] + 300))
         assert node.stats.batches - before < 300 / 4
+    finally:
+        await node.stop()
+
+
+async def test_a_command_that_does_not_fit_fails_alone(tmp_path: Path) -> None:
+    node = await started(tmp_path)
+    await funded(node, range(1, 3))
+    try:
+        good = NewOrder(1, 0, Side.BUY, 1, price=141_000, client_order_id="g")
+        huge = NewOrder(2, 0, Side.BUY, 1, price=2**70, client_order_id="h")
+        results = await asyncio.gather(node.submit([good]), node.submit([huge]),
+                                       return_exceptions=True)
+        assert isinstance(results[1], InvalidCommandError)
+        assert next(type(e).__name__ for e in ev.decode(results[0].events)) == "Accepted"
+        after = await node.submit([NewOrder(2, 0, Side.BUY, 1, price=141_000,
+                                            client_order_id="h")])
+        assert after.first_seq == results[0].last_seq + 1, "nothing was sequenced for it"
     finally:
         await node.stop()
 
