@@ -6,11 +6,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
-from gridworks.config import NodeConfig, core_config, from_environment, with_overrides
+from gridworks.config import (
+    ENV_PREFIX,
+    NodeConfig,
+    core_config,
+    from_environment,
+    with_overrides,
+)
 
 
 def _node_options(p: argparse.ArgumentParser) -> None:
@@ -38,13 +46,21 @@ def _register_serve(sub: argparse._SubParsersAction) -> None:
                    help="commands between snapshots (0: never; default 200000)")
     p.add_argument("--closed", action="store_true",
                    help="on first start leave the demo instruments closed")
+    p.add_argument("--simulate", action="store_true", default=None,
+                   help="run the market simulator: makers quoting and takers trading")
+    p.add_argument("--sim-speed", type=float, default=None,
+                   help="multiply the simulator's order rates (default 1: ~500 orders/s)")
+    p.add_argument("--sim-seed", type=int, default=None, help="the simulator's random seed")
     p.set_defaults(handler=_serve)
 
 
 def _serve(args: argparse.Namespace) -> int:
     config = _config(args, host=args.host, port=args.port, fsync=args.fsync,
                      snapshot_every=args.snapshot_every,
-                     open_market=False if args.closed else None)
+                     open_market=False if args.closed else None, simulate=args.simulate,
+                     sim_speed=args.sim_speed, sim_seed=args.sim_seed)
+    if config.simulate:
+        config = round_the_clock(config, os.environ)
     try:
         import uvloop
 
@@ -52,6 +68,14 @@ def _serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def round_the_clock(config: NodeConfig, environ: Mapping[str, str]) -> NodeConfig:
+    """A simulated market trades at any hour, so the daily intraday square-off and end of
+    day are off unless configured explicitly."""
+    off = {name: "" for name in ("square_off_at", "end_of_day_at")
+           if ENV_PREFIX + name.upper() not in environ}
+    return with_overrides(config, **off)
 
 
 async def _run_node(config: NodeConfig) -> None:
@@ -73,15 +97,37 @@ async def _run_node(config: NodeConfig) -> None:
     await gateway.start()
     print(f"gridworks: WebSocket API on ws://{config.host}:{config.port}/ "
           f"(HTTP: /healthz, /metrics, /status); journal fsync policy: {config.fsync}")
+    simulator = _start_simulator(node, config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     print("gridworks: stopping")
+    if simulator is not None:
+        simulator.cancel()
+        await asyncio.gather(simulator, return_exceptions=True)
     await gateway.stop()
     await node.stop()
     print(f"gridworks: stopped at seq {node.core.last_seq}")
+
+
+def _start_simulator(node: object, config: NodeConfig) -> asyncio.Task[None] | None:
+    if not config.simulate:
+        return None
+    from gridworks.simulator import SimConfig, run_simulator
+
+    sim = SimConfig(seed=config.sim_seed, speed=config.sim_speed)
+    print(f"gridworks: market simulator on (speed {sim.speed:g}, seed {sim.seed}): "
+          "accounts sim-maker-* quote every instrument, sim-taker-* trade against them")
+    task = asyncio.create_task(run_simulator(node, sim), name="gridworks-simulator")  # type: ignore[arg-type]
+    task.add_done_callback(_report_simulator_end)
+    return task
+
+
+def _report_simulator_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        print(f"gridworks: the market simulator stopped: {task.exception()!r}", file=sys.stderr)
 
 
 def _print_first_credentials(node: object, config: NodeConfig) -> None:

@@ -33,6 +33,9 @@ class NodeConfig(msgspec.Struct, frozen=True, kw_only=True):
     square_off_at: str = "15:20"  # Indian time; intraday positions are closed ("" = never)
     end_of_day_at: str = "16:00"  # Indian time; charges posted, day rolled ("" = never)
     demo_accounts: bool = True  # create the operator and a funded demo trader if missing
+    simulate: bool = False  # run the market simulator's makers and takers in the node
+    sim_speed: float = 1.0  # multiplies the simulator's order rates
+    sim_seed: int = 7
 
 
 TIMES_OF_DAY = {"square_off_at", "end_of_day_at"}
