@@ -207,6 +207,10 @@ class ReferenceBook:
         """The last traded price, 0 before the first trade."""
         return self.instruments[instr].ltp
 
+    def last_prices(self) -> list[int]:
+        """Every instrument's last traded price, by instrument id."""
+        return [i.ltp for i in self.instruments]
+
     # --- the batch entry point ------------------------------------------------------------
 
     def process(self, rows: np.ndarray, keep_events: bool = True) -> np.ndarray:

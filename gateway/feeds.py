@@ -53,6 +53,12 @@ class Channel:
             subscriber.deliver(message, self.public)
         return message
 
+    def invalidate(self) -> None:
+        """The state behind the channel changed while nobody followed it: the next number
+        is used up and nothing is kept, so a resume from before gets a fresh snapshot."""
+        self.seq += 1
+        self.ring.clear()
+
     def since(self, seq: int) -> list[Published] | None:
         """Messages after ``seq``, or None when some of them are no longer kept."""
         if seq >= self.seq:
@@ -80,6 +86,10 @@ class Feeds:
         if channel is None:
             channel = self.channels[name] = Channel(name, True, self.retention)
         return channel
+
+    def followed(self, name: str, account: int) -> bool:
+        channel = self.channels.get(f"{name}@{account}")
+        return channel is not None and bool(channel.subscribers)
 
     def private(self, name: str, account: int) -> Channel:
         key = f"{name}@{account}"

@@ -11,6 +11,7 @@ the accounts it touched. No I/O.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 
 import msgspec
 import numpy as np
@@ -106,11 +107,17 @@ class AccountFeeds:
 
     # --- a batch -------------------------------------------------------------------------------
 
-    def apply(self, batch: CommandBatch, events: np.ndarray) -> list[Update]:
+    def apply(self, batch: CommandBatch, events: np.ndarray | list[list[int]],
+              wanted: Callable[[str, int], bool] = lambda name, account: True) -> list[Update]:
+        """The updates of a batch, per account and channel. Order changes and fills are
+        always produced (the order book of each account is kept here); funds and positions
+        only where ``wanted`` says someone follows them, else ``None``: the state changed
+        but nobody needs its new value now."""
         client_ids = self._client_ids(batch)
         out: list[Update] = []
         touched: set[int] = set()
-        for row in events.tolist():
+        rows = events.tolist() if isinstance(events, np.ndarray) else events
+        for row in rows:
             kind = row[E_KIND]
             if kind == EV_ACCEPTED:
                 out.append(self._accepted(row, client_ids.get(row[E_OID], "")))
@@ -128,9 +135,15 @@ class AccountFeeds:
             elif kind in (EV_LEDGER, EV_MARGIN_CALL):
                 touched.add(row[E_ACCT])
         if self.core.risk is not None:
+            marks: list[int] | None = None
             for account in sorted(a for a in touched if a >= 0):
-                out.append((account, "funds", self.funds(account)))
-                out.append((account, "positions", self.positions(account)))
+                funds = self.funds(account) if wanted("funds", account) else None
+                out.append((account, "funds", funds))
+                positions = None
+                if wanted("positions", account):
+                    marks = marks or self._marks()
+                    positions = self.positions(account, marks)
+                out.append((account, "positions", positions))
         return out
 
     def _client_ids(self, batch: CommandBatch) -> dict[int, str]:
@@ -242,9 +255,9 @@ class AccountFeeds:
                            free + a["credit"], free, a["unrealised"], a["equity"],
                            bool(a["in_call"]))
 
-    def positions(self, account: int) -> Positions:
+    def positions(self, account: int, marks: list[int] | None = None) -> Positions:
         assert self.core.risk is not None
-        marks = self._marks()
+        marks = marks or self._marks()
         out = []
         for row in self.core.risk.positions_of(account):
             p = dict(zip(POSITION_FIELDS, row, strict=True))
@@ -257,8 +270,9 @@ class AccountFeeds:
         return Positions(out)
 
     def _marks(self) -> list[int]:
-        book = self.core.book
-        return [book.last_price(i) or spec.ref_price for i, spec in enumerate(self.core.specs)]
+        last = self.core.book.last_prices()
+        return [price or spec.ref_price for price, spec in zip(last, self.core.specs,
+                                                                strict=False)]
 
 
 def _copy(order: Order) -> Order:

@@ -27,10 +27,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from accounts.registry import KeyRecord
-from engine import events as ev
+from engine.codes import RejectCode
 from engine.commands import CommandBatch
 from engine.core import Core
-from engine.layout import E_KIND, E_TS
+from engine.layout import E_A, E_KIND, E_TS
 from engine.types import EventKind, Phase
 from gateway.auth import Authenticator
 from gateway.connection import Connection
@@ -44,6 +44,8 @@ from marketdata.hub import MarketData
 log = logging.getLogger("gridworks.gateway")
 HARD_MAX_FRAME = 1 << 20  # beyond this the library closes the connection (1009)
 CLOSE_REVOKED = 4010
+_REJECTED = int(EventKind.REJECTED)
+_KEY_REVOKED = int(EventKind.API_KEY_REVOKED)
 CLOSE_LIMIT = 4011
 CLOSE_RESTART = 1012  # service restart
 
@@ -137,19 +139,27 @@ class Gateway:
     def _on_batch(self, batch: CommandBatch, events: np.ndarray) -> None:
         if not len(events):
             return
-        ts = int(events[0, E_TS])
-        for name, payload in self.market.apply(events, self.core.specs):
+        rows = events.tolist()  # once: every consumer below walks the same rows
+        ts = rows[0][E_TS]
+        for name, payload in self.market.apply(rows, self.core.specs):
             self.feeds.public(name).publish(payload, ts)
-        for account, name, payload in self.accounts.apply(batch, events):
-            self.feeds.private(name, account).publish(payload, ts)
-        revoked = events[events[:, E_KIND] == EventKind.API_KEY_REVOKED]
-        if len(revoked):
-            self._close_revoked(revoked)
-        rejected = events[events[:, E_KIND] == EventKind.REJECTED]
-        for e in ev.decode(rejected):
-            self.metrics.inc("gridworks_rejects_total", code=e.code.name)
+        feeds = self.feeds
+        for account, name, payload in self.accounts.apply(batch, rows, feeds.followed):
+            if payload is not None:
+                feeds.private(name, account).publish(payload, ts)
+            elif (channel := feeds.channels.get(f"{name}@{account}")) is not None:
+                channel.invalidate()
+        revoked = False
+        for row in rows:
+            kind = row[E_KIND]
+            if kind == _REJECTED:
+                self.metrics.inc("gridworks_rejects_total", code=RejectCode(row[E_A]).name)
+            elif kind == _KEY_REVOKED:
+                revoked = True
+        if revoked:
+            self._close_revoked()
 
-    def _close_revoked(self, rows: np.ndarray) -> None:
+    def _close_revoked(self) -> None:
         live = {k.grant.key_id for k in self.core.registry.keys.values() if k.active}
         for conn in list(self.connections):
             if conn.key_id and conn.key_id not in live:

@@ -134,7 +134,8 @@ class MarketData:
 
     # --- applying a batch ------------------------------------------------------------------------
 
-    def apply(self, events: np.ndarray, specs: list[InstrumentSpec]) -> list[tuple[str, Payload]]:
+    def apply(self, events: np.ndarray | list[list[int]],
+              specs: list[InstrumentSpec]) -> list[tuple[str, Payload]]:
         """Fold one batch of event rows in; the (channel, payload) updates it causes.
         ``specs`` is the core's instrument list (it grows when instruments are added)."""
         while len(self.instruments) < len(specs):
@@ -143,7 +144,8 @@ class MarketData:
         books: set[int] = set()
         trades: dict[int, list[Trade]] = {}
         bars: dict[tuple[int, str], dict[int, Candle]] = {}
-        for row in events.tolist():
+        rows = events.tolist() if isinstance(events, np.ndarray) else events
+        for row in rows:
             kind = row[E_KIND]
             if kind == EV_BOOK_CHANGED:
                 instr = row[E_INSTR]

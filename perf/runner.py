@@ -28,6 +28,8 @@ SCENARIOS = {
     "journal": "perf.scenarios.journal_commit",
     "risk": "perf.scenarios.risk_stream",
     "mtm": "perf.scenarios.mark_to_market",
+    "orders": "perf.scenarios.gateway_orders",
+    "fanout": "perf.scenarios.fanout",
 }
 
 

@@ -19,6 +19,7 @@ from portfolio.arena import (
     A_MARGIN,
     H_LEDGER,
     H_MAXINSTR,
+    H_NINSTR,
     H_POS_FREE,
     H_POS_LIVE,
     H_POS_MASK,
@@ -58,6 +59,21 @@ def position_key(rst, acct, instr, product):
 def find_position(rst, acct, instr, product):
     h = header(rst)
     return index.get(position_index(rst), h[H_POS_MASK], position_key(rst, acct, instr, product))
+
+
+@kernel
+def account_position_slots(rst, acct, out):
+    """The rows of ``acct``'s positions by instrument, then product, into ``out``; their
+    count. Probes the index instead of scanning the table: the cost follows the number of
+    instruments, not of positions."""
+    n = 0
+    for instr in range(header(rst)[H_NINSTR]):
+        for product in range(1, 4):
+            slot = find_position(rst, acct, instr, product)
+            if slot != -1:
+                out[n] = slot
+                n += 1
+    return n
 
 
 @kernel

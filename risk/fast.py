@@ -67,7 +67,13 @@ from portfolio.arena import (
     positions,
     views,
 )
-from portfolio.positions import close_position, find_position, open_position, transfer
+from portfolio.positions import (
+    account_position_slots,
+    close_position,
+    find_position,
+    open_position,
+    transfer,
+)
 from risk.pipeline import run
 from risk.reference import SYNTHETIC_BASE
 from risk.state import RiskState
@@ -155,10 +161,10 @@ class FastRisk:
         return [acct, *views(self.arena)[1][acct, :N_ACCOUNT].tolist()]
 
     def positions_of(self, acct: int) -> list[list[int]]:
-        pos = views(self.arena)[3]
-        rows = pos[(pos[:, P_KEY] != 0) & (pos[:, P_ACCT] == acct)]
-        rows = rows[np.lexsort((rows[:, P_PRODUCT], rows[:, P_INSTR]))]
-        return rows[:, P_ACCT : P_OVERNIGHT + 1].tolist()
+        h, _, _, pos, _ = views(self.arena)
+        slots = np.empty(int(h[H_NINSTR]) * 3, dtype=np.int64)
+        n = account_position_slots(int(self.arena.ctypes.data), acct, slots)
+        return pos[slots[:n], P_ACCT : P_OVERNIGHT + 1].tolist()
 
     def take_synthetic_id(self) -> int:
         self.arena[H_SYNTH] += 1

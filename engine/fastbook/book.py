@@ -196,6 +196,11 @@ class FastBook:
         """The last traded price, 0 before the first trade."""
         return int(views(self.arena)[1][instr, I_LTP])
 
+    def last_prices(self) -> list[int]:
+        """Every instrument's last traded price, by instrument id."""
+        g, ins = views(self.arena)[:2]
+        return ins[: int(g[G_NINSTR]), I_LTP].tolist()
+
     def touch(self, instr: int) -> tuple[int, int]:
         """(best bid, best ask) prices of an instrument, 0 for an empty side."""
         ins = views(self.arena)[1]

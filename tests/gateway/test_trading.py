@@ -144,6 +144,28 @@ async def test_an_old_resume_point_gets_a_snapshot(exchange: Exchange) -> None:
         await trader.close()
 
 
+async def test_funds_that_changed_while_nobody_followed_come_back_as_a_snapshot(
+        exchange: Exchange) -> None:
+    trader = await exchange.client(exchange.alice)
+    try:
+        await trader.request("subscribe", channels=["funds"])
+        first = await trader.next_push("funds")
+        await trader.request("place", **order("f-1", "buy", 1, 140_000))
+        update = await trader.next_push("funds")
+        assert update["seq"] == first["seq"] + 1
+        await trader.request("unsubscribe", channels=["funds"])
+        await trader.request("place", **order("f-2", "buy", 1, 140_000))  # nobody follows
+        reply = await trader.request("subscribe", channels=["funds"],
+                                     resume={"funds": update["seq"]})
+        assert reply["subscribed"]["funds"]["resumed"] is False
+        fresh = await trader.next_push("funds")
+        assert fresh["snapshot"] is True
+        assert fresh["seq"] > update["seq"]
+        assert fresh["data"]["blocked"] == 2 * update["data"]["blocked"] - first["data"]["blocked"]
+    finally:
+        await trader.close()
+
+
 async def test_heartbeats_carry_time_and_sequence_numbers(exchange: Exchange) -> None:
     client = await exchange.client()
     try:

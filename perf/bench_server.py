@@ -1,0 +1,72 @@
+"""The server side of the gateway benchmarks: a real node and gateway in their own process.
+
+    python -m perf.bench_server --data DIR --fsync os --accounts 4
+
+It creates ``accounts`` funded accounts with trading keys and no order-rate throttle (the
+benchmarks measure the server, not the retail limit), opens the gateway on a free loopback
+port with limits wide enough for a load generator, prints one JSON line with the port and
+the credentials, and serves until SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+
+from engine.commands import SetLimits
+from gateway.limits import Limits
+from gateway.server import Gateway, GatewayConfig
+from gridworks.admin import Admin
+from gridworks.config import NodeConfig
+from gridworks.node import Node
+
+FUNDS = 1_000_00_00_000 * 100  # paise each
+
+BENCH_LIMITS = Limits(messages_per_s=1e9, key_messages_per_s=1e9, max_subscriptions=1_000,
+                      connections_per_key=100_000, connections_per_ip=100_000,
+                      outbound_hard=64 * 1024 * 1024, heartbeat_s=1.0)
+
+
+async def serve(data: Path, fsync: str, accounts: int, max_orders: int) -> None:
+    node = Node(NodeConfig(data_dir=data, fsync=fsync, demo_accounts=False,  # type: ignore[arg-type]
+                           square_off_at="", end_of_day_at="", max_orders=max_orders))
+    await node.start()
+    admin = Admin(node, node.kek)
+    keys = []
+    for n in range(accounts):
+        account, credentials = await admin.create_account(f"bench-{n}", FUNDS)
+        assert credentials is not None
+        await node.submit([SetLimits(account, rate_per_s=0)])
+        keys.append([account, credentials.key_id, credentials.secret])
+    gateway = Gateway(node, node.kek, GatewayConfig(port=0, limits=BENCH_LIMITS))
+    await gateway.start()
+    print(json.dumps({"port": gateway.port, "keys": keys}), flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await gateway.stop(reconnect_after_ms=0)
+    await node.stop(snapshot_now=False)
+    print(json.dumps({"stopped": node.stats.commands}), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--fsync", choices=["fsync", "os"], default="os")
+    parser.add_argument("--accounts", type=int, default=4)
+    parser.add_argument("--max-orders", type=int, default=262_144)
+    args = parser.parse_args(argv)
+    import uvloop
+
+    uvloop.run(serve(args.data, args.fsync, args.accounts, args.max_orders))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
