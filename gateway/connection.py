@@ -10,6 +10,10 @@ of messages), so a burst of updates costs one write. The queue is bounded in byt
   warned (SLOW_CONSUMER), and closed if it is still there after ``slow_grace_s``.
 
 One slow client therefore never delays the others: delivery to it is a queue append.
+
+When nothing is queued or being sent and the socket's buffer has room, a message skips the
+queue and its frame is written to the socket at once: no task switch, and a public update
+is framed once and the same bytes written to every subscriber.
 """
 
 from __future__ import annotations
@@ -22,11 +26,12 @@ from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from gateway.errors import GatewayCode, error_body
 from gateway.feeds import Channel, Published
 from gateway.limits import Limits, TokenBucket
-from gateway.protocol import Format, Push, Reply, encode, join
+from gateway.protocol import Format, Push, Reply, encode, join, wire_frame
 
 CLOSE_SLOW = 4019  # the close code for a slow consumer (private range)
 
@@ -50,6 +55,8 @@ class Connection:
         self.slow_since = 0.0
         self.heartbeats = 0
         self.closed = False
+        self._sending = False
+        self._transport = ws.transport
         self._wakeup = asyncio.Event()
         self.writer = asyncio.create_task(self._write_loop(), name=f"gw-writer-{ip}")
 
@@ -61,15 +68,30 @@ class Connection:
                                               or self.queued > self.limits.outbound_soft):
             self.conflated.add(channel)
             return
-        self._enqueue(message.frame(self.fmt))
+        if self._can_write_now():
+            self._transport.write(message.wire(self.fmt))
+        else:
+            self._enqueue(message.frame(self.fmt))
 
     def reply(self, request_id: Any, result: Any = None, error: Any = None) -> None:
-        reply = Reply(request_id, error is None, result, error)
-        self._enqueue(encode(reply, self.fmt))
+        self._send(encode(Reply(request_id, error is None, result, error), self.fmt))
 
     def push(self, channel: str, data: Any, ts: int, seq: int = 0) -> None:
         """A message that belongs to no shared channel (heartbeats, notices)."""
-        self._enqueue(encode(Push(channel, seq, ts, data), self.fmt))
+        self._send(encode(Push(channel, seq, ts, data), self.fmt))
+
+    def _send(self, frame: bytes) -> None:
+        if self._can_write_now():
+            self._transport.write(wire_frame(frame, self.fmt))
+        else:
+            self._enqueue(frame)
+
+    def _can_write_now(self) -> bool:
+        """Nothing ahead of this message and room in the socket's buffer: writing it now
+        keeps the order and needs no back-pressure."""
+        return (not self.queue and not self._sending and not self.closed
+                and self.ws.protocol.state is State.OPEN
+                and self._transport.get_write_buffer_size() < self.limits.write_buffer)
 
     def _enqueue(self, frame: bytes) -> None:
         if self.closed:
@@ -104,7 +126,11 @@ class Connection:
                     frames = list(self.queue)
                     self.queue.clear()
                     self.queued = 0
-                    await self.ws.send(join(frames, self.fmt), text=text)
+                    self._sending = True
+                    try:
+                        await self.ws.send(join(frames, self.fmt), text=text)
+                    finally:
+                        self._sending = False
                     if not self.queue:
                         self._refresh_conflated()
                 if self.slow_since and self.queued < self.limits.outbound_soft:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Protocol
 
-from gateway.protocol import Format, Push, encode
+from gateway.protocol import Format, Push, encode, wire_frame
 
 
 class Subscriber(Protocol):
@@ -19,13 +19,14 @@ class Subscriber(Protocol):
 
 
 class Published:
-    __slots__ = ("_frames", "channel", "data", "seq", "snapshot", "ts")
+    __slots__ = ("_frames", "_wires", "channel", "data", "seq", "snapshot", "ts")
 
     def __init__(self, channel: str, seq: int, ts: int, data: Any,
                  snapshot: bool = False) -> None:
         self.channel, self.seq, self.ts, self.data = channel, seq, ts, data
         self.snapshot = snapshot
         self._frames: dict[str, bytes] = {}
+        self._wires: dict[str, bytes] = {}
 
     def frame(self, fmt: Format) -> bytes:
         frame = self._frames.get(fmt)
@@ -33,6 +34,13 @@ class Published:
             push = Push(self.channel, self.seq, self.ts, self.data, self.snapshot)
             frame = self._frames[fmt] = encode(push, fmt)
         return frame
+
+    def wire(self, fmt: Format) -> bytes:
+        """The message alone as a complete WebSocket frame, shared by every subscriber."""
+        wire = self._wires.get(fmt)
+        if wire is None:
+            wire = self._wires[fmt] = wire_frame(self.frame(fmt), fmt)
+        return wire
 
 
 class Channel:

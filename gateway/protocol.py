@@ -85,6 +85,20 @@ def encode(obj: object, fmt: Format) -> bytes:
     return _JSON.encode(obj) if fmt == "json" else _MSGPACK.encode(obj)
 
 
+def wire_frame(payload: bytes, fmt: Format) -> bytes:
+    """``payload`` as one complete, unmasked server WebSocket frame (RFC 6455 §5.2): the
+    bytes that go on the socket. Built once per message, written to every subscriber."""
+    opcode = 0x81 if fmt == "json" else 0x82  # final text / binary frame
+    n = len(payload)
+    if n < 126:
+        header = bytes((opcode, n))
+    elif n < 1 << 16:
+        header = bytes((opcode, 126)) + n.to_bytes(2, "big")
+    else:
+        header = bytes((opcode, 127)) + n.to_bytes(8, "big")
+    return header + payload
+
+
 def join(frames: list[bytes], fmt: Format) -> bytes:
     """Several encoded objects as one array frame, without decoding them again."""
     if len(frames) == 1:

@@ -21,6 +21,7 @@ from engine.commands import SetLimits
 from gateway.limits import Limits
 from gateway.server import Gateway, GatewayConfig
 from gridworks.admin import Admin
+from gridworks.commands_core import settle_garbage_collector
 from gridworks.config import NodeConfig
 from gridworks.node import Node
 
@@ -44,6 +45,7 @@ async def serve(data: Path, fsync: str, accounts: int, max_orders: int) -> None:
         keys.append([account, credentials.key_id, credentials.secret])
     gateway = Gateway(node, node.kek, GatewayConfig(port=0, limits=BENCH_LIMITS))
     await gateway.start()
+    settle_garbage_collector()
     print(json.dumps({"port": gateway.port, "keys": keys}), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -230,7 +230,8 @@ async def driver(args: argparse.Namespace) -> dict:
     outcomes: Counter[str] = Counter()
 
     def on_reply(item: Item, now: int) -> None:
-        outcomes["ok" if item.ok else (item.error or {}).get("code", "?")] += 1
+        if item.ok is not None:  # a reply, not a push (heartbeats come here too)
+            outcomes["ok" if item.ok else (item.error or {}).get("code", "?")] += 1
 
     sock, _ = await login(args.port, key, on_reply)
     interval = 1e9 / args.rate
