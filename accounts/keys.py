@@ -78,7 +78,8 @@ def sign(secret: str, key_id: str, timestamp_ms: int, nonce: str) -> str:
 
 def signature_matches(secret: str, key_id: str, timestamp_ms: int, nonce: str,
                       signature: str) -> bool:
-    return hmac.compare_digest(sign(secret, key_id, timestamp_ms, nonce), signature)
+    expected = sign(secret, key_id, timestamp_ms, nonce).encode()
+    return hmac.compare_digest(expected, signature.encode("utf-8", "replace"))
 
 
 # --- the key-encryption key --------------------------------------------------------------------

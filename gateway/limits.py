@@ -21,7 +21,7 @@ class Limits:
     socket_send_buffer: int = 0  # SO_SNDBUF per connection (0: the OS default)
     heartbeat_s: float = 1.0
     login_window_ms: int = 30_000  # a login signature is valid this long around server time
-    allowed_origins: tuple[str, ...] = ()  # browsers from elsewhere are refused
+    allowed_origins: tuple[str, ...] = ()  # pages of other origins allowed (same origin is)
 
 
 @dataclass

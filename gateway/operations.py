@@ -141,16 +141,19 @@ class Operations:
     async def subscribe(self, conn: Connection, args: dict) -> dict:
         parsed = ops.parse(args, ops.SubscribeArgs)
         channels = [self._channel(conn, name) for name in parsed.channels]
-        fresh = [c for c in channels if c.name not in conn.subscriptions]
+        fresh = {c.name for c in channels if c.name not in conn.subscriptions}
         if len(conn.subscriptions) + len(fresh) > self.gw.config.limits.max_subscriptions:
             raise ApiError(GatewayCode.TOO_MANY_SUBSCRIPTIONS,
                            limit=self.gw.config.limits.max_subscriptions)
+        # Sequence numbers belong to one run of the gateway: a resume point from another
+        # run (its epoch differs) could name messages this run never sent.
+        resume = parsed.resume if parsed.epoch == self.gw.epoch else {}
         result = {}
-        for channel in channels:
+        for channel in dict.fromkeys(channels):  # a name given twice counts once
             conn.subscriptions[channel.name] = channel
             channel.subscribers.add(conn)
-            result[channel.name] = self.gw.catch_up(conn, channel, parsed.resume.get(channel.name))
-        return {"subscribed": result}
+            result[channel.name] = self.gw.catch_up(conn, channel, resume.get(channel.name))
+        return {"subscribed": result, "epoch": self.gw.epoch}
 
     async def unsubscribe(self, conn: Connection, args: dict) -> dict:
         parsed = ops.parse(args, ops.UnsubscribeArgs)

@@ -20,7 +20,7 @@ from engine.types import ALL_INSTRUMENTS, OrderType, Product, Side, StpMode, Tim
 from gateway.errors import ApiError, GatewayCode
 
 ClientOrderId = Annotated[str, msgspec.Meta(min_length=1, max_length=36,
-                                            pattern=r"^[A-Za-z0-9_.:-]+$")]
+                                            pattern=r"^[A-Za-z0-9_.:-]+\Z")]
 # Integers stay inside what every client language holds exactly (JavaScript: 2**53 - 1) and
 # what the core's int64 columns hold; the core then checks ticks, bands, lots and freezes.
 MAX_INT = 2**53 - 1
@@ -75,6 +75,7 @@ class CancelAllArgs(Args):
 class SubscribeArgs(Args):
     channels: Annotated[list[str], msgspec.Meta(min_length=1, max_length=200)]
     resume: dict[str, int] = {}  # channel -> last sequence number seen
+    epoch: int = 0  # the gateway run those numbers came from (in replies and heartbeats)
 
 
 class UnsubscribeArgs(Args):

@@ -226,11 +226,15 @@ class AccountFeeds:
         self._cost.pop(order.order_id, None)
         done = self.done.setdefault(order.account, OrderedDict())
         done[order.order_id] = order
-        if order.client_order_id:
-            self.by_client_id[(order.account, order.client_order_id)] = order.order_id
+        key = (order.account, order.client_order_id)
+        # A refused duplicate never takes over the id of the order that holds it.
+        if order.client_order_id and order.reason != "DUPLICATE_CLIENT_ORDER_ID":
+            self.by_client_id[key] = order.order_id
         while len(done) > DONE_KEPT:
             _, old = done.popitem(last=False)
-            self.by_client_id.pop((old.account, old.client_order_id), None)
+            old_key = (old.account, old.client_order_id)
+            if self.by_client_id.get(old_key) == old.order_id:
+                self.by_client_id.pop(old_key)
 
     def _symbol(self, instr: int) -> str:
         specs = self.core.specs

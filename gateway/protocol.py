@@ -61,6 +61,9 @@ def decode_request(frame: bytes | str, fmt: Format) -> Request:
     """The request in a frame; `BadFrameError` otherwise."""
     if len(frame) > MAX_FRAME:
         raise BadFrameError(GatewayCode.FRAME_TOO_LARGE)
+    if fmt == "msgpack" and isinstance(frame, str):
+        raise BadFrameError(GatewayCode.MALFORMED_FRAME, "this connection speaks msgpack: "
+                            "send binary frames")
     try:
         if fmt == "json":
             return _JSON_REQUEST.decode(frame)
@@ -75,7 +78,7 @@ def _peek_id(frame: bytes | str, fmt: Format) -> int | str | None:
     """The ``id`` of an object frame that is otherwise wrong, so the reply can carry it."""
     try:
         value = _ANY_JSON.decode(frame) if fmt == "json" else _ANY_MSGPACK.decode(frame)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, TypeError):
         return None
     rid = value.get("id") if isinstance(value, dict) else None
     return rid if isinstance(rid, int | str) and not isinstance(rid, bool) else None

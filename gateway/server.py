@@ -46,7 +46,7 @@ HARD_MAX_FRAME = 1 << 20  # beyond this the library closes the connection (1009)
 CLOSE_REVOKED = 4010
 _REJECTED = int(EventKind.REJECTED)
 _KEY_REVOKED = int(EventKind.API_KEY_REVOKED)
-CLOSE_LIMIT = 4011
+CLOSE_LIMIT = 4021  # as the error TOO_MANY_CONNECTIONS
 CLOSE_RESTART = 1012  # service restart
 
 
@@ -84,6 +84,7 @@ class Gateway:
         self.auth = Authenticator(lambda: self.core.registry, kek,
                                   self.config.limits.login_window_ms)
         self.operations = Operations(self)
+        self.epoch = time.time_ns()  # names this run's channel sequence numbers
         self.connections: set[Connection] = set()
         self._by_key: Counter[str] = Counter()
         self._by_ip: Counter[str] = Counter()
@@ -271,15 +272,18 @@ class Gateway:
             for conn in list(self.connections):
                 conn.heartbeats += 1
                 seqs = {name: ch.seq for name, ch in conn.subscriptions.items()}
-                conn.push("heartbeat", {"time": now, "seqs": seqs, "stale": stale}, now,
-                          seq=conn.heartbeats)
+                conn.push("heartbeat", {"time": now, "epoch": self.epoch, "seqs": seqs,
+                                        "stale": stale}, now, seq=conn.heartbeats)
 
     # --- HTTP ----------------------------------------------------------------------------------
+
+    def _origin_allowed(self, origin: str, request: Request) -> bool:
+        return origin in self.config.limits.allowed_origins or _same_origin(origin, request)
 
     def _http(self, ws: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
         origin = request.headers.get("Origin")
-        if origin is not None and origin not in self.config.limits.allowed_origins:
+        if origin is not None and not self._origin_allowed(origin, request):
             return _response(ws, HTTPStatus.FORBIDDEN, {"error": "ORIGIN_NOT_ALLOWED"})
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return None
@@ -292,6 +296,11 @@ class Gateway:
             response.headers["Content-Type"] = "text/plain; version=0.0.4"
             return response
         return _response(ws, HTTPStatus.NOT_FOUND, {"error": "NOT_FOUND"})
+
+
+def _same_origin(origin: str, request: Request) -> bool:
+    """A page served by this server (its origin names the host the request was sent to)."""
+    return urlsplit(origin).netloc.lower() == request.headers.get("Host", "").lower()
 
 
 def _response(ws: ServerConnection, status: HTTPStatus, body: object) -> Response:

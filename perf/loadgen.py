@@ -168,7 +168,7 @@ def orders(args: argparse.Namespace) -> dict:
     end = start + int(args.seconds * 1e9)
     time.sleep(0.2)
     send_on_schedule(streams, args.rate, start, end)
-    drain_until = time.time_ns() + 10_000_000_000
+    drain_until = time.time_ns() + 20_000_000_000
     while time.time_ns() < drain_until and any(
             (s.answered[: s.sent] == 0).any() for s in streams):
         time.sleep(0.05)
@@ -187,8 +187,13 @@ def orders(args: argparse.Namespace) -> dict:
     np.save(args.out, lat)
     sent_total = sum(s.sent for s in streams)
     lag = np.concatenate(lags)
+    answered = np.concatenate([s.answered[: s.sent] for s in streams])
+    answered = answered[answered > 0]
+    span = (answered.max() - start) / 1e9 if len(answered) else 0.0
     return {"sent": sent_total, "measured": len(lat), "unanswered": unanswered,
-            "offered_per_s": round(sent_total / args.seconds), "outcomes": dict(outcomes),
+            "offered_per_s": round(sent_total / args.seconds),
+            "answered_per_s": round(len(answered) / span) if span else 0,
+            "outcomes": dict(outcomes),
             "send_lag_us": {"p50": round(float(np.percentile(lag, 50)) / 1e3, 1),
                             "p99": round(float(np.percentile(lag, 99)) / 1e3, 1)}}
 

@@ -79,9 +79,33 @@ def mtm(results: dict) -> Figure:
     return fig
 
 
+def orders(results: dict) -> Figure:
+    cases = {k: v for k, v in results.items() if isinstance(v, dict) and "latency_us" in v}
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(
+        "offered vs answered orders per second", "order to durable ack (from scheduled send)"))
+    fig.add_trace(go.Bar(name="offered", x=list(cases),
+                         y=[v["offered_per_s"] for v in cases.values()]), row=1, col=1)
+    fig.add_trace(go.Bar(name="answered in time", x=list(cases),
+                         y=[v["measured"] / max(results["seconds_per_case"] - 1, 1)
+                            for v in cases.values()]), row=1, col=1)
+    _percentile_traces(fig, {k: v["latency_us"] for k, v in cases.items()}, 1, 2, "µs")
+    fig.update_yaxes(type="log", row=1, col=2)
+    return fig
+
+
+def fanout(results: dict) -> Figure:
+    cases = {f"{k} subscribers": v for k, v in results.items()
+             if isinstance(v, dict) and "latency_ms" in v}
+    fig = make_subplots(rows=1, cols=1, subplot_titles=(
+        "depth update latency at the subscriber (from the core's acceptance)",))
+    _percentile_traces(fig, {k: v["latency_ms"] for k, v in cases.items()}, 1, 1, "ms")
+    fig.update_yaxes(type="log", row=1, col=1)
+    return fig
+
+
 BUILDERS: dict[str, Callable[[dict], Figure]] = {
     "engine": engine, "batch": batch, "replay": replay, "journal": journal, "risk": risk,
-    "mtm": mtm,
+    "mtm": mtm, "orders": orders, "fanout": fanout,
 }
 
 

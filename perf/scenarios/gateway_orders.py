@@ -17,9 +17,9 @@ import json
 
 from perf import processes, stats
 
-SECONDS = 8.0
+SECONDS = 6.0
 CONNECTIONS = 4
-RATES = (1_000, 10_000, 25_000, 50_000)
+RATES = (1_000, 3_000, 10_000, 50_000)
 GOALS_US = {("os", 1_000): 300, ("fsync", 1_000): 600, ("os", 50_000): 5_000,
             ("fsync", 50_000): 5_000}
 

@@ -131,6 +131,7 @@ async def test_http_endpoints_share_the_port(exchange: Exchange) -> None:
 
     status, body = await get("/healthz")
     assert status == 200
+    assert (await get("/healthz", {"Origin": "https://evil.example"}))[0] == 403
     assert msgspec.json.decode(body)["status"] == "ok"
     status, body = await get("/metrics")
     assert status == 200
@@ -140,3 +141,33 @@ async def test_http_endpoints_share_the_port(exchange: Exchange) -> None:
     with pytest.raises(InvalidStatus) as refused:
         await connect(exchange.url, origin="https://evil.example")
     assert refused.value.response.status_code == 403
+    # A page this server served may connect (its origin is the host it asked).
+    same = await connect(exchange.url, origin=f"http://127.0.0.1:{exchange.gateway.port}")
+    await same.close()
+
+
+async def test_edge_cases_get_their_own_errors(exchange: Exchange) -> None:
+    packed = await exchange.client(exchange.alice, fmt="msgpack")
+    client = await exchange.client()
+    try:
+        await packed.send_raw('{"id": 1, "op": "ping"}')  # text on a binary connection
+        reply = (await packed.next_push("unmatched_reply"))["data"]
+        assert reply["error"]["code"] == "MALFORMED_FRAME"
+        assert (await packed.request("ping"))["seq"] > 0
+
+        now = int(time.time() * 1000)
+        login = {"key_id": exchange.bob.key_id, "timestamp": now, "nonce": "nonascii-1",
+                 "signature": "é" * 64}
+        assert (await client.call("login", login))["error"]["code"] == "BAD_SIGNATURE"
+
+        order = {"symbol": "RELIANCE", "side": "buy", "qty": 1, "price": 140_000}
+        bad_id = await packed.call("place", {**order, "client_order_id": "a1\n"})
+        assert bad_id["error"]["code"] == "INVALID_ARGS"
+        first = await packed.request("place", **order, client_order_id="dup-1")
+        again = await packed.call("place", {**order, "client_order_id": "dup-1"})
+        assert again["error"]["code"] == "DUPLICATE_CLIENT_ORDER_ID"
+        found = await packed.request("order", client_order_id="dup-1")
+        assert (found["order_id"], found["status"]) == (first["order_id"], "OPEN")
+    finally:
+        await packed.close()
+        await client.close()

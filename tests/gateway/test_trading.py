@@ -104,7 +104,7 @@ async def test_depth_resumes_after_a_reconnect_without_gaps(exchange: Exchange) 
     follower = DepthFollower()
     channel = f"depth.{SYMBOL}"
     try:
-        await watcher.request("subscribe", channels=[channel])
+        epoch = (await watcher.request("subscribe", channels=[channel]))["epoch"]
         follower.apply(await watcher.next_push(channel))
         await churn(trader, "a", 10)
         while follower.seq < exchange.gateway.feeds.public(channel).seq:
@@ -113,8 +113,13 @@ async def test_depth_resumes_after_a_reconnect_without_gaps(exchange: Exchange) 
 
         await churn(trader, "b", 10)  # missed while away
         again = await exchange.client()
+        from_another_run = await again.request("subscribe", channels=[channel],
+                                               resume={channel: follower.seq}, epoch=epoch - 1)
+        assert from_another_run["subscribed"][channel]["resumed"] is False
+        await again.request("unsubscribe", channels=[channel])
+        assert (await again.next_push(channel))["snapshot"] is True
         resumed = await again.request("subscribe", channels=[channel],
-                                      resume={channel: follower.seq})
+                                      resume={channel: follower.seq}, epoch=epoch)
         assert resumed["subscribed"][channel]["resumed"] is True
         assert resumed["subscribed"][channel]["replayed"] == 10
         while follower.seq < resumed["subscribed"][channel]["seq"]:
@@ -136,7 +141,8 @@ async def test_an_old_resume_point_gets_a_snapshot(exchange: Exchange) -> None:
     try:
         await churn(trader, "c", 8)
         late = await exchange.client()
-        reply = await late.request("subscribe", channels=[channel], resume={channel: 1})
+        reply = await late.request("subscribe", channels=[channel], resume={channel: 1},
+                                   epoch=exchange.gateway.epoch)
         assert reply["subscribed"][channel]["resumed"] is False
         assert (await late.next_push(channel))["snapshot"] is True
         await late.close()
@@ -156,7 +162,8 @@ async def test_funds_that_changed_while_nobody_followed_come_back_as_a_snapshot(
         await trader.request("unsubscribe", channels=["funds"])
         await trader.request("place", **order("f-2", "buy", 1, 140_000))  # nobody follows
         reply = await trader.request("subscribe", channels=["funds"],
-                                     resume={"funds": update["seq"]})
+                                     resume={"funds": update["seq"]},
+                                     epoch=exchange.gateway.epoch)
         assert reply["subscribed"]["funds"]["resumed"] is False
         fresh = await trader.next_push("funds")
         assert fresh["snapshot"] is True
