@@ -48,10 +48,15 @@ from engine.layout import (
     EV_TRADED,
     EV_TRIGGERED,
     K_NEW_ORDER,
+    ST_BOOK,
+    ST_MARKET_QUEUE,
+    ST_STOP,
 )
+from engine.snapshot_types import ORDER_FIELDS as BOOK_FIELDS
 from engine.types import AUCTION_AGGRESSOR, OrderType, Product, Reason, Side, TimeInForce
 from portfolio.views import AccountView, PositionView, average_price
 from risk.state import ACCOUNT_FIELDS, POSITION_FIELDS
+from risk.state import ORDER_FIELDS as RISK_FIELDS
 
 DONE_KEPT = 1_000  # finished orders remembered per account for queries
 
@@ -104,6 +109,39 @@ class AccountFeeds:
         self.done: dict[int, OrderedDict[int, Order]] = {}
         self.by_client_id: dict[tuple[int, str], int] = {}
         self._cost: dict[int, int] = {}  # order id -> traded value, for the average price
+        self._recover_open_orders()
+
+    def _recover_open_orders(self) -> None:
+        """The orders resting in a recovered core, so that queries, cancels by client order
+        id and later fills of orders placed before a restart work as before it. Their
+        average price counts only fills from now on (the book keeps no traded value)."""
+        book = BOOK_FIELDS
+        client_ids = {oid: cid for (_, cid), oid in self.core.client_ids.items()}
+        products: dict[int, int] = {}
+        if self.core.risk is not None:
+            for row in self.core.risk.state().orders.tolist():
+                products[row[RISK_FIELDS.index("oid")]] = row[RISK_FIELDS.index("product")]
+        for row in self.core.book.state().orders.tolist():
+            state = row[book.index("state")]
+            if state not in (ST_BOOK, ST_STOP, ST_MARKET_QUEUE):
+                continue
+            oid, filled = row[book.index("oid")], row[book.index("filled")]
+            status = ("TRIGGER_PENDING" if state == ST_STOP
+                      else "PARTIALLY_FILLED" if filled else "OPEN")
+            product = products.get(oid, 0)
+            order = Order(
+                oid, client_ids.get(oid, ""), row[book.index("acct")],
+                self._symbol(row[book.index("instr")]), Side(row[book.index("side")]).name,
+                OrderType(row[book.index("type")]).name,
+                TimeInForce(row[book.index("tif")]).name,
+                Product(product).name if product else "", row[book.index("price")],
+                row[book.index("trigger")], row[book.index("qty")], filled,
+                row[book.index("leaves")], 0, status, "", row[book.index("ts")],
+                row[book.index("ts")], 0,
+            )
+            self.live[oid] = order
+            if order.client_order_id:
+                self.by_client_id[(order.account, order.client_order_id)] = oid
 
     # --- a batch -------------------------------------------------------------------------------
 
