@@ -75,7 +75,7 @@ class CancelAllArgs(Args):
 class SubscribeArgs(Args):
     channels: Annotated[list[str], msgspec.Meta(min_length=1, max_length=200)]
     resume: dict[str, int] = {}  # channel -> last sequence number seen
-    epoch: int = 0  # the gateway run those numbers came from (in replies and heartbeats)
+    epoch: Whole = 0  # the gateway run those numbers came from (in replies and heartbeats)
 
 
 class UnsubscribeArgs(Args):

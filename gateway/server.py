@@ -10,6 +10,7 @@ publishes one message, encoded once per wire format. The same port answers plain
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import socket
 import time
@@ -84,7 +85,9 @@ class Gateway:
         self.auth = Authenticator(lambda: self.core.registry, kek,
                                   self.config.limits.login_window_ms)
         self.operations = Operations(self)
-        self.epoch = time.time_ns()  # names this run's channel sequence numbers
+        # Names this run's channel sequence numbers: ms since the epoch, which clients in
+        # every language hold exactly.
+        self.epoch = time.time_ns() // 1_000_000
         self.connections: set[Connection] = set()
         self._by_key: Counter[str] = Counter()
         self._by_ip: Counter[str] = Counter()
@@ -299,8 +302,20 @@ class Gateway:
 
 
 def _same_origin(origin: str, request: Request) -> bool:
-    """A page served by this server (its origin names the host the request was sent to)."""
-    return urlsplit(origin).netloc.lower() == request.headers.get("Host", "").lower()
+    """A page served by this server: its origin names the host the request was sent to,
+    and that host is an address or localhost, not a name (a name can be rebound to this
+    server's address by whoever controls it, making any page "same origin")."""
+    netloc = urlsplit(origin).netloc.lower()
+    if not netloc or netloc != request.headers.get("Host", "").lower():
+        return False
+    host = urlsplit(origin).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _response(ws: ServerConnection, status: HTTPStatus, body: object) -> Response:

@@ -122,8 +122,8 @@ async def test_bad_input_gets_clear_errors_and_the_connection_survives(
 async def test_http_endpoints_share_the_port(exchange: Exchange) -> None:
     async def get(path: str, headers: dict | None = None) -> tuple[int, bytes]:
         reader, writer = await asyncio.open_connection("127.0.0.1", exchange.gateway.port)
-        head = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n{head}\r\n".encode())
+        head = "".join(f"{k}: {v}\r\n" for k, v in {"Host": "x", **(headers or {})}.items())
+        writer.write(f"GET {path} HTTP/1.1\r\n{head}\r\n".encode())
         data = await asyncio.wait_for(reader.read(), 5)
         writer.close()
         status_line, _, rest = data.partition(b"\r\n")
@@ -144,6 +144,8 @@ async def test_http_endpoints_share_the_port(exchange: Exchange) -> None:
     # A page this server served may connect (its origin is the host it asked).
     same = await connect(exchange.url, origin=f"http://127.0.0.1:{exchange.gateway.port}")
     await same.close()
+    rebound = {"Origin": "http://attacker.example:80", "Host": "attacker.example:80"}
+    assert (await get("/healthz", rebound))[0] == 403, "a name pointed here is not us"
 
 
 async def test_edge_cases_get_their_own_errors(exchange: Exchange) -> None:
