@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -32,6 +33,15 @@ Handler = Callable[[Connection, dict], Awaitable[Any]]
 log = logging.getLogger(__name__)
 PUBLIC_KINDS = ("ticker", "depth", "trades", "candles")
 PRIVATE_CHANNELS = ("orders", "fills", "positions", "funds")
+
+
+@dataclass(slots=True)
+class Durable:
+    """A trading request's command, queued; its reply is built from the receipt."""
+
+    receipt: asyncio.Future[Any]
+    answer: Callable[[Any], Any]
+    started: float
 
 
 class Operations:
@@ -92,24 +102,35 @@ class Operations:
             metrics.inc("gridworks_ws_errors_total", code="INTERNAL_ERROR")
             conn.reply(request.id, error=error_body(GatewayCode.INTERNAL_ERROR))
             return
-        if isinstance(result, asyncio.Future):  # answered when durable
-            self._reply_later(conn, request.id, result)
+        if isinstance(result, Durable):
+            self._reply_when_durable(conn, request.id, result)
         else:
             conn.reply(request.id, result)
 
-    def _reply_later(self, conn: Connection, request_id: Any,
-                     pending: asyncio.Future[Callable[[], Any]]) -> None:
-        def done(future: asyncio.Future[Callable[[], Any]]) -> None:
+    def _reply_when_durable(self, conn: Connection, request_id: Any, pending: Durable) -> None:
+        """Answer straight from the receipt's callback, ahead of the batch's feeds."""
+        metrics = self.gw.metrics
+
+        def durable(future: asyncio.Future[Any]) -> None:
+            metrics.observe("gridworks_command_ack_seconds", time.perf_counter() - pending.started)
             try:
-                conn.reply(request_id, future.result()())
+                if future.cancelled():
+                    raise ApiError(GatewayCode.OUTCOME_UNKNOWN)
+                failure = future.exception()
+                if isinstance(failure, InvalidCommandError):
+                    raise ApiError(GatewayCode.INVALID_ARGS,
+                                   "a value does not fit the order's fields")
+                if failure is not None:
+                    raise ApiError(GatewayCode.OUTCOME_UNKNOWN)
+                conn.reply(request_id, pending.answer(future.result()))
             except ApiError as exc:
-                self.gw.metrics.inc("gridworks_ws_errors_total", code=exc.code.name)
+                metrics.inc("gridworks_ws_errors_total", code=exc.code.name)
                 conn.reply(request_id, error=exc.body())
             except Exception:
                 log.exception("a durable reply failed")
                 conn.reply(request_id, error=error_body(GatewayCode.OUTCOME_UNKNOWN))
 
-        pending.add_done_callback(done)
+        pending.receipt.add_done_callback(durable)
 
     # --- session -------------------------------------------------------------------------------
 
@@ -183,7 +204,7 @@ class Operations:
 
     # --- trading -------------------------------------------------------------------------------
 
-    async def place(self, conn: Connection, args: dict) -> asyncio.Future:
+    async def place(self, conn: Connection, args: dict) -> Durable:
         parsed = ops.parse(args, ops.PlaceArgs)
         instrument = self.gw.core.instrument_id(parsed.symbol)
         if instrument is None:
@@ -193,19 +214,19 @@ class Operations:
         return self._submit(command, lambda receipt: ops.outcome(receipt.events,
                                                                   parsed.client_order_id))
 
-    async def amend(self, conn: Connection, args: dict) -> asyncio.Future:
+    async def amend(self, conn: Connection, args: dict) -> Durable:
         parsed = ops.parse(args, ops.AmendArgs)
         command = ops.amend(conn.account, parsed)
         return self._submit(command, lambda receipt: ops.outcome(receipt.events,
                                                                   command.client_order_id))
 
-    async def cancel(self, conn: Connection, args: dict) -> asyncio.Future:
+    async def cancel(self, conn: Connection, args: dict) -> Durable:
         parsed = ops.parse(args, ops.OrderRef)
         command = ops.cancel(conn.account, parsed)
         return self._submit(command, lambda receipt: ops.outcome(receipt.events,
                                                                   command.client_order_id))
 
-    async def cancel_all(self, conn: Connection, args: dict) -> asyncio.Future:
+    async def cancel_all(self, conn: Connection, args: dict) -> Durable:
         parsed = ops.parse(args, ops.CancelAllArgs)
         instrument = None
         if parsed.symbol is not None:
@@ -216,30 +237,14 @@ class Operations:
         return self._submit(command, lambda receipt: {
             "cancelled": [e.order_id for e in _cancelled(receipt)]})
 
-    def _submit(self, command: object, answer: Callable[[Any], Any]) -> asyncio.Future:
-        """Queue the command now; a future of the reply builder once it is durable."""
+    def _submit(self, command: object, answer: Callable[[Any], Any]) -> Durable:
+        """Queue the command now; it is answered by ``answer(receipt)`` once durable."""
         started = time.perf_counter()
         try:
             pending = self.gw.node.enqueue([command])  # type: ignore[list-item]
         except RuntimeError:  # the node is stopping or stopped
             raise ApiError(GatewayCode.SHUTTING_DOWN) from None
-        result: asyncio.Future[Callable[[], Any]] = asyncio.get_running_loop().create_future()
-
-        def durable(future: asyncio.Future[Any]) -> None:
-            self.gw.metrics.observe("gridworks_command_ack_seconds",
-                                    time.perf_counter() - started)
-            if future.cancelled():
-                result.set_result(_unknown)
-            elif isinstance(future.exception(), InvalidCommandError):
-                result.set_result(_invalid)
-            elif future.exception() is not None:
-                result.set_result(_unknown)
-            else:
-                receipt = future.result()
-                result.set_result(lambda: answer(receipt))
-
-        pending.add_done_callback(durable)
-        return result
+        return Durable(pending, answer, started)
 
     # --- queries -------------------------------------------------------------------------------
 
@@ -263,14 +268,6 @@ class Operations:
     async def funds(self, conn: Connection, args: dict) -> dict:
         ops.parse(args, ops.NoArgs)
         return msgspec.to_builtins(self.gw.accounts.funds(conn.account))
-
-
-def _unknown() -> Any:
-    raise ApiError(GatewayCode.OUTCOME_UNKNOWN)
-
-
-def _invalid() -> Any:
-    raise ApiError(GatewayCode.INVALID_ARGS, "a value does not fit the order's fields")
 
 
 def _cancelled(receipt: Any) -> list:

@@ -13,9 +13,23 @@ from typing import Annotated, Literal, TypeVar
 import msgspec
 import numpy as np
 
-from engine import events as ev
 from engine.codes import RejectCode
 from engine.commands import Amend, Cancel, CancelAll, NewOrder
+from engine.layout import (
+    E_A,
+    E_B,
+    E_E,
+    E_F,
+    E_KIND,
+    E_OID,
+    E_QTY,
+    EV_ACCEPTED,
+    EV_AMENDED,
+    EV_CANCELLED,
+    EV_EXPIRED,
+    EV_REJECTED,
+    EV_TRADED,
+)
 from engine.types import ALL_INSTRUMENTS, OrderType, Product, Side, StpMode, TimeInForce
 from gateway.errors import ApiError, GatewayCode
 
@@ -33,6 +47,7 @@ TYPES = {"limit": OrderType.LIMIT, "market": OrderType.MARKET, "sl": OrderType.S
          "sl-m": OrderType.SL_M}
 TIFS = {"day": TimeInForce.DAY, "ioc": TimeInForce.IOC, "fok": TimeInForce.FOK}
 PRODUCTS = {"cnc": Product.CNC, "mis": Product.MIS, "nrml": Product.NRML}
+_STOP_TYPES = (int(OrderType.SL), int(OrderType.SL_M))
 STPS = {"cancel_resting": StpMode.CANCEL_RESTING, "cancel_incoming": StpMode.CANCEL_INCOMING,
         "cancel_both": StpMode.CANCEL_BOTH}
 
@@ -126,41 +141,32 @@ def cancel_all(account: int, instrument: int | None) -> CancelAll:
     return CancelAll(account, ALL_INSTRUMENTS if instrument is None else instrument)
 
 
-class Outcome(msgspec.Struct):
-    """What the reply to a trading request says, from the receipt's events."""
-
-    order_id: int
-    status: str
-    filled: int = 0
-    leaves: int = 0
-    cancelled: int = 0
-
-
 def outcome(events: np.ndarray, client_order_id: str = "") -> dict:
-    """The result of one order command, or `ApiError` if the core rejected it."""
-    decoded = ev.decode(events)
-    for e in decoded:
-        if isinstance(e, ev.Rejected):
-            raise ApiError(RejectCode(e.code), order_id=e.order_id,
+    """The result of one order command, or `ApiError` if the core rejected it. Reads the
+    receipt's event rows directly: this runs once per order, on the reply's path."""
+    rows = events.tolist()
+    for r in rows:
+        if r[E_KIND] == EV_REJECTED:
+            raise ApiError(RejectCode(r[E_A]), order_id=r[E_OID],
                            client_order_id=client_order_id or None)
-    result = Outcome(0, "DONE")
-    for e in decoded:
-        if isinstance(e, ev.Accepted):
-            result.order_id, result.leaves = e.order_id, e.qty
-            waiting = e.type in (OrderType.SL, OrderType.SL_M)
-            result.status = "TRIGGER_PENDING" if waiting else "OPEN"
-        elif isinstance(e, ev.Amended):
-            result.order_id, result.status, result.leaves = e.order_id, "AMENDED", e.leaves
-        elif isinstance(e, ev.Traded) and result.order_id in (e.buy_order_id, e.sell_order_id):
-            result.filled += e.qty
-            result.leaves = e.buy_leaves if e.buy_order_id == result.order_id else e.sell_leaves
-            result.status = "FILLED" if result.leaves == 0 else "PARTIALLY_FILLED"
-        elif isinstance(e, ev.Cancelled | ev.Expired) and result.order_id in (0, e.order_id):
-            result.order_id = e.order_id
-            result.cancelled += e.qty
-            result.leaves = 0
-            result.status = "CANCELLED" if isinstance(e, ev.Cancelled) else "EXPIRED"
-    out = msgspec.to_builtins(result)
+    order_id, status, filled, leaves, cancelled = 0, "DONE", 0, 0, 0
+    for r in rows:
+        kind = r[E_KIND]
+        if kind == EV_ACCEPTED:
+            order_id, leaves = r[E_OID], r[E_QTY]
+            status = "TRIGGER_PENDING" if r[E_A] in _STOP_TYPES else "OPEN"
+        elif kind == EV_AMENDED:
+            order_id, status, leaves = r[E_OID], "AMENDED", r[E_A]
+        elif kind == EV_TRADED and order_id in (r[E_A], r[E_B]):
+            filled += r[E_QTY]
+            leaves = r[E_E] if r[E_A] == order_id else r[E_F]
+            status = "FILLED" if leaves == 0 else "PARTIALLY_FILLED"
+        elif kind in (EV_CANCELLED, EV_EXPIRED) and order_id in (0, r[E_OID]):
+            order_id, leaves = r[E_OID], 0
+            cancelled += r[E_QTY]
+            status = "CANCELLED" if kind == EV_CANCELLED else "EXPIRED"
+    out: dict = {"order_id": order_id, "status": status, "filled": filled, "leaves": leaves,
+                 "cancelled": cancelled}
     if client_order_id:
         out["client_order_id"] = client_order_id
     return out
