@@ -71,6 +71,23 @@ class Client:
             await self.ws.send(msgspec.msgpack.encode(body))
         return await asyncio.wait_for(future, timeout)
 
+    async def call_batch(self, requests: list[dict], timeout: float = 5.0) -> list[dict]:
+        """Send ``requests`` (each with its own ``id``) in one array frame; their replies in
+        the order they arrived."""
+        arrived: list[dict] = []
+        futures = []
+        for request in requests:
+            future: asyncio.Future[dict] = asyncio.get_running_loop().create_future()
+            future.add_done_callback(lambda f: arrived.append(f.result()))
+            self._waiting[request["id"]] = future
+            futures.append(future)
+        if self.fmt == "json":
+            await self.ws.send(msgspec.json.encode(requests).decode())
+        else:
+            await self.ws.send(msgspec.msgpack.encode(requests))
+        await asyncio.wait_for(asyncio.gather(*futures), timeout)
+        return arrived
+
     async def request(self, op: str, timeout: float = 5.0, **args: Any) -> Any:
         """The result of a request; `ClientError` if it failed."""
         reply = await self.call(op, args, timeout)

@@ -12,8 +12,9 @@ of messages), so a burst of updates costs one write. The queue is bounded in byt
 One slow client therefore never delays the others: delivery to it is a queue append.
 
 When nothing is queued or being sent and the socket's buffer has room, a message skips the
-queue and its frame is written to the socket at once: no task switch, and a public update
-is framed once and the same bytes written to every subscriber.
+queue: its frame is held to the end of the current turn of the event loop and written with
+whatever else that turn produced for the connection — one write, no task switch; a public
+update is framed once and the same bytes go to every subscriber.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class Connection:
         self.heartbeats = 0
         self.closed = False
         self._sending = False
+        self._corked: list[bytes] = []  # complete frames to write at the end of this turn
         self._transport = ws.transport
         self._wakeup = asyncio.Event()
         self.writer = asyncio.create_task(self._write_loop(), name=f"gw-writer-{ip}")
@@ -68,8 +70,8 @@ class Connection:
                                               or self.queued > self.limits.outbound_soft):
             self.conflated.add(channel)
             return
-        if self._can_write_now():
-            self._transport.write(message.wire(self.fmt))
+        if self._corked or self._can_write_now():
+            self._cork(message.wire(self.fmt))
         else:
             self._enqueue(message.frame(self.fmt))
 
@@ -81,10 +83,22 @@ class Connection:
         self._send(encode(Push(channel, seq, ts, data), self.fmt))
 
     def _send(self, frame: bytes) -> None:
-        if self._can_write_now():
-            self._transport.write(wire_frame(frame, self.fmt))
+        if self._corked or self._can_write_now():
+            self._cork(wire_frame(frame, self.fmt))
         else:
             self._enqueue(frame)
+
+    def _cork(self, wire: bytes) -> None:
+        """Hold the frame until the end of this turn of the event loop, so that everything
+        a batch produces for this connection leaves in one write."""
+        if not self._corked:
+            asyncio.get_running_loop().call_soon(self._uncork)
+        self._corked.append(wire)
+
+    def _uncork(self) -> None:
+        wires, self._corked = self._corked, []
+        if wires and not self.closed and self.ws.protocol.state is State.OPEN:
+            self._transport.write(b"".join(wires))
 
     def _can_write_now(self) -> bool:
         """Nothing ahead of this message and room in the socket's buffer: writing it now
@@ -123,6 +137,7 @@ class Connection:
                 await self._wakeup.wait()
                 self._wakeup.clear()
                 while self.queue:
+                    self._uncork()  # frames held this turn are older than the queue
                     frames = list(self.queue)
                     self.queue.clear()
                     self.queued = 0
@@ -150,6 +165,7 @@ class Connection:
     def close(self, code: int = 1000, reason: str = "") -> None:
         if self.closed:
             return
+        self._uncork()  # what was said before closing goes out before the close frame
         self.closed = True
         self._wakeup.set()
         self._closing = asyncio.ensure_future(self.ws.close(code, reason))

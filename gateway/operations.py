@@ -24,7 +24,7 @@ from gateway.auth import LoginArgs
 from gateway.connection import Connection
 from gateway.errors import ApiError, GatewayCode, error_body
 from gateway.feeds import Channel
-from gateway.protocol import BadFrameError, decode_request
+from gateway.protocol import BadFrameError, Request, decode_requests
 
 if TYPE_CHECKING:
     from gateway.server import Gateway
@@ -69,16 +69,22 @@ class Operations:
 
     async def dispatch(self, conn: Connection, frame: bytes | str) -> None:
         metrics = self.gw.metrics
-        metrics.inc("gridworks_ws_requests_total")
-        limited = not conn.bucket.take() or not self.gw.key_bucket_take(conn)
         try:
-            request = decode_request(frame, conn.fmt)
+            requests = decode_requests(frame, conn.fmt)
         except BadFrameError as exc:
+            limited = not conn.bucket.take() or not self.gw.key_bucket_take(conn)
+            metrics.inc("gridworks_ws_requests_total")
             code = GatewayCode.RATE_LIMITED if limited else exc.code
             metrics.inc("gridworks_ws_errors_total", code=code.name)
             conn.reply(exc.request_id, error=error_body(code) if limited else exc.body())
             return
-        if limited:
+        for request in requests:
+            await self._handle(conn, request)
+
+    async def _handle(self, conn: Connection, request: Request) -> None:
+        metrics = self.gw.metrics
+        metrics.inc("gridworks_ws_requests_total")
+        if not conn.bucket.take() or not self.gw.key_bucket_take(conn):
             metrics.inc("gridworks_ws_errors_total", code="RATE_LIMITED")
             conn.reply(request.id, error=error_body(GatewayCode.RATE_LIMITED))
             return

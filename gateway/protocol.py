@@ -40,8 +40,10 @@ class Push(msgspec.Struct, omit_defaults=True):
     snapshot: bool = False  # the channel's whole state as of ``seq``, not an update
 
 
-_JSON_REQUEST = msgspec.json.Decoder(Request)
-_MSGPACK_REQUEST = msgspec.msgpack.Decoder(Request)
+MAX_BATCH = 100  # requests in one array frame
+
+_JSON_REQUEST = msgspec.json.Decoder(Request | list[Request])
+_MSGPACK_REQUEST = msgspec.msgpack.Decoder(Request | list[Request])
 _JSON = msgspec.json.Encoder()
 _MSGPACK = msgspec.msgpack.Encoder()
 _ANY_JSON = msgspec.json.Decoder()
@@ -57,21 +59,27 @@ class BadFrameError(ApiError):
         self.request_id = request_id
 
 
-def decode_request(frame: bytes | str, fmt: Format) -> Request:
-    """The request in a frame; `BadFrameError` otherwise."""
+def decode_requests(frame: bytes | str, fmt: Format) -> list[Request]:
+    """The request in a frame, or the requests of an array frame (a batch: each request is
+    answered on its own); `BadFrameError` otherwise. A batch is decoded as a whole, so one
+    malformed element makes the whole frame malformed."""
     if len(frame) > MAX_FRAME:
         raise BadFrameError(GatewayCode.FRAME_TOO_LARGE)
     if fmt == "msgpack" and isinstance(frame, str):
         raise BadFrameError(GatewayCode.MALFORMED_FRAME, "this connection speaks msgpack: "
                             "send binary frames")
     try:
-        if fmt == "json":
-            return _JSON_REQUEST.decode(frame)
-        return _MSGPACK_REQUEST.decode(frame)
+        decoded = (_JSON_REQUEST if fmt == "json" else _MSGPACK_REQUEST).decode(frame)
     except msgspec.ValidationError as exc:
         raise BadFrameError(GatewayCode.MALFORMED_FRAME, str(exc), _peek_id(frame, fmt)) from None
     except msgspec.DecodeError as exc:
         raise BadFrameError(GatewayCode.MALFORMED_FRAME, str(exc)) from None
+    if isinstance(decoded, Request):
+        return [decoded]
+    if not 1 <= len(decoded) <= MAX_BATCH:
+        raise BadFrameError(GatewayCode.MALFORMED_FRAME,
+                            f"a batch holds 1 to {MAX_BATCH} requests")
+    return decoded
 
 
 def _peek_id(frame: bytes | str, fmt: Format) -> int | str | None:

@@ -237,16 +237,17 @@ class Node:
             self._writer.flush()
         self.stats.batches += 1
         self.stats.commands += len(commands)
-        seq = batch.first_seq
-        seqs = events[:, E_SEQ]
-        for item in items:
-            end = seq + len(item.commands)
-            lo, hi = np.searchsorted(seqs, [seq, end])
+        starts = np.cumsum([batch.first_seq] + [len(item.commands) for item in items])
+        bounds = np.searchsorted(events[:, E_SEQ], starts).tolist()  # one call for all
+        firsts = starts.tolist()
+        for k, item in enumerate(items):
             if not item.future.done():
-                item.future.set_result(Receipt(seq, end - 1, events[lo:hi]))
-            seq = end
-        if self.listeners:  # after the waiting submitters, who get their replies out first
-            loop.call_soon(self._publish, published)
+                receipt = Receipt(firsts[k], firsts[k + 1] - 1, events[bounds[k]:bounds[k + 1]])
+                item.future.set_result(receipt)
+        if self.listeners:
+            # Two turns later: the submitters' callbacks run first, and what they write at
+            # the end of their turn (a gateway's replies) goes out before the feeds are built.
+            loop.call_soon(loop.call_soon, self._publish, published)
         if self.config.snapshot_every and (
             self.core.last_seq - self.stats.last_snapshot_seq >= self.config.snapshot_every
         ):

@@ -119,14 +119,16 @@ class OrderStream:
             raise RuntimeError(f"login failed: {self.login_error}")
 
     def request(self, i: int) -> bytes:
-        return frame(ENCODE({"id": i, "op": "place", "args": {
+        return ENCODE({"id": i, "op": "place", "args": {
             "symbol": self.symbol, "side": "buy" if i % 2 == 0 else "sell", "qty": 1,
-            "price": self.price, "client_order_id": f"b{self.index}-{i}"}}))
+            "price": self.price, "client_order_id": f"b{self.index}-{i}"}})
 
 
-def send_on_schedule(streams: list[OrderStream], rate: float, start: int, end: int) -> None:
+def send_on_schedule(streams: list[OrderStream], rate: float, start: int, end: int,
+                     batch: int) -> None:
     """Round-robin over the connections at ``rate`` in all: order ``k`` is due at
-    ``start + k / rate``; whatever is due when the sender wakes goes out at once."""
+    ``start + k / rate``; whatever is due when the sender wakes goes out at once, one
+    request per frame, or up to ``batch`` per array frame when ``batch`` > 1."""
     interval = 1e9 / rate
     n = len(streams)
     total = sum(len(s.scheduled) for s in streams)
@@ -144,10 +146,14 @@ def send_on_schedule(streams: list[OrderStream], rate: float, start: int, end: i
             stream.sent_at[i] = now
             stream.sent += 1
             chunks.setdefault(j % n, []).append(stream.request(i))
-        for index, frames in chunks.items():
+        for index, payloads in chunks.items():
             sock = streams[index].sock
             assert sock is not None
-            sock.send_frames(b"".join(frames))
+            if batch > 1:
+                groups = [payloads[g : g + batch] for g in range(0, len(payloads), batch)]
+                sock.send_frames(b"".join(frame(b"[" + b",".join(g) + b"]") for g in groups))
+            else:
+                sock.send_frames(b"".join(frame(p) for p in payloads))
         k = max(k, due)
         wake = start + int(k * interval)
         delay = (wake - time.time_ns() - SPIN_NS) / 1e9
@@ -167,7 +173,7 @@ def orders(args: argparse.Namespace) -> dict:
     start = time.time_ns() + 200_000_000
     end = start + int(args.seconds * 1e9)
     time.sleep(0.2)
-    send_on_schedule(streams, args.rate, start, end)
+    send_on_schedule(streams, args.rate, start, end, args.batch)
     drain_until = time.time_ns() + 20_000_000_000
     while time.time_ns() < drain_until and any(
             (s.answered[: s.sent] == 0).any() for s in streams):
@@ -270,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--symbol", default="RELIANCE")
     parser.add_argument("--price", type=int, default=141_230)
     parser.add_argument("--connections", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=1, help="requests per frame at most")
     parser.add_argument("--channel", default="depth.RELIANCE")
     parser.add_argument("--ready", default="")
     parser.add_argument("--out", default="")

@@ -173,3 +173,23 @@ async def test_edge_cases_get_their_own_errors(exchange: Exchange) -> None:
     finally:
         await packed.close()
         await client.close()
+
+
+async def test_an_array_frame_is_a_batch_of_requests(exchange: Exchange) -> None:
+    client = await exchange.client(exchange.alice)
+    try:
+        order = {"symbol": "RELIANCE", "side": "buy", "qty": 1, "price": 140_000}
+        batch = [{"id": f"b{i}", "op": "place", "args": {**order, "client_order_id": f"bt-{i}"}}
+                 for i in range(3)]
+        batch.append({"id": "p", "op": "ping", "args": {}})
+        replies = await client.call_batch(batch)
+        assert [r["id"] for r in replies] == ["p", "b0", "b1", "b2"]  # ping is not durable
+        assert all(r["ok"] for r in replies)
+        orders = await client.request("orders")
+        assert [o["client_order_id"] for o in orders] == ["bt-0", "bt-1", "bt-2"]
+        for frame in ("[]", msgspec.json.encode([batch[3]] * 101).decode()):
+            await client.send_raw(frame)
+            reply = (await client.next_push("unmatched_reply"))["data"]
+            assert reply["error"]["code"] == "MALFORMED_FRAME"
+    finally:
+        await client.close()
