@@ -18,6 +18,7 @@ from gridworks.config import (
     NodeConfig,
     core_config,
     from_environment,
+    gateway_limits,
     with_overrides,
 )
 
@@ -103,7 +104,8 @@ async def _run_node(config: NodeConfig) -> None:
     for line in report.lines():
         print(f"gridworks: {line}")
     _print_first_credentials(node, config)
-    gateway = Gateway(node, node.kek, GatewayConfig(host=config.host, port=config.port))
+    gateway = Gateway(node, node.kek, GatewayConfig(host=config.host, port=config.port,
+                                                    limits=gateway_limits(config)))
     await gateway.start()
     print(f"gridworks: WebSocket API on ws://{config.host}:{config.port}/ "
           f"(HTTP: /healthz, /metrics, /status); journal fsync policy: {config.fsync}")

@@ -14,6 +14,7 @@ import msgspec
 
 from engine.core import CoreConfig
 from engine.journal import FsyncPolicy
+from gateway.limits import Limits
 from gridworks.session import clock_time
 
 
@@ -33,6 +34,13 @@ class NodeConfig(msgspec.Struct, frozen=True, kw_only=True):
     square_off_at: str = "15:20"  # Indian time; intraday positions are closed ("" = never)
     end_of_day_at: str = "16:00"  # Indian time; charges posted, day rolled ("" = never)
     demo_accounts: bool = True  # create the operator and a funded demo trader if missing
+    ws_messages_per_s: float = 50.0  # per WebSocket connection, burst twice that
+    ws_key_messages_per_s: float = 200.0  # per API key over all its connections
+    ws_max_subscriptions: int = 200  # per connection
+    ws_connections_per_key: int = 8
+    ws_connections_per_ip: int = 64
+    ws_heartbeat_s: float = 1.0
+    allowed_origins: str = ""  # comma-separated browser origins besides the server's own
     simulate: bool = False  # run the market simulator's makers and takers in the node
     sim_speed: float = 1.0  # multiplies the simulator's order rates
     sim_seed: int = 7
@@ -67,6 +75,17 @@ def _coerce(name: str, value: object, source: str) -> object:
         except ValueError as exc:
             raise ConfigError(f"{source}: {exc}") from None
     return converted
+
+
+def gateway_limits(config: NodeConfig) -> Limits:
+    """The gateway's limits as configured (the rest keep their defaults)."""
+    origins = tuple(o.strip() for o in config.allowed_origins.split(",") if o.strip())
+    return Limits(messages_per_s=config.ws_messages_per_s,
+                  key_messages_per_s=config.ws_key_messages_per_s,
+                  max_subscriptions=config.ws_max_subscriptions,
+                  connections_per_key=config.ws_connections_per_key,
+                  connections_per_ip=config.ws_connections_per_ip,
+                  heartbeat_s=config.ws_heartbeat_s, allowed_origins=origins)
 
 
 def core_config(config: NodeConfig) -> CoreConfig:

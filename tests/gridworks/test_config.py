@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from gridworks import cli
-from gridworks.config import ConfigError, NodeConfig, from_environment, with_overrides
+from gridworks.config import (
+    ConfigError,
+    NodeConfig,
+    from_environment,
+    gateway_limits,
+    with_overrides,
+)
 
 
 def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -46,3 +52,13 @@ def test_the_cli_reports_a_bad_setting_without_a_traceback(
     monkeypatch.setenv("GRIDWORKS_FSYNC", "sometimes")
     assert cli.main(["serve"]) == 2
     assert "GRIDWORKS_FSYNC" in capsys.readouterr().err
+
+
+def test_gateway_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRIDWORKS_WS_MESSAGES_PER_S", "120")
+    monkeypatch.setenv("GRIDWORKS_WS_CONNECTIONS_PER_IP", "5")
+    monkeypatch.setenv("GRIDWORKS_ALLOWED_ORIGINS", "https://a.example, http://localhost:5173")
+    limits = gateway_limits(from_environment())
+    assert (limits.messages_per_s, limits.connections_per_ip) == (120.0, 5)
+    assert limits.allowed_origins == ("https://a.example", "http://localhost:5173")
+    assert limits.max_subscriptions == gateway_limits(NodeConfig()).max_subscriptions
