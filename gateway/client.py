@@ -20,6 +20,7 @@ from typing import Any
 
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from accounts.keys import sign
 
@@ -127,6 +128,15 @@ class Client:
         return out
 
     async def _read(self) -> None:
+        try:
+            await self._read_frames()
+        except ConnectionClosed as exc:  # the server closed: its code and reason stay on ws
+            for future in self._waiting.values():
+                if not future.done():
+                    future.set_exception(exc)
+            self._arrived.set()
+
+    async def _read_frames(self) -> None:
         decode = msgspec.json.decode if self.fmt == "json" else msgspec.msgpack.decode
         async for frame in self.ws:
             self.frames += 1

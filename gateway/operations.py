@@ -20,6 +20,7 @@ import msgspec
 from accounts.registry import Scope
 from engine.commands import InvalidCommandError
 from gateway import ops
+from gateway.admin_ops import AdminOperations
 from gateway.auth import LoginArgs
 from gateway.connection import Connection
 from gateway.errors import ApiError, GatewayCode, error_body
@@ -47,6 +48,7 @@ class Durable:
 class Operations:
     def __init__(self, gateway: Gateway) -> None:
         self.gw = gateway
+        self.admin = AdminOperations(gateway.admin)
         # name -> (handler, scope it needs; None: no login needed)
         self.table: dict[str, tuple[Handler, Scope | None]] = {
             "login": (self.login, None),
@@ -63,6 +65,11 @@ class Operations:
             "orders": (self.orders, Scope.READ),
             "positions": (self.positions, Scope.READ),
             "funds": (self.funds, Scope.READ),
+            "accounts": (self.admin.accounts, Scope.ADMIN),
+            "create_account": (self.admin.create_account, Scope.ADMIN),
+            "fund": (self.admin.fund, Scope.ADMIN),
+            "new_key": (self.admin.new_key, Scope.ADMIN),
+            "revoke_key": (self.admin.revoke_key, Scope.ADMIN),
         }
 
     # --- dispatch ------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from engine.commands import CommandBatch
 from engine.core import Core
 from engine.layout import E_A, E_KIND, E_TS
 from engine.types import EventKind, Phase
+from gateway.admin_ops import AdminService
 from gateway.auth import Authenticator
 from gateway.connection import Connection
 from gateway.feeds import Channel, Feeds, Published
@@ -72,8 +73,10 @@ class GatewayConfig:
 
 class Gateway:
     def __init__(self, node: CommandSink, kek: bytes, config: GatewayConfig | None = None,
-                 status: Callable[[], dict] | None = None) -> None:
+                 status: Callable[[], dict] | None = None,
+                 admin: AdminService | None = None) -> None:
         self.node = node
+        self.admin = admin  # serves the admin-scope operations (None: they are refused)
         self.config = config or GatewayConfig()
         assert node.core is not None, "start the node first"
         self.core: Core = node.core

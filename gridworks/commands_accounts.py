@@ -6,8 +6,10 @@
     gridworks accounts keys NAME|ID [--new --scopes read,trade | --revoke KEY_ID]
 
 They act on the data directory through an in-process node, as sequenced and journaled
-commands, so the server must not be running on that directory (its lock says so). A new
-key's secret is printed once and is not stored anywhere in clear.
+commands. When a server is running on that directory (its lock says so), they ask that
+server instead, over its WebSocket API with the operator's key from
+``<data>/credentials/operator.json``. A new key's secret is printed once and is not stored
+anywhere in clear.
 """
 
 from __future__ import annotations
@@ -87,13 +89,42 @@ def run(args: argparse.Namespace) -> int:
     from gridworks.datadir import DataDirLockedError
 
     config = with_overrides(from_environment(), data_dir=args.data_dir)
+    action = ACTIONS[args.action]
     try:
-        return asyncio.run(_with_admin(config, ACTIONS[args.action], args))
+        return asyncio.run(_with_admin(config, action, args))
     except DataDirLockedError as exc:
-        print(f"gridworks: {exc}; stop the server to administer its accounts", file=sys.stderr)
+        locked = exc
+    except AdminError as exc:
+        print(f"gridworks: {exc}", file=sys.stderr)
+        return 1
+    try:  # a server has the directory: ask it, with the operator's key
+        return asyncio.run(_with_server(config, action, args))
+    except FileNotFoundError:
+        print(f"gridworks: {locked}; without the operator's credentials file, stop the server "
+              "to administer its accounts", file=sys.stderr)
+    except (OSError, TimeoutError) as exc:
+        print(f"gridworks: {locked}, and its server at {_url(config)} did not answer ({exc})",
+              file=sys.stderr)
     except AdminError as exc:
         print(f"gridworks: {exc}", file=sys.stderr)
     return 1
+
+
+def _url(config: NodeConfig) -> str:
+    return f"ws://{config.host}:{config.port}/"
+
+
+async def _with_server(config: NodeConfig, action: Callable[..., Awaitable[int]],
+                       args: argparse.Namespace) -> int:
+    from gridworks.admin import OPERATOR, read_credentials
+    from gridworks.remote_admin import RemoteAdmin
+
+    operator = read_credentials(config.data_dir, OPERATOR)
+    admin = await RemoteAdmin.connect(_url(config), operator)
+    try:
+        return await action(admin, args)
+    finally:
+        await admin.close()
 
 
 async def _with_admin(config: NodeConfig, action: Callable[..., Awaitable[int]],

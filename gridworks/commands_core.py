@@ -104,8 +104,11 @@ async def _run_node(config: NodeConfig) -> None:
     for line in report.lines():
         print(f"gridworks: {line}")
     _print_first_credentials(node, config)
+    from gridworks.admin import Admin
+
     gateway = Gateway(node, node.kek, GatewayConfig(host=config.host, port=config.port,
-                                                    limits=gateway_limits(config)))
+                                                    limits=gateway_limits(config)),
+                      admin=Admin(node, node.kek))
     await gateway.start()
     print(f"gridworks: WebSocket API on ws://{config.host}:{config.port}/ "
           f"(HTTP: /healthz, /metrics, /status); journal fsync policy: {config.fsync}")

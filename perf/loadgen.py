@@ -86,12 +86,12 @@ async def sleep_until(when_ns: int) -> None:
 class OrderStream:
     """One connection placing alternating buy and sell limit orders on a fixed schedule."""
 
-    def __init__(self, index: int, count: int, symbol: str, price: int) -> None:
+    def __init__(self, index: int, count: int, symbol: str, price: int, spread: int) -> None:
         self.index = index
         self.scheduled = np.zeros(count, dtype=np.int64)
         self.sent_at = np.zeros(count, dtype=np.int64)
         self.answered = np.zeros(count, dtype=np.int64)
-        self.symbol, self.price = symbol, price
+        self.symbol, self.price, self.spread = symbol, price, spread
         self.sent = 0
         self.outcomes: Counter[str] = Counter()
         self.logged_in = threading.Event()
@@ -119,9 +119,11 @@ class OrderStream:
             raise RuntimeError(f"login failed: {self.login_error}")
 
     def request(self, i: int) -> bytes:
+        buy = i % 2 == 0
         return ENCODE({"id": i, "op": "place", "args": {
-            "symbol": self.symbol, "side": "buy" if i % 2 == 0 else "sell", "qty": 1,
-            "price": self.price, "client_order_id": f"b{self.index}-{i}"}})
+            "symbol": self.symbol, "side": "buy" if buy else "sell", "qty": 1,
+            "price": self.price if buy else self.price + self.spread,
+            "client_order_id": f"b{self.index}-{i}"}})
 
 
 def send_on_schedule(streams: list[OrderStream], rate: float, start: int, end: int,
@@ -167,7 +169,8 @@ def orders(args: argparse.Namespace) -> dict:
     sys.setswitchinterval(5e-5)  # the sender must not wait long for the reader threads
     keys = json.loads(args.keys)
     count = int(args.rate * args.seconds / len(keys)) + 2
-    streams = [OrderStream(n, count, args.symbol, args.price) for n in range(len(keys))]
+    streams = [OrderStream(n, count, args.symbol, args.price, args.spread)
+               for n in range(len(keys))]
     for stream, key in zip(streams, keys, strict=True):
         stream.login(args.port, key)
     start = time.time_ns() + 200_000_000
@@ -277,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--price", type=int, default=141_230)
     parser.add_argument("--connections", type=int, default=1)
     parser.add_argument("--batch", type=int, default=1, help="requests per frame at most")
+    parser.add_argument("--spread", type=int, default=0,
+                        help="sells this many paise above the buys (0: they trade)")
     parser.add_argument("--channel", default="depth.RELIANCE")
     parser.add_argument("--ready", default="")
     parser.add_argument("--out", default="")

@@ -57,7 +57,7 @@ async def exchange(tmp_path: Path, limits: Limits) -> AsyncIterator[Exchange]:
     await node.submit([SetLimits(a.account, rate_per_s=0) for a in (alice, bob)])
     assert alice is not None
     assert bob is not None
-    gateway = Gateway(node, node.kek, GatewayConfig(port=0, limits=limits))
+    gateway = Gateway(node, node.kek, GatewayConfig(port=0, limits=limits), admin=admin)
     await gateway.start()
     try:
         yield Exchange(node, gateway, f"ws://127.0.0.1:{gateway.port}/", alice, bob, viewer,

@@ -98,3 +98,36 @@ def test_the_accounts_command_refuses_a_directory_in_use(tmp_path: Path,
     with DataDirLock(tmp_path):
         assert cli.main(accounts(tmp_path, "list")) == 1
     assert "stop the server" in capsys.readouterr().err
+
+
+async def test_the_accounts_command_asks_the_running_server(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from gateway.server import Gateway, GatewayConfig
+    from gridworks.admin import Admin
+
+    node = Node(quiet(tmp_path))
+    await node.start()
+    gateway = Gateway(node, node.kek, GatewayConfig(port=0), admin=Admin(node, node.kek))
+    await gateway.start()
+    monkeypatch.setenv("GRIDWORKS_PORT", str(gateway.port))
+    monkeypatch.setenv("GRIDWORKS_MAX_ACCOUNTS", "64")
+    try:
+        created = await asyncio.to_thread(
+            cli.main, accounts(tmp_path, "create", "Ravi", "--fund", "100"))
+        assert created == 0
+        out = capsys.readouterr().out
+        assert "account 3 'Ravi' created, funded with ₹100.00" in out
+        assert await asyncio.to_thread(cli.main, accounts(tmp_path, "list")) == 0
+        row = next(line for line in capsys.readouterr().out.splitlines() if "Ravi" in line)
+        assert "100.00" in row
+        refused = await asyncio.to_thread(cli.main, accounts(tmp_path, "fund", "Ravi", "-500"))
+        assert refused == 1
+        assert "WITHDRAWAL_EXCEEDS_FREE_CASH" in capsys.readouterr().err
+        assert node.core is not None
+        assert node.core.registry.account_named("Ravi") is not None  # in the live node
+    finally:
+        await gateway.stop(reconnect_after_ms=0)
+        await node.stop()
