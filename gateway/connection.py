@@ -70,8 +70,10 @@ class Connection:
                                               or self.queued > self.limits.outbound_soft):
             self.conflated.add(channel)
             return
-        if self._corked or self._can_write_now():
-            self._cork(message.wire(self.fmt))
+        if self._corked:  # behind what this turn already holds for the connection
+            self._corked.append(message.wire(self.fmt))
+        elif self._can_write_now():  # a channel update alone: no reason to hold it
+            self._transport.write(message.wire(self.fmt))
         else:
             self._enqueue(message.frame(self.fmt))
 
