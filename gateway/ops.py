@@ -141,6 +141,18 @@ def cancel_all(account: int, instrument: int | None) -> CancelAll:
     return CancelAll(account, ALL_INSTRUMENTS if instrument is None else instrument)
 
 
+class Outcome(msgspec.Struct, omit_defaults=True):
+    """The result of place, amend and cancel (what `outcome` returns, as a schema)."""
+
+    order_id: int
+    status: Literal["OPEN", "TRIGGER_PENDING", "PARTIALLY_FILLED", "FILLED", "AMENDED",
+                    "CANCELLED", "EXPIRED", "DONE"]
+    filled: int
+    leaves: int
+    cancelled: int
+    client_order_id: str | None = None
+
+
 def outcome(events: np.ndarray, client_order_id: str = "") -> dict:
     """The result of one order command, or `ApiError` if the core rejected it. Reads the
     receipt's event rows directly: this runs once per order, on the reply's path."""

@@ -301,6 +301,22 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- asyncapi ------------------------------------------------------------------------------------
+
+def _register_asyncapi(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("asyncapi", help="print the WebSocket API as an AsyncAPI document")
+    p.set_defaults(handler=_asyncapi)
+
+
+def _asyncapi(args: argparse.Namespace) -> int:
+    from importlib import metadata
+
+    from gateway.asyncapi import render
+
+    sys.stdout.write(render(metadata.version("gridworks")))
+    return 0
+
+
 REGISTRARS = (
     _register_serve,
     _register_instruments,
@@ -308,4 +324,5 @@ REGISTRARS = (
     _register_replay,
     _register_snapshot,
     _register_bench,
+    _register_asyncapi,
 )
