@@ -54,7 +54,7 @@ from engine.layout import (
 )
 from engine.snapshot_types import ORDER_FIELDS as BOOK_FIELDS
 from engine.types import AUCTION_AGGRESSOR, OrderType, Product, Reason, Side, TimeInForce
-from portfolio.views import AccountView, PositionView, average_price
+from portfolio.views import AccountView, average_price
 from risk.state import ACCOUNT_FIELDS, POSITION_FIELDS
 from risk.state import ORDER_FIELDS as RISK_FIELDS
 
@@ -95,8 +95,27 @@ class Fill(msgspec.Struct):
     ts: int
 
 
+class Position(msgspec.Struct):
+    """One position row as clients see it: named like the order records."""
+
+    account: int
+    symbol: str
+    instrument: int
+    product: str  # CNC, MIS or NRML, as in order records
+    net: int
+    average_price: int
+    realised: int
+    unrealised: int
+    margin: int
+    open_buy: int
+    open_sell: int
+    day_buy_qty: int
+    day_sell_qty: int
+    overnight: int
+
+
 class Positions(msgspec.Struct):
-    positions: list[PositionView]
+    positions: list[Position]
 
 
 Update = tuple[int, str, object]  # account, channel ("orders", "fills", ...), payload
@@ -304,11 +323,12 @@ class AccountFeeds:
         for row in self.core.risk.positions_of(account):
             p = dict(zip(POSITION_FIELDS, row, strict=True))
             net, basis = p["net"], p["basis"]
-            out.append(PositionView(
-                account, p["instr"], Product(p["product"]), net, average_price(net, basis),
-                p["realised"], net * marks[p["instr"]] - basis if net else 0, p["margin"],
-                p["open_buy"], p["open_sell"], p["day_buy_qty"], p["day_sell_qty"],
-                p["overnight"]))
+            instr = p["instr"]
+            out.append(Position(
+                account, self._symbol(instr), instr, Product(p["product"]).name, net,
+                average_price(net, basis), p["realised"],
+                net * marks[instr] - basis if net else 0, p["margin"], p["open_buy"],
+                p["open_sell"], p["day_buy_qty"], p["day_sell_qty"], p["overnight"]))
         return Positions(out)
 
     def _marks(self) -> list[int]:

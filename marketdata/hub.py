@@ -175,11 +175,15 @@ class MarketData:
         for instr in sorted(tickers):
             inst = self.instruments[instr]
             self._touch_book(inst)
-            out.append((f"ticker.{inst.spec.symbol}", inst.ticker))  # type: ignore[arg-type]
+            # A copy: the message may be kept for resume and encoded later, after the live
+            # ticker has moved on.
+            out.append((f"ticker.{inst.spec.symbol}",
+                        msgspec.structs.replace(inst.ticker)))  # type: ignore[type-var]
         for (instr, interval), changed in sorted(bars.items()):
             symbol = self.instruments[instr].spec.symbol
             out.append((f"candles.{symbol}.{interval}",
-                        Candles(symbol, interval, list(changed.values()))))
+                        Candles(symbol, interval,
+                                [msgspec.structs.replace(bar) for bar in changed.values()])))
         return out
 
     def _trade(self, inst: Instrument, row: list[int],

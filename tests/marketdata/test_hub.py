@@ -54,6 +54,7 @@ def test_clients_following_the_channels_agree_with_the_book(seed: int) -> None:
     one_minute = {s.symbol: CandleSeries("1m") for s in core.specs}
     sizes = random.Random(seed)
     seen = set()
+    published: list[tuple[Ticker, int]] = []  # kept for resume: must not change later
     for _ in range(400):
         batch = sequencer.stamp(CommandBatch.of(list(flow.commands(sizes.choice([1, 4, 16]),
                                                                     sequencer.next_seq))))
@@ -73,6 +74,7 @@ def test_clients_following_the_channels_agree_with_the_book(seed: int) -> None:
                 assert payload.bars[-1] == one_minute[symbol].bars[-1]
             elif isinstance(payload, Ticker):
                 assert payload.volume == volume[symbol]
+                published.append((payload, payload.volume))
         truth = depth_from_book(core.book.state().orders, len(core.specs))
         for instr, spec in enumerate(core.specs):
             assert copies[spec.symbol].view() == truth[instr].top(LEVELS), spec.symbol
@@ -81,6 +83,7 @@ def test_clients_following_the_channels_agree_with_the_book(seed: int) -> None:
             assert ticker.bid == (best_bid[0] if best_bid else 0)
     assert seen == {"depth", "trades", "ticker", "candles"}
     assert sum(volume.values()) > 0
+    assert all(ticker.volume == then for ticker, then in published)
 
 
 def test_depth_levels_stay_sorted_and_vanish_at_zero() -> None:
