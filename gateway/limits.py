@@ -19,6 +19,7 @@ class Limits:
     slow_grace_s: float = 5.0  # then closed if still above the hard limit
     write_buffer: int = 64 * 1024  # bytes the transport holds before the queue backs up
     socket_send_buffer: int = 0  # SO_SNDBUF per connection (0: the OS default)
+    max_backlog: int = 20_000  # trading requests waiting for the journal; beyond: SERVER_BUSY
     heartbeat_s: float = 1.0
     login_window_ms: int = 30_000  # a login signature is valid this long around server time
     allowed_origins: tuple[str, ...] = ()  # pages of other origins allowed (same origin is)

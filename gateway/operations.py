@@ -253,6 +253,9 @@ class Operations:
     def _submit(self, command: object, answer: Callable[[Any], Any]) -> Durable:
         """Queue the command now; it is answered by ``answer(receipt)`` once durable."""
         started = time.perf_counter()
+        limit = self.gw.config.limits.max_backlog
+        if self.gw.node.backlog >= limit:  # shed load now rather than answer in seconds
+            raise ApiError(GatewayCode.SERVER_BUSY, backlog=limit)
         try:
             pending = self.gw.node.enqueue([command])  # type: ignore[list-item]
         except RuntimeError:  # the node is stopping or stopped

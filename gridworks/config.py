@@ -40,6 +40,7 @@ class NodeConfig(msgspec.Struct, frozen=True, kw_only=True):
     ws_connections_per_key: int = 8
     ws_connections_per_ip: int = 64
     ws_heartbeat_s: float = 1.0
+    ws_max_backlog: int = 20_000  # trading requests waiting for the journal before SERVER_BUSY
     allowed_origins: str = ""  # comma-separated browser origins besides the server's own
     simulate: bool = False  # run the market simulator's makers and takers in the node
     sim_speed: float = 1.0  # multiplies the simulator's order rates
@@ -85,7 +86,8 @@ def gateway_limits(config: NodeConfig) -> Limits:
                   max_subscriptions=config.ws_max_subscriptions,
                   connections_per_key=config.ws_connections_per_key,
                   connections_per_ip=config.ws_connections_per_ip,
-                  heartbeat_s=config.ws_heartbeat_s, allowed_origins=origins)
+                  heartbeat_s=config.ws_heartbeat_s, max_backlog=config.ws_max_backlog,
+                  allowed_origins=origins)
 
 
 def core_config(config: NodeConfig) -> CoreConfig:

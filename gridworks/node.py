@@ -173,6 +173,11 @@ class Node:
 
     # --- submitting ------------------------------------------------------------------------------
 
+    @property
+    def backlog(self) -> int:
+        """Submissions queued and not yet taken into a group commit."""
+        return self._queue.qsize() if self._queue is not None else 0
+
     async def submit(self, commands: list[Command]) -> Receipt:
         """Sequence, journal and apply ``commands``; their receipt once they are durable."""
         return await self.enqueue(commands)

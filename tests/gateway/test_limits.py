@@ -238,3 +238,23 @@ def carol_login(carol: Any) -> dict:
     ts = time.time_ns() // 1_000_000
     return {"key_id": carol.key_id, "timestamp": ts, "nonce": "fuzz-login",
             "signature": sign(carol.secret, carol.key_id, ts, "fuzz-login")}
+
+
+async def test_a_full_backlog_sheds_trading_requests_without_losing_any(
+        exchange: Exchange) -> None:
+    object.__setattr__(exchange.gateway.config.limits, "max_backlog", 2)
+    trader = await exchange.client(exchange.alice)
+    try:
+        batch = [{"id": i, "op": "place", "args": order(f"bl-{i}", "buy", 1, 127_500)}
+                 for i in range(6)]
+        replies = {r["id"]: r for r in await trader.call_batch(batch)}
+        busy = [i for i, r in replies.items() if not r["ok"]]
+        assert busy
+        assert {replies[i]["error"]["code"] for i in busy} == {"SERVER_BUSY"}
+        accepted = {f"bl-{i}" for i, r in replies.items() if r["ok"]}
+        assert accepted
+        assert {o["client_order_id"] for o in await trader.request("orders")} == accepted
+        retried = await trader.request("place", **order(f"bl-{busy[0]}", "buy", 1, 127_500))
+        assert retried["status"] == "OPEN"  # the refused id was never used
+    finally:
+        await trader.close()
