@@ -72,7 +72,7 @@ def decode_requests(frame: bytes | str, fmt: Format) -> list[Request]:
         decoded = (_JSON_REQUEST if fmt == "json" else _MSGPACK_REQUEST).decode(frame)
     except msgspec.ValidationError as exc:
         raise BadFrameError(GatewayCode.MALFORMED_FRAME, str(exc), _peek_id(frame, fmt)) from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # msgpack strings may be bad UTF-8
         raise BadFrameError(GatewayCode.MALFORMED_FRAME, str(exc)) from None
     if isinstance(decoded, Request):
         return [decoded]
@@ -86,7 +86,7 @@ def _peek_id(frame: bytes | str, fmt: Format) -> int | str | None:
     """The ``id`` of an object frame that is otherwise wrong, so the reply can carry it."""
     try:
         value = _ANY_JSON.decode(frame) if fmt == "json" else _ANY_MSGPACK.decode(frame)
-    except (msgspec.DecodeError, TypeError):
+    except (msgspec.DecodeError, TypeError, UnicodeDecodeError):
         return None
     rid = value.get("id") if isinstance(value, dict) else None
     return rid if isinstance(rid, int | str) and not isinstance(rid, bool) else None

@@ -36,6 +36,7 @@ from engine.types import EventKind, Phase
 from gateway.admin_ops import AdminService
 from gateway.auth import Authenticator
 from gateway.connection import Connection
+from gateway.errors import ApiError, GatewayCode, error_body
 from gateway.feeds import Channel, Feeds, Published
 from gateway.limits import Limits, TokenBucket
 from gateway.metrics import Metrics
@@ -228,7 +229,11 @@ class Gateway:
         self.metrics.inc("gridworks_ws_connections_total")
         try:
             async for frame in ws:
-                await self.operations.dispatch(conn, frame)
+                try:
+                    await self.operations.dispatch(conn, frame)
+                except Exception:  # a bug costs this frame its answer, not the connection
+                    log.exception("a frame could not be handled")
+                    conn.reply(None, error=error_body(GatewayCode.INTERNAL_ERROR))
         except ConnectionClosed:
             pass
         finally:
@@ -237,8 +242,6 @@ class Gateway:
 
     def attach(self, conn: Connection, record: KeyRecord) -> None:
         """A successful login binds the connection to the key's account."""
-        from gateway.errors import ApiError, GatewayCode
-
         key_id = record.grant.key_id
         if self._by_key[key_id] >= self.config.limits.connections_per_key:
             raise ApiError(GatewayCode.TOO_MANY_CONNECTIONS, "too many connections for this key",

@@ -151,7 +151,19 @@ def mutated_order(rng: random.Random, n: int) -> dict:
     return args
 
 
-def frame(rng: random.Random, n: int) -> str | bytes:
+def packable(value: Any) -> Any:
+    """msgpack holds integers of 64 bits: larger ones travel as floats."""
+    if isinstance(value, dict):
+        return {k: packable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [packable(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and not (
+            -(2**63) <= value < 2**64):
+        return float(value)
+    return value
+
+
+def frame(rng: random.Random, n: int, fmt: str = "json") -> str | bytes:
     roll = rng.random()
     if roll < 0.1:
         return rng.randbytes(rng.randint(0, 200))
@@ -162,6 +174,9 @@ def frame(rng: random.Random, n: int) -> str | bytes:
     if rng.random() < 0.35:
         request = {"id": n, "op": rng.choice(["place", "amend", "cancel"]),
                    "args": mutated_order(rng, n)}
+    if fmt == "msgpack":
+        packed = msgspec.msgpack.encode(packable(request), enc_hook=str)
+        return packed[: rng.randint(0, len(packed))] if rng.random() < 0.1 else packed
     text = msgspec.json.encode(request, enc_hook=str).decode()
     if rng.random() < 0.1:
         text = text[: rng.randint(0, len(text))]
@@ -177,21 +192,24 @@ async def trade_steadily(client: Client, rounds: int) -> int:
     return rounds
 
 
-async def test_random_frames_lose_nothing(exchange: Exchange) -> None:
+@pytest.mark.parametrize("fmt", ["json", "msgpack"])
+async def test_random_frames_lose_nothing(exchange: Exchange, fmt: str) -> None:
     _, carol = await exchange.admin.create_account("carol", 10_00_000 * RUPEE)
     rng = random.Random(20261125)
-    fuzzer = await connect(exchange.url, max_size=None, close_timeout=1)
+    decode = msgspec.json.decode if fmt == "json" else msgspec.msgpack.decode
+    url = exchange.url if fmt == "json" else exchange.url + "?format=msgpack"
+    fuzzer = await connect(url, max_size=None, close_timeout=1)
     trader = await exchange.client(exchange.alice)
     try:
         now = await Client.connect(exchange.url)
         await now.login(carol.key_id, carol.secret)  # carol's second key slot stays free
         await now.close()
-        frames = [frame(rng, n) for n in range(3_000)]
+        frames = [frame(rng, n, fmt) for n in range(3_000)]
         outcomes: Counter[str] = Counter()
 
         async def read_replies() -> None:
             async for message in fuzzer:
-                items = msgspec.json.decode(message)
+                items = decode(message)
                 for item in items if isinstance(items, list) else [items]:
                     if "ok" in item:
                         outcomes["ok" if item["ok"] else item["error"]["code"]] += 1
@@ -199,7 +217,8 @@ async def test_random_frames_lose_nothing(exchange: Exchange) -> None:
         reader = asyncio.create_task(read_replies())
         steady = asyncio.create_task(trade_steadily(trader, 100))
         login = {"id": "login", "op": "login", "args": carol_login(carol)}
-        await fuzzer.send(msgspec.json.encode(login).decode())
+        await fuzzer.send(msgspec.json.encode(login).decode() if fmt == "json"
+                          else msgspec.msgpack.encode(login))
         for n, f in enumerate(frames):
             await fuzzer.send(f)
             if n % 100 == 0:
