@@ -68,8 +68,11 @@ class Channel:
         self.ring.clear()
 
     def since(self, seq: int) -> list[Published] | None:
-        """Messages after ``seq``, or None when some of them are no longer kept."""
-        if seq >= self.seq:
+        """Messages after ``seq``, or None when some of them are no longer kept (or ``seq``
+        is beyond anything this channel has sent)."""
+        if seq > self.seq:
+            return None
+        if seq == self.seq:
             return []
         if not self.ring or self.ring[0].seq > seq + 1:
             return None

@@ -151,13 +151,18 @@ class Gateway:
             return
         rows = events.tolist()  # once: every consumer below walks the same rows
         ts = rows[0][E_TS]
+        # A channel exists once someone has subscribed to it in this run; until then no
+        # client can hold a resume point in it, so its updates need not be kept.
+        channels = self.feeds.channels
         for name, payload in self.market.apply(rows, self.core.specs):
-            self.feeds.public(name).publish(payload, ts)
-        feeds = self.feeds
-        for account, name, payload in self.accounts.apply(batch, rows, feeds.followed):
+            if (channel := channels.get(name)) is not None:
+                channel.publish(payload, ts)
+        for account, name, payload in self.accounts.apply(batch, rows, self.feeds.followed):
+            if (channel := channels.get(f"{name}@{account}")) is None:
+                continue
             if payload is not None:
-                feeds.private(name, account).publish(payload, ts)
-            elif (channel := feeds.channels.get(f"{name}@{account}")) is not None:
+                channel.publish(payload, ts)
+            else:
                 channel.invalidate()
         revoked = False
         for row in rows:
