@@ -31,7 +31,7 @@ class Metrics:
         self.help: dict[str, str] = {}
 
     def inc(self, name: str, amount: float = 1, **labels: str) -> None:
-        key = tuple(sorted(labels.items()))
+        key = tuple(sorted(labels.items())) if labels else ()
         series = self.counters[name]
         series[key] = series.get(key, 0) + amount
 

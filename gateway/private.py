@@ -58,6 +58,13 @@ from portfolio.views import AccountView, average_price
 from risk.state import ACCOUNT_FIELDS, POSITION_FIELDS
 from risk.state import ORDER_FIELDS as RISK_FIELDS
 
+# Names by value: enum construction costs more than the rest of building a record.
+_SIDES = {int(v): v.name for v in Side}
+_TYPES = {int(v): v.name for v in OrderType}
+_TIFS = {int(v): v.name for v in TimeInForce}
+_PRODUCTS = {int(v): v.name for v in Product}
+_STOP_TYPES = (int(OrderType.SL), int(OrderType.SL_M))
+
 DONE_KEPT = 1_000  # finished orders remembered per account for queries
 
 
@@ -209,12 +216,12 @@ class AccountFeeds:
                 if type(e) is str and rows[i, C_KIND] == K_NEW_ORDER}
 
     def _accepted(self, r: list[int], client_id: str) -> Update:
-        otype = OrderType(r[E_A])
-        waiting = otype in (OrderType.SL, OrderType.SL_M)
-        product = Product(r[E_E] >> 8) if r[E_E] >> 8 else Product.MIS
+        otype = r[E_A]
+        waiting = otype in _STOP_TYPES
+        product = r[E_E] >> 8 or int(Product.MIS)
         order = Order(
-            r[E_OID], client_id, r[E_ACCT], self._symbol(r[E_INSTR]), Side(r[E_SIDE]).name,
-            otype.name, TimeInForce(r[E_B]).name, product.name, r[E_PRICE], r[E_C], r[E_QTY],
+            r[E_OID], client_id, r[E_ACCT], self._symbol(r[E_INSTR]), _SIDES[r[E_SIDE]],
+            _TYPES[otype], _TIFS[r[E_B]], _PRODUCTS[product], r[E_PRICE], r[E_C], r[E_QTY],
             0, r[E_QTY], 0, "TRIGGER_PENDING" if waiting else "OPEN", "", r[E_TS], r[E_TS],
             r[E_SEQ],
         )
