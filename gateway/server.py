@@ -18,12 +18,14 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 import numpy as np
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
@@ -42,6 +44,7 @@ from gateway.limits import Limits, TokenBucket
 from gateway.metrics import Metrics
 from gateway.operations import Operations
 from gateway.private import AccountFeeds
+from gateway.static import StaticFiles
 from marketdata.hub import MarketData
 
 log = logging.getLogger("gridworks.gateway")
@@ -72,6 +75,7 @@ class GatewayConfig:
     limits: Limits = field(default_factory=Limits)
     depth_levels: int = 20
     retention: int = 1_000  # messages kept per channel for resume
+    web_root: Path | None = None  # a built web client to serve at / (None: a short notice)
 
 
 class Gateway:
@@ -91,6 +95,8 @@ class Gateway:
         self.auth = Authenticator(lambda: self.core.registry, kek,
                                   self.config.limits.login_window_ms)
         self.operations = Operations(self)
+        root = self.config.web_root
+        self._static = StaticFiles(root) if root is not None and root.is_dir() else None
         # Names this run's channel sequence numbers: ms since the epoch, which clients in
         # every language hold exactly.
         self.epoch = time.time_ns() // 1_000_000
@@ -311,7 +317,24 @@ class Gateway:
             response = ws.respond(HTTPStatus.OK, self.metrics.text())
             response.headers["Content-Type"] = "text/plain; version=0.0.4"
             return response
+        if self._static is not None and (found := self._static.lookup(path)) is not None:
+            body, kind, cache = found
+            return Response(HTTPStatus.OK, "OK", Headers([
+                ("Content-Type", kind), ("Content-Length", str(len(body))),
+                ("Cache-Control", cache), ("X-Content-Type-Options", "nosniff")]), body)
+        if path == "/" and self._static is None:
+            response = ws.respond(HTTPStatus.OK, _NO_TERMINAL.format(port=self.port))
+            response.headers["Content-Type"] = "text/plain; charset=utf-8"
+            return response
         return _response(ws, HTTPStatus.NOT_FOUND, {"error": "NOT_FOUND"})
+
+
+_NO_TERMINAL = """GridWorks is running.
+
+The web terminal is not built on this server. The WebSocket API is on this port:
+ws://<this host>:{port}/ (see docs/websocket-api.md); /healthz, /metrics and /status
+answer plain HTTP.
+"""
 
 
 def _same_origin(origin: str, request: Request) -> bool:

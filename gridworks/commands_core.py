@@ -19,6 +19,7 @@ from gridworks.config import (
     core_config,
     from_environment,
     gateway_limits,
+    web_root,
     with_overrides,
 )
 
@@ -107,7 +108,8 @@ async def _run_node(config: NodeConfig) -> None:
     from gridworks.admin import Admin
 
     gateway = Gateway(node, node.kek, GatewayConfig(host=config.host, port=config.port,
-                                                    limits=gateway_limits(config)),
+                                                    limits=gateway_limits(config),
+                                                    web_root=web_root(config)),
                       admin=Admin(node, node.kek))
     await gateway.start()
     print(f"gridworks: WebSocket API on ws://{config.host}:{config.port}/ "

@@ -42,6 +42,7 @@ class NodeConfig(msgspec.Struct, frozen=True, kw_only=True):
     ws_heartbeat_s: float = 1.0
     ws_max_backlog: int = 20_000  # trading requests waiting for the journal before SERVER_BUSY
     allowed_origins: str = ""  # comma-separated browser origins besides the server's own
+    web_root: str = ""  # a built web client to serve at / ("": clients/web/dist if built)
     simulate: bool = False  # run the market simulator's makers and takers in the node
     sim_speed: float = 1.0  # multiplies the simulator's order rates
     sim_seed: int = 7
@@ -88,6 +89,14 @@ def gateway_limits(config: NodeConfig) -> Limits:
                   connections_per_ip=config.ws_connections_per_ip,
                   heartbeat_s=config.ws_heartbeat_s, max_backlog=config.ws_max_backlog,
                   allowed_origins=origins)
+
+
+def web_root(config: NodeConfig) -> Path | None:
+    """Where the web terminal's built files are, if anywhere."""
+    if config.web_root:
+        return Path(config.web_root)
+    built = Path(__file__).resolve().parents[1] / "clients" / "web" / "dist"
+    return built if built.is_dir() else None
 
 
 def core_config(config: NodeConfig) -> CoreConfig:
