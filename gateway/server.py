@@ -188,6 +188,14 @@ class Gateway:
                 conn.push("system", {"logout": "API_KEY_REVOKED"}, time.time_ns())
                 conn.close(CLOSE_REVOKED, "API_KEY_REVOKED")
 
+    def stats(self) -> dict[str, object]:
+        """The gateway's part of ``/status``."""
+        return {"epoch": self.epoch, "connections": len(self.connections),
+                "logged_in": sum(1 for c in self.connections if c.account >= 0),
+                "channels": sum(1 for c in self.feeds.channels.values() if c.subscribers),
+                "queued_bytes": sum(c.queued for c in self.connections),
+                "backlog": self.node.backlog}
+
     def snapshot(self, channel: Channel) -> Published | None:
         """A channel's whole state now, stamped with its current sequence number."""
         if channel.public:
@@ -312,7 +320,7 @@ class Gateway:
         if path in ("/healthz", "/health"):
             return _response(ws, HTTPStatus.OK, {"status": "ok", "seq": self.core.last_seq})
         if path == "/status":
-            return _response(ws, HTTPStatus.OK, self._status())
+            return _response(ws, HTTPStatus.OK, {**self._status(), "gateway": self.stats()})
         if path == "/metrics":
             response = ws.respond(HTTPStatus.OK, self.metrics.text())
             response.headers["Content-Type"] = "text/plain; version=0.0.4"

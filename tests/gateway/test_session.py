@@ -136,7 +136,11 @@ async def test_http_endpoints_share_the_port(exchange: Exchange) -> None:
     status, body = await get("/metrics")
     assert status == 200
     assert b"# TYPE gridworks_ws_connections gauge" in body
-    assert (await get("/status"))[0] == 200
+    status, body = await get("/status")
+    assert status == 200
+    gateway = msgspec.json.decode(body)["gateway"]
+    assert gateway["epoch"] == exchange.gateway.epoch
+    assert gateway["connections"] == len(exchange.gateway.connections)
     assert (await get("/nope"))[0] == 404
     with pytest.raises(InvalidStatus) as refused:
         await connect(exchange.url, origin="https://evil.example")
