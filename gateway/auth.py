@@ -34,6 +34,9 @@ class Authenticator:
         self.window_ms = window_ms
         self.now_ms = now_ms
         self._secrets: dict[str, str] = {}
+        # Nonces are remembered in memory only: a signature made before this start could be
+        # a replay of one whose nonce was forgotten, so none is accepted.
+        self.started_ms = now_ms()
         self._nonces: set[tuple[str, str]] = set()
         self._expiry: deque[tuple[int, str, str]] = deque()
 
@@ -44,6 +47,9 @@ class Authenticator:
         now = self.now_ms()
         if abs(now - args.timestamp) > self.window_ms:
             raise ApiError(GatewayCode.STALE_SIGNATURE, detail_ms=now - args.timestamp)
+        if args.timestamp < self.started_ms:
+            raise ApiError(GatewayCode.STALE_SIGNATURE, "signed before the server started; "
+                           "sign again", detail_ms=now - args.timestamp)
         if not 8 <= len(args.nonce) <= 64:
             raise ApiError(GatewayCode.INVALID_ARGS, "the nonce must have 8 to 64 characters")
         secret = self._secret(record)

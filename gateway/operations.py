@@ -77,7 +77,7 @@ class Operations:
     async def dispatch(self, conn: Connection, frame: bytes | str) -> None:
         metrics = self.gw.metrics
         try:
-            requests = decode_requests(frame, conn.fmt)
+            requests = decode_requests(frame, conn.fmt, conn.limits.max_frame)
         except BadFrameError as exc:
             limited = not conn.bucket.take() or not self.gw.key_bucket_take(conn)
             metrics.inc("gridworks_ws_requests_total")

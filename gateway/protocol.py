@@ -59,11 +59,11 @@ class BadFrameError(ApiError):
         self.request_id = request_id
 
 
-def decode_requests(frame: bytes | str, fmt: Format) -> list[Request]:
+def decode_requests(frame: bytes | str, fmt: Format, max_frame: int = MAX_FRAME) -> list[Request]:
     """The request in a frame, or the requests of an array frame (a batch: each request is
     answered on its own); `BadFrameError` otherwise. A batch is decoded as a whole, so one
     malformed element makes the whole frame malformed."""
-    if len(frame) > MAX_FRAME:
+    if len(frame) > max_frame:
         raise BadFrameError(GatewayCode.FRAME_TOO_LARGE)
     if fmt == "msgpack" and isinstance(frame, str):
         raise BadFrameError(GatewayCode.MALFORMED_FRAME, "this connection speaks msgpack: "
