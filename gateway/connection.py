@@ -39,7 +39,8 @@ CLOSE_SLOW = 4019  # the close code for a slow consumer (private range)
 
 class Connection:
     def __init__(self, ws: ServerConnection, fmt: Format, ip: str, limits: Limits,
-                 snapshot: Callable[[Channel], Published | None]) -> None:
+                 snapshot: Callable[[Channel], Published | None],
+                 batch_held: set[Connection] | None = None) -> None:
         self.ws = ws
         self.fmt = fmt
         self.ip = ip
@@ -58,6 +59,9 @@ class Connection:
         self.closed = False
         self._sending = False
         self._corked: list[bytes] = []  # complete frames to write at the end of this turn
+        # Connections holding a batch's updates; the gateway writes them out once the batch
+        # is published (one write per connection per batch, no callback per subscriber).
+        self._batch_held: set[Connection] = batch_held if batch_held is not None else set()
         self._transport = ws.transport
         self._wakeup = asyncio.Event()
         self.writer = asyncio.create_task(self._write_loop(), name=f"gw-writer-{ip}")
@@ -70,10 +74,18 @@ class Connection:
                                               or self.queued > self.limits.outbound_soft):
             self.conflated.add(channel)
             return
-        if self._corked:  # behind what this turn already holds for the connection
+        if self._corked:  # behind what is already held for the connection
             self._corked.append(message.wire(self.fmt))
-        elif self._can_write_now():  # a channel update alone: no reason to hold it
-            self._transport.write(message.wire(self.fmt))
+        elif self._can_write_now():  # held until the batch is published, then one write
+            self._corked.append(message.wire(self.fmt))
+            self._batch_held.add(self)
+        else:
+            self._enqueue(message.frame(self.fmt))
+
+    def send(self, message: Published) -> None:
+        """A channel message for this connection only (a snapshot, a replay)."""
+        if self._corked or self._can_write_now():
+            self._cork(message.wire(self.fmt))
         else:
             self._enqueue(message.frame(self.fmt))
 
@@ -96,6 +108,9 @@ class Connection:
         if not self._corked:
             asyncio.get_running_loop().call_soon(self._uncork)
         self._corked.append(wire)
+
+    def flush_held(self) -> None:
+        self._uncork()
 
     def _uncork(self) -> None:
         wires, self._corked = self._corked, []

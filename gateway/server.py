@@ -101,6 +101,7 @@ class Gateway:
         # every language hold exactly.
         self.epoch = time.time_ns() // 1_000_000
         self.connections: set[Connection] = set()
+        self._batch_held: set[Connection] = set()  # updates held until the batch is out
         self._by_key: Counter[str] = Counter()
         self._by_ip: Counter[str] = Counter()
         self._key_buckets: dict[str, TokenBucket] = {}
@@ -156,6 +157,24 @@ class Gateway:
         if not len(events):
             return
         rows = events.tolist()  # once: every consumer below walks the same rows
+        try:
+            self._publish(batch, rows)
+        finally:
+            held = self._batch_held
+            for conn in held:  # everything this batch gave a connection, in one write
+                conn.flush_held()
+            held.clear()
+        revoked = False
+        for row in rows:
+            kind = row[E_KIND]
+            if kind == _REJECTED:
+                self.metrics.inc("gridworks_rejects_total", code=RejectCode(row[E_A]).name)
+            elif kind == _KEY_REVOKED:
+                revoked = True
+        if revoked:
+            self._close_revoked()
+
+    def _publish(self, batch: CommandBatch, rows: list[list[int]]) -> None:
         ts = rows[0][E_TS]
         # A channel exists once someone has subscribed to it in this run; until then no
         # client can hold a resume point in it, so its updates need not be kept.
@@ -170,15 +189,6 @@ class Gateway:
                 channel.publish(payload, ts)
             else:
                 channel.invalidate()
-        revoked = False
-        for row in rows:
-            kind = row[E_KIND]
-            if kind == _REJECTED:
-                self.metrics.inc("gridworks_rejects_total", code=RejectCode(row[E_A]).name)
-            elif kind == _KEY_REVOKED:
-                revoked = True
-        if revoked:
-            self._close_revoked()
 
     def _close_revoked(self) -> None:
         live = {k.grant.key_id for k in self.core.registry.keys.values() if k.active}
@@ -222,11 +232,11 @@ class Gateway:
             missed = channel.since(resume_from)
             if missed is not None:
                 for message in missed:
-                    conn.deliver(message, public=False)
+                    conn.send(message)
                 return {"seq": channel.seq, "resumed": True, "replayed": len(missed)}
         snapshot = self.snapshot(channel)
         if snapshot is not None:
-            conn.deliver(snapshot, public=False)
+            conn.send(snapshot)
         return {"seq": channel.seq, "resumed": False}
 
     # --- connections ---------------------------------------------------------------------------
@@ -242,7 +252,7 @@ class Gateway:
             sock = ws.transport.get_extra_info("socket")
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF,
                             self.config.limits.socket_send_buffer)
-        conn = Connection(ws, fmt, ip, self.config.limits, self.snapshot)
+        conn = Connection(ws, fmt, ip, self.config.limits, self.snapshot, self._batch_held)
         self.connections.add(conn)
         self._by_ip[ip] += 1
         self.metrics.inc("gridworks_ws_connections_total")

@@ -209,3 +209,42 @@ async def test_rate_limits_answer_without_closing(exchange: Exchange) -> None:
         assert (await client.request("ping"))["seq"] > 0
     finally:
         await client.close()
+
+
+class CountingTransport:
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+        self.inner.write(data)  # type: ignore[attr-defined]
+
+    def get_write_buffer_size(self) -> int:
+        return self.inner.get_write_buffer_size()  # type: ignore[attr-defined]
+
+
+async def test_a_batch_reaches_a_subscriber_in_one_write(exchange: Exchange) -> None:
+    trader = await exchange.client(exchange.alice)
+    watcher = await exchange.client()
+    channels = [f"depth.{SYMBOL}", f"ticker.{SYMBOL}", f"trades.{SYMBOL}"]
+    try:
+        await watcher.request("subscribe", channels=channels)
+        for channel in channels:
+            await watcher.next_push(channel)  # the snapshots
+        (conn,) = [c for c in exchange.gateway.connections if c.subscriptions]
+        counting = CountingTransport(conn._transport)
+        conn._transport = counting  # type: ignore[assignment]
+        await trader.request("place", **order("w-1", "sell", 2, 141_300))
+        bob = await exchange.client(exchange.bob)
+        await bob.request("place", **order("w-2", "buy", 2, 141_300, tif="ioc"))
+        for channel in channels:
+            await watcher.next_push(channel)
+        updates = [w for w in counting.writes if b"trades." in w]
+        assert len(updates) == 1, "depth, ticker and trades of the trade in one write"
+        assert b"depth." in updates[0]
+        assert b"ticker." in updates[0]
+        await bob.close()
+    finally:
+        await trader.close()
+        await watcher.close()
