@@ -98,6 +98,10 @@ class Feeds:
             channel = self.channels[name] = Channel(name, True, self.retention)
         return channel
 
+    def exists(self, name: str, account: int) -> bool:
+        """Someone subscribed to this private channel in this run."""
+        return f"{name}@{account}" in self.channels
+
     def followed(self, name: str, account: int) -> bool:
         channel = self.channels.get(f"{name}@{account}")
         return channel is not None and bool(channel.subscribers)

@@ -65,7 +65,11 @@ _TIFS = {int(v): v.name for v in TimeInForce}
 _PRODUCTS = {int(v): v.name for v in Product}
 _STOP_TYPES = (int(OrderType.SL), int(OrderType.SL_M))
 
-DONE_KEPT = 1_000  # finished orders remembered per account for queries
+DONE_KEPT = 1_000
+
+
+def _always(name: str, account: int) -> bool:
+    return True  # finished orders remembered per account for queries
 
 
 class Order(msgspec.Struct):
@@ -135,6 +139,7 @@ class AccountFeeds:
         self.done: dict[int, OrderedDict[int, Order]] = {}
         self.by_client_id: dict[tuple[int, str], int] = {}
         self._cost: dict[int, int] = {}  # order id -> traded value, for the average price
+        self._kept: Callable[[str, int], bool] = _always
         self._recover_open_orders()
 
     def _recover_open_orders(self) -> None:
@@ -172,11 +177,14 @@ class AccountFeeds:
     # --- a batch -------------------------------------------------------------------------------
 
     def apply(self, batch: CommandBatch, events: np.ndarray | list[list[int]],
-              wanted: Callable[[str, int], bool] = lambda name, account: True) -> list[Update]:
-        """The updates of a batch, per account and channel. Order changes and fills are
-        always produced (the order book of each account is kept here); funds and positions
-        only where ``wanted`` says someone follows them, else ``None``: the state changed
-        but nobody needs its new value now."""
+              wanted: Callable[[str, int], bool] = _always,
+              kept: Callable[[str, int], bool] = _always) -> list[Update]:
+        """The updates of a batch, per account and channel. Every order is tracked here;
+        order records and fills are produced for the channels that are ``kept`` (someone
+        subscribed to them in this run); funds and positions only where ``wanted`` says
+        someone follows them now, else ``None``: the state changed but nobody needs its new
+        value now."""
+        self._kept = kept
         client_ids = self._client_ids(batch)
         out: list[Update] = []
         touched: set[int] = set()
@@ -215,6 +223,12 @@ class AccountFeeds:
         return {int(rows[i, C_OID]): e for i, e in enumerate(batch.extras)
                 if type(e) is str and rows[i, C_KIND] == K_NEW_ORDER}
 
+    def _record(self, order: Order) -> Update:
+        """The order's state now, as an update of its channel (a copy: the order goes on
+        changing), or no payload when nobody keeps that channel."""
+        kept = self._kept("orders", order.account)
+        return (order.account, "orders", _copy(order) if kept else None)
+
     def _accepted(self, r: list[int], client_id: str) -> Update:
         otype = r[E_A]
         waiting = otype in _STOP_TYPES
@@ -228,7 +242,7 @@ class AccountFeeds:
         self.live[order.order_id] = order
         if client_id:
             self.by_client_id[(order.account, client_id)] = order.order_id
-        return (order.account, "orders", _copy(order))
+        return self._record(order)
 
     def _rejected(self, r: list[int], client_id: str) -> Update:
         code = RejectCode(r[E_A])
@@ -238,7 +252,7 @@ class AccountFeeds:
             r[E_SEQ],
         )
         self._finish(order)
-        return (order.account, "orders", _copy(order))
+        return self._record(order)
 
     def _traded(self, r: list[int]) -> list[Update]:
         out: list[Update] = []
@@ -256,10 +270,11 @@ class AccountFeeds:
             order.updated_ts, order.seq = r[E_TS], r[E_SEQ]
             liquidity = ("auction" if r[E_SIDE] == AUCTION_AGGRESSOR
                          else "taker" if r[E_SIDE] == side else "maker")
-            fill = Fill(r[E_OID], oid, order.client_order_id, order.symbol, side.name, price,
-                        qty, liquidity, r[E_TS])
-            out.append((account, "orders", _copy(order)))
-            out.append((account, "fills", fill))
+            out.append(self._record(order))
+            if self._kept("fills", account):
+                out.append((account, "fills", Fill(r[E_OID], oid, order.client_order_id,
+                                                   order.symbol, side.name, price, qty,
+                                                   liquidity, r[E_TS])))
             if leaves == 0:
                 self._finish(order)
         return out
@@ -283,7 +298,7 @@ class AccountFeeds:
         order.updated_ts, order.seq = r[E_TS], r[E_SEQ]
         if kind in (EV_CANCELLED, EV_EXPIRED):
             self._finish(order)
-        return (order.account, "orders", _copy(order))
+        return self._record(order)
 
     def _finish(self, order: Order) -> None:
         self.live.pop(order.order_id, None)

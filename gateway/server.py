@@ -182,7 +182,9 @@ class Gateway:
         for name, payload in self.market.apply(rows, self.core.specs):
             if (channel := channels.get(name)) is not None:
                 channel.publish(payload, ts)
-        for account, name, payload in self.accounts.apply(batch, rows, self.feeds.followed):
+        feeds = self.feeds
+        for account, name, payload in self.accounts.apply(batch, rows, feeds.followed,
+                                                          feeds.exists):
             if (channel := channels.get(f"{name}@{account}")) is None:
                 continue
             if payload is not None:
