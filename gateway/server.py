@@ -3,29 +3,25 @@
 It runs on the node's event loop (uvloop in production) and talks to the node through
 `enqueue` (commands) and a listener (durable batches and their events). Each durable batch
 updates the public market data and the private account feeds, and every changed channel
-publishes one message, encoded once per wire format. The same port answers plain HTTP:
-``/healthz``, ``/metrics`` (Prometheus text) and ``/status``.
+publishes one message, encoded once per wire format. The same port answers plain HTTP
+(`gateway.http_endpoints`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import socket
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
-import msgspec
 import numpy as np
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
@@ -35,6 +31,7 @@ from engine.commands import CommandBatch
 from engine.core import Core
 from engine.layout import E_A, E_KIND, E_TS
 from engine.types import EventKind, Phase
+from gateway import http_endpoints
 from gateway.admin_ops import AdminService
 from gateway.auth import Authenticator
 from gateway.connection import Connection
@@ -96,7 +93,7 @@ class Gateway:
                                   self.config.limits.login_window_ms)
         self.operations = Operations(self)
         root = self.config.web_root
-        self._static = StaticFiles(root) if root is not None and root.is_dir() else None
+        self.static = StaticFiles(root) if root is not None and root.is_dir() else None
         # Names this run's channel sequence numbers: ms since the epoch, which clients in
         # every language hold exactly.
         self.epoch = time.time_ns() // 1_000_000
@@ -107,7 +104,7 @@ class Gateway:
         self._key_buckets: dict[str, TokenBucket] = {}
         self._server: Server | None = None
         self._heartbeat: asyncio.Task[None] | None = None
-        self._status = status or node.status
+        self.node_status = status or node.status
         self.metrics.gauge("gridworks_ws_connections", lambda: len(self.connections),
                            "open WebSocket connections")
         self.metrics.gauge("gridworks_core_seq", lambda: self.core.last_seq,
@@ -319,64 +316,5 @@ class Gateway:
 
     # --- HTTP ----------------------------------------------------------------------------------
 
-    def _origin_allowed(self, origin: str, request: Request) -> bool:
-        return origin in self.config.limits.allowed_origins or _same_origin(origin, request)
-
     def _http(self, ws: ServerConnection, request: Request) -> Response | None:
-        path = urlsplit(request.path).path
-        origin = request.headers.get("Origin")
-        if origin is not None and not self._origin_allowed(origin, request):
-            return _response(ws, HTTPStatus.FORBIDDEN, {"error": "ORIGIN_NOT_ALLOWED"})
-        if request.headers.get("Upgrade", "").lower() == "websocket":
-            return None
-        if path in ("/healthz", "/health"):
-            return _response(ws, HTTPStatus.OK, {"status": "ok", "seq": self.core.last_seq})
-        if path == "/status":
-            return _response(ws, HTTPStatus.OK, {**self._status(), "gateway": self.stats()})
-        if path == "/metrics":
-            response = ws.respond(HTTPStatus.OK, self.metrics.text())
-            response.headers["Content-Type"] = "text/plain; version=0.0.4"
-            return response
-        if self._static is not None and (found := self._static.lookup(path)) is not None:
-            body, kind, cache = found
-            return Response(HTTPStatus.OK, "OK", Headers([
-                ("Content-Type", kind), ("Content-Length", str(len(body))),
-                ("Cache-Control", cache), ("X-Content-Type-Options", "nosniff")]), body)
-        if path == "/" and self._static is None:
-            response = ws.respond(HTTPStatus.OK, _NO_TERMINAL.format(port=self.port))
-            response.headers["Content-Type"] = "text/plain; charset=utf-8"
-            return response
-        return _response(ws, HTTPStatus.NOT_FOUND, {"error": "NOT_FOUND"})
-
-
-_NO_TERMINAL = """GridWorks is running.
-
-The web terminal is not built on this server. The WebSocket API is on this port:
-ws://<this host>:{port}/ (see docs/websocket-api.md); /healthz, /metrics and /status
-answer plain HTTP.
-"""
-
-
-def _same_origin(origin: str, request: Request) -> bool:
-    """A page served by this server: its origin names the host the request was sent to,
-    and that host is an address or localhost, not a name (a name can be rebound to this
-    server's address by whoever controls it, making any page "same origin")."""
-    netloc = urlsplit(origin).netloc.lower()
-    if not netloc or netloc != request.headers.get("Host", "").lower():
-        return False
-    host = urlsplit(origin).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def _response(ws: ServerConnection, status: HTTPStatus, body: object) -> Response:
-    response = ws.respond(status, msgspec.json.encode(body).decode())
-    del response.headers["Content-Type"]
-    response.headers["Content-Type"] = "application/json"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+        return http_endpoints.answer(self, ws, request)
