@@ -9,7 +9,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from gridworks import commands_accounts, commands_core
+from gridworks import commands_accounts, commands_core, commands_serve
 from gridworks.config import ConfigError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -21,7 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="GridWorks: a realtime trading and market-data server.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for register in [*commands_core.REGISTRARS, commands_accounts.register]:
+    for register in [commands_serve.register, *commands_core.REGISTRARS,
+                     commands_accounts.register]:
         register(sub)
     return parser
 

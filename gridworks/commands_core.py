@@ -1,162 +1,31 @@
-"""Sub-commands of ``gridworks`` that run or inspect a node: serve, instruments, journal,
-replay, snapshot and bench."""
+"""Sub-commands of ``gridworks`` that inspect a node's data or the project: instruments,
+journal, replay, snapshot, bench and asyncapi (``serve`` is in `gridworks.commands_serve`)."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import gc
-import os
-import signal
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 
 from gridworks.config import (
-    ENV_PREFIX,
     NodeConfig,
     core_config,
     from_environment,
-    gateway_limits,
-    web_root,
     with_overrides,
 )
 
 
-def _node_options(p: argparse.ArgumentParser) -> None:
+def node_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", dest="data_dir", type=Path, default=None,
                    help="data directory holding the journal and snapshots (default ./data)")
     p.add_argument("--book", choices=["fast", "reference"], default=None,
                    help="order book implementation (default fast)")
 
 
-def _config(args: argparse.Namespace, **extra: object) -> NodeConfig:
+def node_config(args: argparse.Namespace, **extra: object) -> NodeConfig:
     return with_overrides(from_environment(), data_dir=args.data_dir,
                           book=getattr(args, "book", None), **extra)
-
-
-# --- serve ---------------------------------------------------------------------------------------
-
-def _register_serve(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="run a node on its embedded default (journal under ./data)")
-    _node_options(p)
-    p.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=None, help="HTTP port (default 8080)")
-    p.add_argument("--fsync", choices=["fsync", "os"], default=None,
-                   help="journal durability: fdatasync every group commit, or OS-buffered")
-    p.add_argument("--snapshot-every", type=int, default=None,
-                   help="commands between snapshots (0: never; default 200000)")
-    p.add_argument("--closed", action="store_true",
-                   help="on first start leave the demo instruments closed")
-    p.add_argument("--simulate", action="store_true", default=None,
-                   help="run the market simulator: makers quoting and takers trading")
-    p.add_argument("--sim-speed", type=float, default=None,
-                   help="multiply the simulator's order rates (default 1: ~500 orders/s)")
-    p.add_argument("--sim-seed", type=int, default=None, help="the simulator's random seed")
-    p.set_defaults(handler=_serve)
-
-
-def _serve(args: argparse.Namespace) -> int:
-    config = _config(args, host=args.host, port=args.port, fsync=args.fsync,
-                     snapshot_every=args.snapshot_every,
-                     open_market=False if args.closed else None, simulate=args.simulate,
-                     sim_speed=args.sim_speed, sim_seed=args.sim_seed)
-    if config.simulate:
-        config = round_the_clock(config, os.environ)
-    try:
-        import uvloop
-
-        uvloop.run(_run_node(config))
-    except KeyboardInterrupt:
-        pass
-    return 0
-
-
-def settle_garbage_collector() -> None:
-    """Move everything alive after start-up (modules, compiled kernels, the recovered
-    state's objects) out of the collector's reach, so a full collection later scans only
-    what serving allocates: a long-lived server otherwise pauses for tens of milliseconds
-    whenever the oldest generation is collected."""
-    gc.collect()
-    gc.freeze()
-
-
-def round_the_clock(config: NodeConfig, environ: Mapping[str, str]) -> NodeConfig:
-    """A simulated market trades at any hour, so the daily intraday square-off and end of
-    day are off unless configured explicitly."""
-    off = {name: "" for name in ("square_off_at", "end_of_day_at")
-           if ENV_PREFIX + name.upper() not in environ}
-    return with_overrides(config, **off)
-
-
-async def _run_node(config: NodeConfig) -> None:
-    from gateway.server import Gateway, GatewayConfig
-    from gridworks.datadir import DataDirLockedError
-    from gridworks.node import Node
-
-    node = Node(config)
-    try:
-        report = await node.start()
-    except DataDirLockedError as exc:
-        print(f"gridworks: {exc}", file=sys.stderr)
-        return
-    print(f"gridworks: data in {config.data_dir.resolve()}")
-    for line in report.lines():
-        print(f"gridworks: {line}")
-    _print_first_credentials(node, config)
-    from gridworks.admin import Admin
-
-    gateway = Gateway(node, node.kek, GatewayConfig(host=config.host, port=config.port,
-                                                    limits=gateway_limits(config),
-                                                    web_root=web_root(config)),
-                      admin=Admin(node, node.kek))
-    await gateway.start()
-    print(f"gridworks: WebSocket API on ws://{config.host}:{config.port}/ "
-          f"(HTTP: /healthz, /metrics, /status); journal fsync policy: {config.fsync}")
-    simulator = _start_simulator(node, config)
-    settle_garbage_collector()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    print("gridworks: stopping")
-    if simulator is not None:
-        simulator.cancel()
-        await asyncio.gather(simulator, return_exceptions=True)
-    await gateway.stop()
-    await node.stop()
-    print(f"gridworks: stopped at seq {node.core.last_seq}")
-
-
-def _start_simulator(node: object, config: NodeConfig) -> asyncio.Task[None] | None:
-    if not config.simulate:
-        return None
-    from gridworks.simulator import SimConfig, run_simulator
-
-    sim = SimConfig(seed=config.sim_seed, speed=config.sim_speed)
-    print(f"gridworks: market simulator on (speed {sim.speed:g}, seed {sim.seed}): "
-          "accounts sim-maker-* quote every instrument, sim-taker-* trade against them")
-    task = asyncio.create_task(run_simulator(node, sim), name="gridworks-simulator")  # type: ignore[arg-type]
-    task.add_done_callback(_report_simulator_end)
-    return task
-
-
-def _report_simulator_end(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        print(f"gridworks: the market simulator stopped: {task.exception()!r}", file=sys.stderr)
-
-
-def _print_first_credentials(node: object, config: NodeConfig) -> None:
-    from gridworks.admin import DEMO, credentials_path
-
-    for credentials in getattr(node, "first_credentials", []):
-        path = credentials_path(config.data_dir, credentials.name)
-        if credentials.name == DEMO:
-            print(f"gridworks: demo trader: account {credentials.account} {credentials.name!r}, "
-                  f"key id {credentials.key_id}, secret {credentials.secret}")
-        print(f"gridworks: {credentials.name} credentials saved in {path} (owner only)")
 
 
 # --- instruments ---------------------------------------------------------------------------------
@@ -230,7 +99,7 @@ def _journal(args: argparse.Namespace) -> int:
 
 def _register_replay(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("replay", help="rebuild the core from a data dir and print its state hash")
-    _node_options(p)
+    node_options(p)
     p.add_argument("--no-snapshots", action="store_true",
                    help="replay the whole journal from the first command")
     p.add_argument("--check", action="store_true",
@@ -241,7 +110,7 @@ def _register_replay(sub: argparse._SubParsersAction) -> None:
 def _replay(args: argparse.Namespace) -> int:
     from engine.recovery import recover
 
-    config = _config(args)
+    config = node_config(args)
     core, report = recover(config.data_dir, core_config(config),
                            use_snapshots=not args.no_snapshots, repair=False)
     for line in report.lines():
@@ -269,7 +138,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 def _register_snapshot(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("snapshot", help="write a snapshot of a stopped node's data dir")
-    _node_options(p)
+    node_options(p)
     p.set_defaults(handler=_snapshot)
 
 
@@ -278,7 +147,7 @@ def _snapshot(args: argparse.Namespace) -> int:
     from engine.recovery import recover, snapshot_dir
     from gridworks.datadir import DataDirLock
 
-    config = _config(args)
+    config = node_config(args)
     with DataDirLock(config.data_dir):  # refuse while a server runs on the directory
         core, report = recover(config.data_dir, core_config(config))
         path = snapshot.write(snapshot_dir(config.data_dir), core.image(),
@@ -320,7 +189,6 @@ def _asyncapi(args: argparse.Namespace) -> int:
 
 
 REGISTRARS = (
-    _register_serve,
     _register_instruments,
     _register_journal,
     _register_replay,

@@ -21,7 +21,7 @@ from engine.commands import SetLimits
 from gateway.limits import Limits
 from gateway.server import Gateway, GatewayConfig
 from gridworks.admin import Admin
-from gridworks.commands_core import settle_garbage_collector
+from gridworks.commands_serve import settle_garbage_collector
 from gridworks.config import NodeConfig
 from gridworks.node import Node
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from gateway.client import Client
-from gridworks.commands_core import round_the_clock
+from gridworks.commands_serve import round_the_clock
 from gridworks.config import NodeConfig
 
 pytestmark = pytest.mark.timeout(120)
