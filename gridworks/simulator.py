@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SECOND_NS = 1_000_000_000
+MAX_LAG_NS = SECOND_NS // 2  # later than this, an action is skipped, not caught up
 MAKERS = ("sim-maker-1", "sim-maker-2")
 TAKERS = ("sim-taker-1", "sim-taker-2", "sim-taker-3")
 SIM_FUNDS = 1_000_00_00_000 * 100  # a thousand crore rupees each, in paise
@@ -84,19 +85,21 @@ class MarketSimulator:
 
     def due(self, now_ns: int, tradable: Sequence[bool]) -> list[Command]:
         """The commands of every action due by ``now_ns``, in time order; instruments that are
-        not ``tradable`` (not in continuous trading) are skipped but stay scheduled."""
+        not ``tradable`` (not in continuous trading) are skipped but stay scheduled. Actions
+        more than ``MAX_LAG_NS`` late are dropped and rescheduled from now: a simulator that
+        falls behind a busy server thins out instead of sending an ever larger backlog."""
         commands: list[Command] = []
         while self._agenda and self._agenda[0][0] <= now_ns:
             when, _, kind, instr, maker = heapq.heappop(self._agenda)
+            late = now_ns - when > MAX_LAG_NS
+            rate = self._quote_rate() if kind == "quote" else self._taker_rate()
+            self._schedule((now_ns if late else when) + self._gap(rate), kind, instr, maker)
             if kind == "quote":
                 self._walk(instr)
-                if tradable[instr]:
+                if tradable[instr] and not late:
                     commands += self.quotes(instr, maker)
-                self._schedule(when + self._gap(self._quote_rate()), kind, instr, maker)
-            else:
-                if tradable[instr]:
-                    commands.append(self.taker_order(instr))
-                self._schedule(when + self._gap(self._taker_rate()), kind, instr, maker)
+            elif tradable[instr] and not late:
+                commands.append(self.taker_order(instr))
         return commands
 
     def _schedule(self, when: int, kind: str, instr: int, maker: int) -> None:

@@ -111,3 +111,14 @@ def test_a_simulated_minute_trades_every_instrument_and_balances_the_books() -> 
         assert bids[0][0] < asks[0][0], "the book is never left crossed"
     assert core.risk is not None
     assert trial_balance(core.risk.state()).balanced
+
+
+def test_a_simulator_that_fell_behind_skips_instead_of_catching_up() -> None:
+    steady, stalled = simulator(), simulator()
+    per_second = sum(len(steady.due(START + k * SECOND_NS // 10, OPEN)) for k in range(1, 11))
+    burst = stalled.due(START + 60 * SECOND_NS, OPEN)  # a minute without a turn
+    assert len(burst) < per_second, "a minute late does not send a minute of orders"
+    assert stalled.next_due() > START + 60 * SECOND_NS
+    after = sum(len(stalled.due(START + 60 * SECOND_NS + k * SECOND_NS // 10, OPEN))
+                for k in range(1, 11))
+    assert after > per_second / 3, "and then it goes on at its rate"
