@@ -277,3 +277,27 @@ async def test_a_full_backlog_sheds_trading_requests_without_losing_any(
         assert retried["status"] == "OPEN"  # the refused id was never used
     finally:
         await trader.close()
+
+
+async def test_connections_that_come_and_go_leave_nothing_behind(exchange: Exchange) -> None:
+    channels = [f"depth.{SYMBOL}", "orders", "funds"]  # three: this module's limit
+    for round_ in range(30):
+        client = await exchange.client(exchange.alice if round_ % 2 else None)
+        wanted = channels if round_ % 2 else [f"depth.{SYMBOL}", f"ticker.{SYMBOL}"]
+        await client.request("subscribe", channels=wanted)
+        if round_ % 3 == 0:
+            client.ws.transport.abort()  # gone without a close handshake
+        else:
+            await client.close()
+    for _ in range(100):
+        if not exchange.gateway.connections:
+            break
+        await asyncio.sleep(0.02)
+    gateway = exchange.gateway
+    assert not gateway.connections
+    assert all(not c.subscribers for c in gateway.feeds.channels.values())
+    assert sum(gateway._by_ip.values()) == 0
+    assert sum(gateway._by_key.values()) == 0
+    again = await exchange.client(exchange.alice)  # the limits were given back
+    assert (await again.request("ping"))["seq"] > 0
+    await again.close()
