@@ -8,7 +8,7 @@ client ask what became of the order.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 import numpy as np
@@ -42,11 +42,20 @@ Paise = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT)]
 Quantity = Annotated[int, msgspec.Meta(gt=0, le=MAX_INT)]
 Whole = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT)]
 
-SIDES = {"buy": Side.BUY, "sell": Side.SELL}
-TYPES = {"limit": OrderType.LIMIT, "market": OrderType.MARKET, "sl": OrderType.SL,
-         "sl-m": OrderType.SL_M}
-TIFS = {"day": TimeInForce.DAY, "ioc": TimeInForce.IOC, "fok": TimeInForce.FOK}
-PRODUCTS = {"cnc": Product.CNC, "mis": Product.MIS, "nrml": Product.NRML}
+def _spellings(values: dict[str, Any]) -> dict[str, Any]:
+    """Each name as requests spell it (lower case) and as records print it (the enum's upper
+    case name, SL_M for sl-m), so a value read from a record can be sent back as it is."""
+    out = dict(values)
+    for name, value in values.items():
+        out[name.upper()] = out[value.name] = value
+    return out
+
+
+SIDES = _spellings({"buy": Side.BUY, "sell": Side.SELL})
+TYPES = _spellings({"limit": OrderType.LIMIT, "market": OrderType.MARKET, "sl": OrderType.SL,
+                    "sl-m": OrderType.SL_M})
+TIFS = _spellings({"day": TimeInForce.DAY, "ioc": TimeInForce.IOC, "fok": TimeInForce.FOK})
+PRODUCTS = _spellings({"cnc": Product.CNC, "mis": Product.MIS, "nrml": Product.NRML})
 _STOP_TYPES = (int(OrderType.SL), int(OrderType.SL_M))
 STPS = {"cancel_resting": StpMode.CANCEL_RESTING, "cancel_incoming": StpMode.CANCEL_INCOMING,
         "cancel_both": StpMode.CANCEL_BOTH}
@@ -58,14 +67,15 @@ class Args(msgspec.Struct, forbid_unknown_fields=True):
 
 class PlaceArgs(Args):
     symbol: str
-    side: Literal["buy", "sell"]
+    side: Literal["buy", "sell", "BUY", "SELL"]
     qty: Quantity
     client_order_id: ClientOrderId
-    type: Literal["limit", "market", "sl", "sl-m"] = "limit"
+    type: Literal["limit", "market", "sl", "sl-m",
+                  "LIMIT", "MARKET", "SL", "SL-M", "SL_M"] = "limit"
     price: Paise = 0
     trigger: Paise = 0
-    tif: Literal["day", "ioc", "fok"] = "day"
-    product: Literal["cnc", "mis", "nrml"] = "mis"
+    tif: Literal["day", "ioc", "fok", "DAY", "IOC", "FOK"] = "day"
+    product: Literal["cnc", "mis", "nrml", "CNC", "MIS", "NRML"] = "mis"
     disclosed: Paise = 0
     post_only: bool = False
     stp: Literal["cancel_resting", "cancel_incoming", "cancel_both"] | None = None

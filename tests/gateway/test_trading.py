@@ -248,3 +248,32 @@ async def test_a_batch_reaches_a_subscriber_in_one_write(exchange: Exchange) -> 
     finally:
         await trader.close()
         await watcher.close()
+
+
+def test_every_spelling_the_arguments_accept_has_a_meaning() -> None:
+    import typing
+
+    from gateway import ops
+
+    hints = typing.get_type_hints(ops.PlaceArgs)
+    for field, names in (("side", ops.SIDES), ("type", ops.TYPES), ("tif", ops.TIFS),
+                         ("product", ops.PRODUCTS)):
+        assert set(typing.get_args(hints[field])) == set(names), field
+
+
+async def test_values_read_from_a_record_can_be_sent_back(exchange: Exchange) -> None:
+    trader = await exchange.client(exchange.alice)
+    try:
+        placed = await trader.request("place", symbol=SYMBOL, side="BUY", qty=1,
+                                      type="SL_M", trigger=141_500, tif="DAY", product="MIS",
+                                      client_order_id="up-1")
+        assert placed["status"] == "TRIGGER_PENDING"
+        record = await trader.request("order", client_order_id="up-1")
+        again = {k: record[k] for k in ("side", "type", "tif", "product", "trigger")}
+        copy = await trader.request("place", symbol=SYMBOL, qty=1, client_order_id="up-2",
+                                    **again)
+        assert copy["status"] == "TRIGGER_PENDING"
+        second = await trader.request("order", client_order_id="up-2")
+        assert {k: second[k] for k in again} == again
+    finally:
+        await trader.close()
