@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import time
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -74,6 +75,14 @@ def login_payload(key_id: str, timestamp_ms: int, nonce: str) -> bytes:
 def sign(secret: str, key_id: str, timestamp_ms: int, nonce: str) -> str:
     return hmac.new(secret.encode(), login_payload(key_id, timestamp_ms, nonce),
                     hashlib.sha256).hexdigest()
+
+
+def login_args(key_id: str, secret: str) -> dict[str, object]:
+    """The ``login`` arguments for a key, signed now with a fresh nonce."""
+    timestamp = time.time_ns() // 1_000_000
+    nonce = secrets.token_hex(8)
+    return {"key_id": key_id, "timestamp": timestamp, "nonce": nonce,
+            "signature": sign(secret, key_id, timestamp, nonce)}
 
 
 def signature_matches(secret: str, key_id: str, timestamp_ms: int, nonce: str,

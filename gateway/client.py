@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import secrets
-import time
 from collections import deque
 from typing import Any
 
@@ -22,7 +20,7 @@ import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from accounts.keys import sign
+from accounts.keys import login_args
 
 
 class ClientError(Exception):
@@ -97,10 +95,7 @@ class Client:
         return reply.get("result")
 
     async def login(self, key_id: str, secret: str) -> dict:
-        now = time.time_ns() // 1_000_000
-        nonce = secrets.token_hex(8)
-        return await self.request("login", key_id=key_id, timestamp=now, nonce=nonce,
-                                  signature=sign(secret, key_id, now, nonce))
+        return await self.request("login", **login_args(key_id, secret))
 
     # --- pushes --------------------------------------------------------------------------------
 

@@ -84,10 +84,7 @@ class Connection:
 
     def send(self, message: Published) -> None:
         """A channel message for this connection only (a snapshot, a replay)."""
-        if self._corked or self._can_write_now():
-            self._cork(message.wire(self.fmt))
-        else:
-            self._enqueue(message.frame(self.fmt))
+        self._send(message.frame(self.fmt), message.wire(self.fmt))
 
     def reply(self, request_id: Any, result: Any = None, error: Any = None) -> None:
         self._send(encode(Reply(request_id, error is None, result, error), self.fmt))
@@ -96,9 +93,11 @@ class Connection:
         """A message that belongs to no shared channel (heartbeats, notices)."""
         self._send(encode(Push(channel, seq, ts, data), self.fmt))
 
-    def _send(self, frame: bytes) -> None:
+    def _send(self, frame: bytes, wire: bytes | None = None) -> None:
+        """``frame`` held to the end of this turn when it may go now, else queued; ``wire``
+        is its complete WebSocket frame when already built."""
         if self._corked or self._can_write_now():
-            self._cork(wire_frame(frame, self.fmt))
+            self._cork(wire or wire_frame(frame, self.fmt))
         else:
             self._enqueue(frame)
 
@@ -106,13 +105,11 @@ class Connection:
         """Hold the frame until the end of this turn of the event loop, so that everything
         a batch produces for this connection leaves in one write."""
         if not self._corked:
-            asyncio.get_running_loop().call_soon(self._uncork)
+            asyncio.get_running_loop().call_soon(self.flush)
         self._corked.append(wire)
 
-    def flush_held(self) -> None:
-        self._uncork()
-
-    def _uncork(self) -> None:
+    def flush(self) -> None:
+        """Write what is held for the connection, in one write."""
         wires, self._corked = self._corked, []
         if wires and not self.closed and self.ws.protocol.state is State.OPEN:
             self._transport.write(b"".join(wires))
@@ -154,7 +151,7 @@ class Connection:
                 await self._wakeup.wait()
                 self._wakeup.clear()
                 while self.queue:
-                    self._uncork()  # frames held this turn are older than the queue
+                    self.flush()  # frames held this turn are older than the queue
                     frames = list(self.queue)
                     self.queue.clear()
                     self.queued = 0
@@ -182,7 +179,7 @@ class Connection:
     def close(self, code: int = 1000, reason: str = "") -> None:
         if self.closed:
             return
-        self._uncork()  # what was said before closing goes out before the close frame
+        self.flush()  # what was said before closing goes out before the close frame
         self.closed = True
         self._wakeup.set()
         self._closing = asyncio.ensure_future(self.ws.close(code, reason))

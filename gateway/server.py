@@ -159,7 +159,7 @@ class Gateway:
         finally:
             held = self._batch_held
             for conn in held:  # everything this batch gave a connection, in one write
-                conn.flush_held()
+                conn.flush()
             held.clear()
         revoked = False
         for row in rows:

@@ -26,7 +26,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from accounts.keys import sign
+from accounts.keys import login_args
 from perf.wsclient import BlockingSocket, RawSocket, frame
 
 
@@ -65,11 +65,7 @@ async def login(port: int, key: list, on_message: Any) -> tuple[RawSocket, async
 
     sock = await RawSocket.connect(port, route)
     if key:
-        ts = time.time_ns() // 1_000_000
-        nonce = f"bench-{time.monotonic_ns()}"
-        sock.send(ENCODE({"id": "login", "op": "login", "args": {
-            "key_id": key[1], "timestamp": ts, "nonce": nonce,
-            "signature": sign(key[2], key[1], ts, nonce)}}))
+        sock.send(ENCODE({"id": "login", "op": "login", "args": login_args(key[1], key[2])}))
         reply = await asyncio.wait_for(control.get(), 10)
         if not reply.ok:
             raise RuntimeError(f"login failed: {reply.error}")
@@ -110,11 +106,8 @@ class OrderStream:
     def login(self, port: int, key: list) -> None:
         self.sock = BlockingSocket(port, self.on_message)
         threading.Thread(target=self.sock.read_forever, daemon=True).start()
-        ts = time.time_ns() // 1_000_000
-        nonce = f"bench-{self.index}-{time.monotonic_ns()}"
-        self.sock.send_frames(frame(ENCODE({"id": "login", "op": "login", "args": {
-            "key_id": key[1], "timestamp": ts, "nonce": nonce,
-            "signature": sign(key[2], key[1], ts, nonce)}})))
+        self.sock.send_frames(frame(ENCODE({"id": "login", "op": "login",
+                                            "args": login_args(key[1], key[2])})))
         if not self.logged_in.wait(10) or self.login_error:
             raise RuntimeError(f"login failed: {self.login_error}")
 

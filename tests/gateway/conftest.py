@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -65,6 +66,21 @@ async def exchange(tmp_path: Path, limits: Limits) -> AsyncIterator[Exchange]:
     finally:
         await gateway.stop(reconnect_after_ms=10)
         await node.stop()
+
+
+async def http_get(port: int, path: str, headers: dict[str, str] | None = None,
+                   ) -> tuple[int, dict[str, str], bytes]:
+    """A plain HTTP GET on the gateway's port: status, headers (lower-case names), body."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    sent = {"Host": f"127.0.0.1:{port}", **(headers or {})}
+    head = "".join(f"{k}: {v}\r\n" for k, v in sent.items())
+    writer.write(f"GET {path} HTTP/1.1\r\n{head}\r\n".encode())
+    data = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    head_text, _, body = data.partition(b"\r\n\r\n")
+    status_line, *lines = head_text.decode().split("\r\n")
+    fields = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+    return int(status_line.split()[1]), fields, body
 
 
 def with_limits(base: Limits, **changes: object) -> Limits:

@@ -13,6 +13,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from accounts.keys import login_args
 from accounts.registry import Scope
 from engine.recovery import recover
 from gateway.client import Client, ClientError
@@ -216,7 +217,7 @@ async def test_random_frames_lose_nothing(exchange: Exchange, fmt: str) -> None:
 
         reader = asyncio.create_task(read_replies())
         steady = asyncio.create_task(trade_steadily(trader, 100))
-        login = {"id": "login", "op": "login", "args": carol_login(carol)}
+        login = {"id": "login", "op": "login", "args": login_args(carol.key_id, carol.secret)}
         await fuzzer.send(msgspec.json.encode(login).decode() if fmt == "json"
                           else msgspec.msgpack.encode(login))
         for n, f in enumerate(frames):
@@ -247,16 +248,6 @@ async def test_random_frames_lose_nothing(exchange: Exchange, fmt: str) -> None:
     await exchange.node.stop(snapshot_now=False)
     recovered, _ = recover(exchange.node.config.data_dir, core_config(exchange.node.config))
     assert recovered.state_hash() == live.state_hash()
-
-
-def carol_login(carol: Any) -> dict:
-    import time
-
-    from accounts.keys import sign
-
-    ts = time.time_ns() // 1_000_000
-    return {"key_id": carol.key_id, "timestamp": ts, "nonce": "fuzz-login",
-            "signature": sign(carol.secret, carol.key_id, ts, "fuzz-login")}
 
 
 async def test_a_full_backlog_sheds_trading_requests_without_losing_any(

@@ -3,7 +3,6 @@ connection stays usable."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import msgspec
@@ -13,7 +12,7 @@ from websockets.exceptions import InvalidStatus
 
 from accounts.keys import sign
 from gateway.client import ClientError
-from tests.gateway.conftest import Exchange
+from tests.gateway.conftest import Exchange, http_get
 
 
 async def error_of(call) -> str:
@@ -126,13 +125,9 @@ async def test_bad_input_gets_clear_errors_and_the_connection_survives(
 
 async def test_http_endpoints_share_the_port(exchange: Exchange) -> None:
     async def get(path: str, headers: dict | None = None) -> tuple[int, bytes]:
-        reader, writer = await asyncio.open_connection("127.0.0.1", exchange.gateway.port)
-        head = "".join(f"{k}: {v}\r\n" for k, v in {"Host": "x", **(headers or {})}.items())
-        writer.write(f"GET {path} HTTP/1.1\r\n{head}\r\n".encode())
-        data = await asyncio.wait_for(reader.read(), 5)
-        writer.close()
-        status_line, _, rest = data.partition(b"\r\n")
-        return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
+        status, _, body = await http_get(exchange.gateway.port, path, {"Host": "x",
+                                                                        **(headers or {})})
+        return status, body
 
     status, body = await get("/healthz")
     assert status == 200

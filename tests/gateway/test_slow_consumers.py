@@ -12,7 +12,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from accounts.keys import sign
+from accounts.keys import login_args
 from gateway.connection import CLOSE_SLOW, Connection
 from gateway.limits import Limits
 from tests.gateway.conftest import Exchange
@@ -106,10 +106,7 @@ async def test_a_private_backlog_is_warned_then_closed(exchange: Exchange) -> No
     slow_conn = await the_new_connection(exchange, set())
     trader = await exchange.client(exchange.alice)
     try:
-        now = time.time_ns() // 1_000_000
-        await send(slow, 1, "login", key_id=exchange.alice.key_id, timestamp=now,
-                   nonce="stalled-1",
-                   signature=sign(exchange.alice.secret, exchange.alice.key_id, now, "stalled-1"))
+        await send(slow, 1, "login", **login_args(exchange.alice.key_id, exchange.alice.secret))
         await send(slow, 2, "subscribe", channels=["orders", "fills", "funds"])
         for _ in range(200):
             if "orders" in slow_conn.subscriptions:

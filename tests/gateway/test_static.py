@@ -3,7 +3,6 @@ nothing outside the build."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 
 from gateway.server import Gateway, GatewayConfig
 from gateway.static import IMMUTABLE, REVALIDATE, StaticFiles
-from tests.gateway.conftest import Exchange
+from tests.gateway.conftest import Exchange, http_get
 
 
 @pytest.fixture
@@ -22,17 +21,6 @@ def build(tmp_path: Path) -> Path:
     (root / "assets" / "app.3f2a.js").write_text("console.log('terminal')")
     (tmp_path / "secret.txt").write_text("not for the web")
     return root
-
-
-async def http_get(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
-    data = await asyncio.wait_for(reader.read(), 5)
-    writer.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode().split("\r\n")
-    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
-    return int(status_line.split()[1]), headers, body
 
 
 @pytest.fixture
