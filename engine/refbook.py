@@ -203,10 +203,6 @@ class ReferenceBook:
     def phase(self, instr: int) -> int:
         return self.instruments[instr].phase
 
-    def last_price(self, instr: int) -> int:
-        """The last traded price, 0 before the first trade."""
-        return self.instruments[instr].ltp
-
     def last_prices(self) -> list[int]:
         """Every instrument's last traded price, by instrument id."""
         return [i.ltp for i in self.instruments]

@@ -38,7 +38,6 @@ class Client:
         self._waiting: dict[Any, asyncio.Future[dict]] = {}
         self.pushes: deque[dict] = deque()
         self._arrived = asyncio.Event()
-        self.frames = 0
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
@@ -134,7 +133,6 @@ class Client:
     async def _read_frames(self) -> None:
         decode = msgspec.json.decode if self.fmt == "json" else msgspec.msgpack.decode
         async for frame in self.ws:
-            self.frames += 1
             message = decode(frame)
             for item in message if isinstance(message, list) else [message]:
                 if "ok" in item:

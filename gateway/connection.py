@@ -34,13 +34,13 @@ from gateway.feeds import Channel, Published
 from gateway.limits import Limits, TokenBucket
 from gateway.protocol import Format, Push, Reply, encode, join, wire_frame
 
-CLOSE_SLOW = 4019  # the close code for a slow consumer (private range)
+CLOSE_SLOW = int(GatewayCode.SLOW_CONSUMER)  # close codes carry the error's number
 
 
 class Connection:
     def __init__(self, ws: ServerConnection, fmt: Format, ip: str, limits: Limits,
                  snapshot: Callable[[Channel], Published | None],
-                 batch_held: set[Connection] | None = None) -> None:
+                 batch_held: set[Connection]) -> None:
         self.ws = ws
         self.fmt = fmt
         self.ip = ip
@@ -61,7 +61,7 @@ class Connection:
         self._corked: list[bytes] = []  # complete frames to write at the end of this turn
         # Connections holding a batch's updates; the gateway writes them out once the batch
         # is published (one write per connection per batch, no callback per subscriber).
-        self._batch_held: set[Connection] = batch_held if batch_held is not None else set()
+        self._batch_held = batch_held
         self._transport = ws.transport
         self._wakeup = asyncio.Event()
         self.writer = asyncio.create_task(self._write_loop(), name=f"gw-writer-{ip}")

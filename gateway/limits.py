@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from gateway.protocol import MAX_FRAME
+
 
 @dataclass(frozen=True)
 class Limits:
-    max_frame: int = 64 * 1024  # larger frames get FRAME_TOO_LARGE; beyond 1 MiB: closed
+    max_frame: int = MAX_FRAME  # larger frames get FRAME_TOO_LARGE; beyond 1 MiB: closed
     messages_per_s: float = 50.0  # per connection, burst twice that
     key_messages_per_s: float = 200.0  # per API key over all its connections
     max_subscriptions: int = 200  # per connection

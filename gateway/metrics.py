@@ -46,9 +46,6 @@ class Metrics:
         if help_text:
             self.help[name] = help_text
 
-    def describe(self, name: str, help_text: str) -> None:
-        self.help[name] = help_text
-
     def text(self) -> str:
         lines: list[str] = []
         for name, series in sorted(self.counters.items()):

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from accounts.registry import Scope
+from accounts.registry import Scope, scope_names
 from engine.commands import InvalidCommandError
+from engine.types import Phase
 from gateway import ops
 from gateway.admin_ops import AdminOperations
 from gateway.auth import LoginArgs
@@ -150,14 +151,11 @@ class Operations:
     async def login(self, conn: Connection, args: dict) -> dict:
         if conn.account >= 0:
             raise ApiError(GatewayCode.ALREADY_LOGGED_IN)
-        parsed = ops.parse(args, LoginArgs) if isinstance(args, dict) else None
-        assert parsed is not None
-        record = self.gw.auth.login(parsed)
+        record = self.gw.auth.login(ops.parse(args, LoginArgs))
         self.gw.attach(conn, record)
         name = self.gw.core.registry.accounts[record.account].name
         return {"account": record.account, "name": name,
-                "scopes": [s for s, f in (("read", Scope.READ), ("trade", Scope.TRADE),
-                                          ("admin", Scope.ADMIN)) if record.grant.scopes & f]}
+                "scopes": scope_names(record.grant.scopes)}
 
     async def ping(self, conn: Connection, args: dict) -> dict:
         return {"time": time.time_ns(), "seq": self.gw.core.last_seq}
@@ -168,7 +166,7 @@ class Operations:
                  "lot": s.lot, "freeze_qty": s.freeze_qty, "ref_price": s.ref_price,
                  "band": [s.band_lo, s.band_hi], "products": sorted(p.name.lower()
                                                                      for p in s.products),
-                 "phase": self.gw.phase_name(i)} for i, s in enumerate(core.specs)]
+                 "phase": Phase(core.book.phase(i)).name} for i, s in enumerate(core.specs)]
 
     # --- subscriptions -------------------------------------------------------------------------
 
@@ -208,7 +206,7 @@ class Operations:
                 raise ApiError(GatewayCode.SCOPE_DENIED, needs="read")
             return self.gw.feeds.private(name, conn.account)
         kind, _, rest = name.partition(".")
-        if kind not in PUBLIC_KINDS or self.gw.market.snapshot(name) is None:
+        if kind not in PUBLIC_KINDS or not self.gw.market.has_channel(name):
             symbol = rest.partition(".")[0]
             if kind in PUBLIC_KINDS and symbol not in self.gw.market.symbols:
                 raise ApiError(GatewayCode.UNKNOWN_SYMBOL, channel=name)
@@ -248,7 +246,7 @@ class Operations:
                 raise ApiError(GatewayCode.UNKNOWN_SYMBOL, symbol=parsed.symbol)
         command = ops.cancel_all(conn.account, instrument)
         return self._submit(command, lambda receipt: {
-            "cancelled": [e.order_id for e in _cancelled(receipt)]})
+            "cancelled": ops.cancelled_ids(receipt.events)})
 
     def _submit(self, command: object, answer: Callable[[Any], Any]) -> Durable:
         """Queue the command now; it is answered by ``answer(receipt)`` once durable."""
@@ -286,11 +284,3 @@ class Operations:
         return msgspec.to_builtins(self.gw.accounts.funds(conn.account))
 
 
-def _cancelled(receipt: Any) -> list:
-    from engine import events as ev
-
-    decoded = ev.decode(receipt.events)
-    for e in decoded:
-        if isinstance(e, ev.Rejected):
-            raise ApiError(e.code)
-    return [e for e in decoded if isinstance(e, ev.Cancelled)]

@@ -56,7 +56,7 @@ TYPES = _spellings({"limit": OrderType.LIMIT, "market": OrderType.MARKET, "sl": 
                     "sl-m": OrderType.SL_M})
 TIFS = _spellings({"day": TimeInForce.DAY, "ioc": TimeInForce.IOC, "fok": TimeInForce.FOK})
 PRODUCTS = _spellings({"cnc": Product.CNC, "mis": Product.MIS, "nrml": Product.NRML})
-_STOP_TYPES = (int(OrderType.SL), int(OrderType.SL_M))
+STOP_TYPES = (int(OrderType.SL), int(OrderType.SL_M))
 STPS = {"cancel_resting": StpMode.CANCEL_RESTING, "cancel_incoming": StpMode.CANCEL_INCOMING,
         "cancel_both": StpMode.CANCEL_BOTH}
 
@@ -163,6 +163,15 @@ class Outcome(msgspec.Struct, omit_defaults=True):
     client_order_id: str | None = None
 
 
+def cancelled_ids(events: np.ndarray) -> list[int]:
+    """The orders a cancel-all cancelled, or `ApiError` if the core rejected it."""
+    rows = events.tolist()
+    for r in rows:
+        if r[E_KIND] == EV_REJECTED:
+            raise ApiError(RejectCode(r[E_A]))
+    return [r[E_OID] for r in rows if r[E_KIND] == EV_CANCELLED]
+
+
 def outcome(events: np.ndarray, client_order_id: str = "") -> dict:
     """The result of one order command, or `ApiError` if the core rejected it. Reads the
     receipt's event rows directly: this runs once per order, on the reply's path."""
@@ -176,7 +185,7 @@ def outcome(events: np.ndarray, client_order_id: str = "") -> dict:
         kind = r[E_KIND]
         if kind == EV_ACCEPTED:
             order_id, leaves = r[E_OID], r[E_QTY]
-            status = "TRIGGER_PENDING" if r[E_A] in _STOP_TYPES else "OPEN"
+            status = "TRIGGER_PENDING" if r[E_A] in STOP_TYPES else "OPEN"
         elif kind == EV_AMENDED:
             order_id, status, leaves = r[E_OID], "AMENDED", r[E_A]
         elif kind == EV_TRADED and order_id in (r[E_A], r[E_B]):

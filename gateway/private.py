@@ -14,7 +14,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 import msgspec
-import numpy as np
 
 from engine.codes import RejectCode
 from engine.commands import CommandBatch
@@ -54,6 +53,7 @@ from engine.layout import (
 )
 from engine.snapshot_types import ORDER_FIELDS as BOOK_FIELDS
 from engine.types import AUCTION_AGGRESSOR, OrderType, Product, Reason, Side, TimeInForce
+from gateway.ops import STOP_TYPES
 from portfolio.views import AccountView, average_price
 from risk.state import ACCOUNT_FIELDS, POSITION_FIELDS
 from risk.state import ORDER_FIELDS as RISK_FIELDS
@@ -63,7 +63,6 @@ _SIDES = {int(v): v.name for v in Side}
 _TYPES = {int(v): v.name for v in OrderType}
 _TIFS = {int(v): v.name for v in TimeInForce}
 _PRODUCTS = {int(v): v.name for v in Product}
-_STOP_TYPES = (int(OrderType.SL), int(OrderType.SL_M))
 
 DONE_KEPT = 1_000
 
@@ -176,7 +175,7 @@ class AccountFeeds:
 
     # --- a batch -------------------------------------------------------------------------------
 
-    def apply(self, batch: CommandBatch, events: np.ndarray | list[list[int]],
+    def apply(self, batch: CommandBatch, rows: list[list[int]],
               wanted: Callable[[str, int], bool] = _always,
               kept: Callable[[str, int], bool] = _always) -> list[Update]:
         """The updates of a batch, per account and channel. Every order is tracked here;
@@ -188,7 +187,6 @@ class AccountFeeds:
         client_ids = self._client_ids(batch)
         out: list[Update] = []
         touched: set[int] = set()
-        rows = events.tolist() if isinstance(events, np.ndarray) else events
         for row in rows:
             kind = row[E_KIND]
             if kind == EV_ACCEPTED:
@@ -231,7 +229,7 @@ class AccountFeeds:
 
     def _accepted(self, r: list[int], client_id: str) -> Update:
         otype = r[E_A]
-        waiting = otype in _STOP_TYPES
+        waiting = otype in STOP_TYPES
         product = r[E_E] >> 8 or int(Product.MIS)
         order = Order(
             r[E_OID], client_id, r[E_ACCT], self._symbol(r[E_INSTR]), _SIDES[r[E_SIDE]],

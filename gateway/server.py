@@ -30,7 +30,7 @@ from engine.codes import RejectCode
 from engine.commands import CommandBatch
 from engine.core import Core
 from engine.layout import E_A, E_KIND, E_TS
-from engine.types import EventKind, Phase
+from engine.types import EventKind
 from gateway import http_endpoints
 from gateway.admin_ops import AdminService
 from gateway.auth import Authenticator
@@ -46,10 +46,10 @@ from marketdata.hub import MarketData
 
 log = logging.getLogger("gridworks.gateway")
 HARD_MAX_FRAME = 1 << 20  # beyond this the library closes the connection (1009)
-CLOSE_REVOKED = 4010
+CLOSE_REVOKED = int(GatewayCode.UNKNOWN_KEY)  # close codes carry the error's number
 _REJECTED = int(EventKind.REJECTED)
 _KEY_REVOKED = int(EventKind.API_KEY_REVOKED)
-CLOSE_LIMIT = 4021  # as the error TOO_MANY_CONNECTIONS
+CLOSE_LIMIT = int(GatewayCode.TOO_MANY_CONNECTIONS)
 CLOSE_RESTART = 1012  # service restart
 
 
@@ -293,9 +293,6 @@ class Gateway:
             self._by_key[conn.key_id] -= 1
         for channel in conn.subscriptions.values():
             channel.subscribers.discard(conn)
-
-    def phase_name(self, instr: int) -> str:
-        return Phase(self.core.book.phase(instr)).name
 
     # --- heartbeats ----------------------------------------------------------------------------
 

@@ -240,9 +240,16 @@ class MarketData:
 
     # --- snapshots -----------------------------------------------------------------------------
 
-    def channels_of(self, symbol: str) -> list[str]:
-        return [f"ticker.{symbol}", f"depth.{symbol}", f"trades.{symbol}",
-                *(f"candles.{symbol}.{name}" for name in INTERVALS)]
+    def has_channel(self, channel: str) -> bool:
+        """Whether ``channel`` names a channel of a listed instrument (`snapshot` would
+        give its state)."""
+        kind, _, rest = channel.partition(".")
+        symbol, _, interval = rest.partition(".")
+        if symbol not in self.symbols:
+            return False
+        if kind == "candles":
+            return interval in INTERVALS
+        return kind in ("ticker", "depth", "trades") and not interval
 
     def snapshot(self, channel: str, now_ns: int = 0) -> Payload | None:
         """The current state of a channel (None if there is no such channel)."""

@@ -17,15 +17,13 @@ import signal
 import sys
 from pathlib import Path
 
-from engine.commands import SetLimits
 from gateway.limits import Limits
 from gateway.server import Gateway, GatewayConfig
 from gridworks.admin import Admin
 from gridworks.commands_serve import settle_garbage_collector
 from gridworks.config import NodeConfig
 from gridworks.node import Node
-
-FUNDS = 1_000_00_00_000 * 100  # paise each
+from gridworks.simulator import SIM_FUNDS, account_setup
 
 BENCH_LIMITS = Limits(messages_per_s=1e9, key_messages_per_s=1e9, max_subscriptions=1_000,
                       connections_per_key=100_000, connections_per_ip=100_000,
@@ -39,9 +37,10 @@ async def serve(data: Path, fsync: str, accounts: int, max_orders: int) -> None:
     admin = Admin(node, node.kek)
     keys = []
     for n in range(accounts):
-        account, credentials = await admin.create_account(f"bench-{n}", FUNDS)
+        account, credentials = await admin.create_account(f"bench-{n}", SIM_FUNDS)
         assert credentials is not None
-        await node.submit([SetLimits(account, rate_per_s=0)])
+        await node.submit(account_setup(account))  # no order-rate throttle, as simulated
+
         keys.append([account, credentials.key_id, credentials.secret])
     gateway = Gateway(node, node.kek, GatewayConfig(port=0, limits=BENCH_LIMITS))
     await gateway.start()

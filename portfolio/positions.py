@@ -12,7 +12,15 @@ from __future__ import annotations
 
 from engine.fastbook import index
 from engine.fastbook.containers import emit
-from engine.layout import BUY, CNC, EV_LEDGER, LA_CLEARING, LA_CLIENT
+from engine.layout import (
+    BUY,
+    CNC,
+    EV_LEDGER,
+    LA_CLEARING,
+    LA_CLIENT,
+    LE_REALISED_PNL,
+    LE_TRADE_VALUE,
+)
 from portfolio.arena import (
     A_BASIS_M,
     A_CASH,
@@ -45,9 +53,6 @@ from portfolio.arena import (
     positions,
 )
 from risk import rules
-
-LE_TRADE_VALUE = 1
-LE_REALISED_PNL = 2
 
 
 @kernel

@@ -9,27 +9,22 @@ from __future__ import annotations
 
 from engine.codes import RejectCode
 from engine.fastbook import index
-from engine.fastbook.arena import I_LTP, I_REF
 from engine.fastbook.arena import events as book_event_buffer
 from engine.fastbook.arena import instruments as book_instruments
-from engine.fastbook.containers import emit
+from engine.fastbook.containers import emit, last_price
+from engine.fastbook.kernel import reject
 from engine.layout import (
     BUY,
     C_ACCT,
     C_AMOUNT,
     C_CREDIT,
     C_FLAGS,
-    C_INSTR,
     C_KIND,
     C_MAX_LONG,
     C_MAX_OPEN_ORDERS,
     C_MAX_ORDER_VALUE,
     C_MAX_SHORT,
-    C_OID,
-    C_PRICE,
-    C_QTY,
     C_RATE,
-    C_SIDE,
     C_TS,
     E_A,
     E_ACCT,
@@ -48,7 +43,6 @@ from engine.layout import (
     EV_LEDGER,
     EV_LIMITS_SET,
     EV_MARGIN_CALL,
-    EV_REJECTED,
     EV_RESTATED,
     EV_TRADED,
     F_RISK_REDUCING,
@@ -301,12 +295,6 @@ def account_command(bst, rst, r):
 
 
 @kernel
-def reject(bst, r, code):
-    emit(bst, EV_REJECTED, r[C_INSTR], r[C_OID], r[C_ACCT], r[C_SIDE], r[C_PRICE], r[C_QTY],
-         code, r[C_KIND], 0, 0, 0, 0, 0)
-
-
-@kernel
 def mark(bst, rst):
     """Mark margin positions at the last prices (one dense pass over all accounts) and
     report accounts entering or leaving a margin call."""
@@ -314,8 +302,7 @@ def mark(bst, rst):
     ins = book_instruments(bst)
     n = h[H_NINSTR]
     for i in range(n):
-        ltp = ins[i, I_LTP]
-        irisk[i, R_MARK] = ltp if ltp > 0 else ins[i, I_REF]
+        irisk[i, R_MARK] = last_price(ins, i)
     marks = irisk[:n, R_MARK].copy()
     matrix = mtm_matrix(rst)
     maintenance_bps = h[H_MAINT]

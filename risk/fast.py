@@ -86,7 +86,6 @@ class FastRisk:
         self.arena = new_arena(max_accounts, max_instruments, max_positions, max_orders,
                                maintenance_bps, default_rate)
         self.arena[H_INTRADAY_CLOSED] = -1
-        self._mtm = np.zeros((max_accounts, 0), dtype=np.int32)
         self._set_mtm(np.zeros((max_accounts, 8), dtype=np.int32))
 
     def _set_mtm(self, matrix: np.ndarray) -> None:

@@ -44,17 +44,7 @@ class RiskState:
     intraday_closed: int = -1  # Indian day (since the epoch) of the last MIS square-off
 
     def same_as(self, other: RiskState) -> bool:
-        return (
-            np.array_equal(self.accounts, other.accounts)
-            and np.array_equal(self.positions, other.positions)
-            and np.array_equal(self.orders, other.orders)
-            and np.array_equal(self.instruments, other.instruments)
-            and np.array_equal(self.ledger, other.ledger)
-            and self.global_kill == other.global_kill
-            and self.next_synthetic == other.next_synthetic
-            and self.closed_day == other.closed_day
-            and self.intraday_closed == other.intraday_closed
-        )
+        return not self.differences(other)
 
     def differences(self, other: RiskState) -> list[str]:
         """Human-readable differences, for test failures."""

@@ -192,10 +192,6 @@ class FastBook:
     def phase(self, instr: int) -> int:
         return int(views(self.arena)[1][instr, I_PHASE])
 
-    def last_price(self, instr: int) -> int:
-        """The last traded price, 0 before the first trade."""
-        return int(views(self.arena)[1][instr, I_LTP])
-
     def last_prices(self) -> list[int]:
         """Every instrument's last traded price, by instrument id."""
         g, ins = views(self.arena)[:2]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -56,8 +56,6 @@ async def exchange(tmp_path: Path, limits: Limits) -> AsyncIterator[Exchange]:
     viewer = await admin.new_key(alice.account, Scope.READ, "viewer")
     # The tests trade faster than the 10 orders/s a retail API key gets.
     await node.submit([SetLimits(a.account, rate_per_s=0) for a in (alice, bob)])
-    assert alice is not None
-    assert bob is not None
     gateway = Gateway(node, node.kek, GatewayConfig(port=0, limits=limits), admin=admin)
     await gateway.start()
     try:
@@ -81,7 +79,3 @@ async def http_get(port: int, path: str, headers: dict[str, str] | None = None,
     status_line, *lines = head_text.decode().split("\r\n")
     fields = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
     return int(status_line.split()[1]), fields, body
-
-
-def with_limits(base: Limits, **changes: object) -> Limits:
-    return replace(base, **changes)
