@@ -21,8 +21,8 @@ from engine.types import Product
 DELIVERY, INTRADAY, FUTURES = "delivery", "intraday", "futures"
 GST = (18, 100)
 SEBI = (1, 1_000_000)  # ₹10 per crore
-BROKERAGE = (3, 10_000)  # 0.03% per executed order ...
-BROKERAGE_CAP = 2_000  # ... at most ₹20
+# Brokerage accrues per executed order in the core (`risk.rules.order_brokerage`) and is
+# handed to `day_charges` as a total.
 
 
 @dataclass(frozen=True)
@@ -31,15 +31,14 @@ class Rates:
     stt_sell: tuple[int, int]
     exchange: tuple[int, int]  # NSE transaction charge including the IPFT levy
     stamp_buy: tuple[int, int]
-    brokerage: bool
 
 
 # (effective from YYYYMMDD, category) -> rates. The newest row not after the day applies.
 SCHEDULE: list[tuple[int, str, Rates]] = [
-    (20241001, DELIVERY, Rates((1, 1_000), (1, 1_000), (307, 10_000_000), (15, 100_000), False)),
-    (20241001, INTRADAY, Rates((0, 1), (25, 100_000), (307, 10_000_000), (3, 100_000), True)),
-    (20241001, FUTURES, Rates((0, 1), (2, 10_000), (183, 10_000_000), (2, 100_000), True)),
-    (20260401, FUTURES, Rates((0, 1), (5, 10_000), (183, 10_000_000), (2, 100_000), True)),
+    (20241001, DELIVERY, Rates((1, 1_000), (1, 1_000), (307, 10_000_000), (15, 100_000))),
+    (20241001, INTRADAY, Rates((0, 1), (25, 100_000), (307, 10_000_000), (3, 100_000))),
+    (20241001, FUTURES, Rates((0, 1), (2, 10_000), (183, 10_000_000), (2, 100_000))),
+    (20260401, FUTURES, Rates((0, 1), (5, 10_000), (183, 10_000_000), (2, 100_000))),
 ]
 
 
@@ -69,13 +68,6 @@ def part_rupees(value: int, rate: tuple[int, int]) -> int:
     """``value * rate`` rounded half-up to the rupee, in paise (how STT is charged)."""
     num, den = rate
     return (2 * value * num + 100 * den) // (200 * den) * 100
-
-
-def order_brokerage(category_name: str, turnover: int, day: int) -> int:
-    """Brokerage for one executed order with ``turnover`` paise traded."""
-    if turnover <= 0 or not rates_for(category_name, day).brokerage:
-        return 0
-    return min(BROKERAGE_CAP, part(turnover, BROKERAGE))
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import pytest
 
+from engine.layout import CNC, EQ_SEGMENT, MIS
 from portfolio import charges
-from portfolio.charges import DELIVERY, FUTURES, INTRADAY, day_charges, order_brokerage
+from portfolio.charges import DELIVERY, FUTURES, INTRADAY, day_charges
+from risk import rules
+
+PRODUCTS = {INTRADAY: (MIS, EQ_SEGMENT), DELIVERY: (CNC, EQ_SEGMENT)}
+
+
+def order_brokerage(category: str, turnover: int, day: int) -> int:
+    """What the core accrues for one executed order of the category (``day`` for symmetry
+    with the dated charges: brokerage does not change with it)."""
+    product, segment = PRODUCTS[category]
+    return rules.order_brokerage(product, segment, turnover)
 
 DAY = 20261125
 BUY, SELL = 100 * 100_000, 100 * 101_000  # paise
