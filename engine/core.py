@@ -96,7 +96,7 @@ class Book(Protocol):
 
 
 class Risk(Protocol):
-    def process(self, book: Book, rows: np.ndarray) -> np.ndarray: ...
+    def process(self, book: Book, rows: np.ndarray, keep_events: bool = True) -> np.ndarray: ...
     def add_instrument(self, spec: InstrumentSpec) -> None: ...
     def state(self) -> RiskState: ...
     def load(self, state: RiskState) -> None: ...
@@ -260,7 +260,7 @@ class Core:
         """Rows that run in the kernels: through risk and the book, or the book alone."""
         if self.risk is None:
             return self.book.process(rows, keep_events)
-        return self.risk.process(self.book, rows)
+        return self.risk.process(self.book, rows, keep_events)
 
     def _python_command(self, row: np.ndarray, extra: object) -> np.ndarray:
         kind = int(row[C_KIND])

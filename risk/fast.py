@@ -112,8 +112,8 @@ class FastRisk:
 
     # --- the hot path --------------------------------------------------------------------------
 
-    def process(self, book: FastBook, rows: np.ndarray) -> np.ndarray:
-        return book.process_with(run, self.arena, rows)
+    def process(self, book: FastBook, rows: np.ndarray, keep_events: bool = True) -> np.ndarray:
+        return book.process_with(run, self.arena, rows, keep_events)
 
     # --- the core's rarer commands -------------------------------------------------------------
 

@@ -232,11 +232,14 @@ class ReferenceRisk:
 
     # --- the per-row pipeline ------------------------------------------------------------------
 
-    def process(self, book: ReferenceBook, rows: np.ndarray) -> np.ndarray:
+    def process(self, book: ReferenceBook, rows: np.ndarray,
+                keep_events: bool = True) -> np.ndarray:
         out: list[np.ndarray] = []
         for row in rows:
             out.append(self.process_row(book, row))
-        return np.concatenate(out) if out else np.zeros((0, EVENT_WIDTH), dtype=np.int64)
+        if not out or not keep_events:
+            return np.zeros((0, EVENT_WIDTH), dtype=np.int64)
+        return np.concatenate(out)
 
     def process_row(self, book: ReferenceBook, row: np.ndarray) -> np.ndarray:
         r = [int(v) for v in row]
