@@ -54,8 +54,7 @@ from engine.layout import (
 from engine.snapshot_types import ORDER_FIELDS as BOOK_FIELDS
 from engine.types import AUCTION_AGGRESSOR, OrderType, Product, Reason, Side, TimeInForce
 from gateway.ops import STOP_TYPES
-from portfolio.views import AccountView, average_price
-from risk.state import ACCOUNT_FIELDS, POSITION_FIELDS
+from portfolio.views import AccountView, account_view, average_price, position_view
 from risk.state import ORDER_FIELDS as RISK_FIELDS
 
 # Names by value: enum construction costs more than the rest of building a record.
@@ -330,25 +329,18 @@ class AccountFeeds:
 
     def funds(self, account: int) -> AccountView:
         assert self.core.risk is not None
-        a = dict(zip(ACCOUNT_FIELDS, self.core.risk.account_state(account), strict=True))
-        free = a["cash"] - a["blocked"] - a["margin"]
-        return AccountView(account, a["cash"], a["credit"], a["blocked"], a["margin"],
-                           free + a["credit"], free, a["unrealised"], a["equity"],
-                           bool(a["in_call"]))
+        return account_view(self.core.risk.account_state(account))
 
     def positions(self, account: int, marks: list[int] | None = None) -> Positions:
         assert self.core.risk is not None
         marks = marks or self._marks()
         out = []
         for row in self.core.risk.positions_of(account):
-            p = dict(zip(POSITION_FIELDS, row, strict=True))
-            net, basis = p["net"], p["basis"]
-            instr = p["instr"]
+            v = position_view(row, marks)
             out.append(Position(
-                account, self._symbol(instr), instr, Product(p["product"]).name, net,
-                average_price(net, basis), p["realised"],
-                net * marks[instr] - basis if net else 0, p["margin"], p["open_buy"],
-                p["open_sell"], p["day_buy_qty"], p["day_sell_qty"], p["overnight"]))
+                v.account, self._symbol(v.instrument), v.instrument, v.product.name, v.net,
+                v.average_price, v.realised, v.unrealised, v.margin, v.open_buy, v.open_sell,
+                v.day_buy_qty, v.day_sell_qty, v.overnight))
         return Positions(out)
 
     def _marks(self) -> list[int]:

@@ -62,35 +62,39 @@ def average_price(net: int, basis: int) -> int:
     return sign * ((2 * abs(basis) + abs(net)) // (2 * abs(net)))
 
 
+def position_view(row: list[int], marks: list[int] | np.ndarray) -> PositionView:
+    """One position row (`POSITION_FIELDS`), unrealised P&L valued at ``marks``."""
+    p = dict(zip(POSITION_FIELDS, row, strict=True))
+    net, basis = p["net"], p["basis"]
+    return PositionView(
+        account=p["acct"], instrument=p["instr"], product=Product(p["product"]),
+        net=net, average_price=average_price(net, basis), realised=p["realised"],
+        unrealised=net * int(marks[p["instr"]]) - basis if net else 0,
+        margin=p["margin"], open_buy=p["open_buy"], open_sell=p["open_sell"],
+        day_buy_qty=p["day_buy_qty"], day_sell_qty=p["day_sell_qty"],
+        overnight=p["overnight"],
+    )
+
+
 def positions(state: RiskState, marks: list[int] | np.ndarray) -> list[PositionView]:
     """Every open position, unrealised P&L valued at ``marks`` (paise per instrument)."""
-    out = []
-    for row in state.positions.tolist():
-        p = dict(zip(POSITION_FIELDS, row, strict=True))
-        net, basis = p["net"], p["basis"]
-        out.append(PositionView(
-            account=p["acct"], instrument=p["instr"], product=Product(p["product"]),
-            net=net, average_price=average_price(net, basis), realised=p["realised"],
-            unrealised=net * int(marks[p["instr"]]) - basis if net else 0,
-            margin=p["margin"], open_buy=p["open_buy"], open_sell=p["open_sell"],
-            day_buy_qty=p["day_buy_qty"], day_sell_qty=p["day_sell_qty"],
-            overnight=p["overnight"],
-        ))
-    return out
+    return [position_view(row, marks) for row in state.positions.tolist()]
+
+
+def account_view(row: list[int]) -> AccountView:
+    """One account row (`ACCOUNT_FIELDS`) with what follows from it."""
+    a = dict(zip(ACCOUNT_FIELDS, row, strict=True))
+    free = a["cash"] - a["blocked"] - a["margin"]
+    return AccountView(
+        account=a["acct"], cash=a["cash"], credit=a["credit"], blocked=a["blocked"],
+        margin=a["margin"], buying_power=free + a["credit"], free_cash=free,
+        unrealised=a["unrealised"], equity=a["equity"], in_margin_call=bool(a["in_call"]),
+    )
 
 
 def accounts(state: RiskState) -> list[AccountView]:
     """Every account that differs from a fresh one."""
-    out = []
-    for row in state.accounts.tolist():
-        a = dict(zip(ACCOUNT_FIELDS, row, strict=True))
-        free = a["cash"] - a["blocked"] - a["margin"]
-        out.append(AccountView(
-            account=a["acct"], cash=a["cash"], credit=a["credit"], blocked=a["blocked"],
-            margin=a["margin"], buying_power=free + a["credit"], free_cash=free,
-            unrealised=a["unrealised"], equity=a["equity"], in_margin_call=bool(a["in_call"]),
-        ))
-    return out
+    return [account_view(row) for row in state.accounts.tolist()]
 
 
 def trial_balance(state: RiskState) -> TrialBalance:
