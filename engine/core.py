@@ -32,7 +32,7 @@ from accounts.registry import apply_command as apply_registry_command
 from engine import instruments as instrument_rules
 from engine.codes import RejectCode
 from engine.commands import CommandBatch
-from engine.events import event_row, rejection_row
+from engine.events import event_row, rejection
 from engine.instruments import InstrumentSpec
 from engine.layout import (
     C_ACCT,
@@ -272,7 +272,7 @@ class Core:
             return apply_registry_command(self.registry, row, extra)
         if self.risk is not None and kind in ACCOUNT_COMMANDS:
             return ACCOUNT_COMMANDS[kind](self, row)
-        return _rejection(row, RejectCode.UNKNOWN_COMMAND)
+        return rejection(row, RejectCode.UNKNOWN_COMMAND)
 
     def _add_instrument(self, row: np.ndarray, spec: InstrumentSpec) -> np.ndarray:
         code = instrument_rules.validate(spec)
@@ -281,7 +281,7 @@ class Core:
         if code == RejectCode.OK and len(self.specs) >= self.config.max_instruments:
             code = RejectCode.CAPACITY_INSTRUMENTS
         if code != RejectCode.OK:
-            return _rejection(row, code)
+            return rejection(row, code)
         instr = len(self.specs)
         self.book.add_instrument(spec)
         if self.risk is not None:
@@ -297,13 +297,13 @@ class Core:
     def _set_reference(self, row: np.ndarray) -> np.ndarray:
         instr = int(row[C_INSTR])
         if not 0 <= instr < len(self.specs):
-            return _rejection(row, RejectCode.UNKNOWN_INSTRUMENT)
+            return rejection(row, RejectCode.UNKNOWN_INSTRUMENT)
         if self.book.phase(instr) != CLOSED or self.book.has_orders(instr):
-            return _rejection(row, RejectCode.BOOK_NOT_EMPTY)
+            return rejection(row, RejectCode.BOOK_NOT_EMPTY)
         spec = self.specs[instr].with_reference(int(row[C_PRICE]))
         code = instrument_rules.validate(spec)
         if code != RejectCode.OK:
-            return _rejection(row, code)
+            return rejection(row, code)
         self.book.rebase(instr, spec)
         self.specs[instr] = spec
         return event_row(
@@ -395,5 +395,3 @@ class Core:
         return core
 
 
-def _rejection(row: np.ndarray, code: int) -> np.ndarray:
-    return rejection_row(row, code)[None, :]

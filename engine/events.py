@@ -508,6 +508,11 @@ def event_row(kind: int, seq: int, ts: int, instrument: int, **cols: int) -> np.
     return row
 
 
+def rejection(row: np.ndarray, code: int) -> np.ndarray:
+    """`rejection_row` as the one-row event array a command handler returns."""
+    return rejection_row(row, code)[None, :]
+
+
 def rejection_row(row: np.ndarray, code: int) -> np.ndarray:
     """A REJECTED event row for a command handled in Python, echoing its identifying columns."""
     return event_row(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.codes import RejectCode
-from engine.events import event_row, rejection_row
+from engine.events import event_row, rejection
 from engine.layout import (
     BUY,
     C_ACCT,
@@ -56,10 +56,6 @@ if TYPE_CHECKING:
 IST = dt.timezone(dt.timedelta(hours=5, minutes=30))
 
 
-def _rejection(row: np.ndarray, code: int) -> np.ndarray:
-    return rejection_row(row, code)[None, :]
-
-
 def _command_rows(row: np.ndarray, n: int) -> np.ndarray:
     rows = np.zeros((n, CMD_WIDTH), dtype=np.int64)
     rows[:, C_SEQ], rows[:, C_TS] = row[C_SEQ], row[C_TS]
@@ -80,11 +76,11 @@ def kill_switch(core: Core, row: np.ndarray) -> np.ndarray:
     target = {KillScope.ACCOUNT: int(row[C_ACCT]), KillScope.INSTRUMENT: int(row[C_INSTR])}.get(
         scope, 0)
     if scope not in (KillScope.GLOBAL, KillScope.ACCOUNT, KillScope.INSTRUMENT):
-        return _rejection(row, RejectCode.INVALID_FIELD)
+        return rejection(row, RejectCode.INVALID_FIELD)
     if scope == KillScope.ACCOUNT and not 0 <= target < core.config.max_accounts:
-        return _rejection(row, RejectCode.ACCOUNT_INVALID)
+        return rejection(row, RejectCode.ACCOUNT_INVALID)
     if scope == KillScope.INSTRUMENT and not 0 <= target < len(core.specs):
-        return _rejection(row, RejectCode.UNKNOWN_INSTRUMENT)
+        return rejection(row, RejectCode.UNKNOWN_INSTRUMENT)
     core.risk.set_kill(scope, target, on)
     events = [event_row(EventKind.KILL_SWITCH_SET, int(row[C_SEQ]), int(row[C_TS]), -1,
                         a=scope, b=target, c=int(on), d=int(cancel))[None, :]]
@@ -102,7 +98,7 @@ def square_off(core: Core, row: np.ndarray) -> np.ndarray:
     """Cancel the open orders of the product, then close its positions at market."""
     product, instr = int(row[C_PRODUCT]), int(row[C_INSTR])
     if product not in (CNC, MIS, NRML) or instr < -1 or instr >= len(core.specs):
-        return _rejection(row, RejectCode.INVALID_FIELD)
+        return rejection(row, RejectCode.INVALID_FIELD)
     events: list[np.ndarray] = []
     if product == MIS and instr == -1:  # the day's intraday trading is over
         core.risk.close_intraday(rules.ist_day(int(row[C_TS])))
@@ -147,7 +143,7 @@ def end_of_day(core: Core, row: np.ndarray) -> np.ndarray:
     seq, ts = int(row[C_SEQ]), int(row[C_TS])
     day = trading_day(ts)
     if day <= core.risk.closed_day:
-        return _rejection(row, RejectCode.DAY_ALREADY_CLOSED)
+        return rejection(row, RejectCode.DAY_ALREADY_CLOSED)
     events: list[np.ndarray] = []
     charged = 0
     for acct, legs in sorted(core.risk.day_turnover().items()):
