@@ -113,6 +113,7 @@ class Position(msgspec.Struct):
     product: str  # CNC, MIS or NRML, as in order records
     net: int
     average_price: int
+    basis: int  # signed cost of the net position: unrealised = net x mark - basis
     realised: int
     unrealised: int
     margin: int
@@ -339,8 +340,8 @@ class AccountFeeds:
             v = position_view(row, marks)
             out.append(Position(
                 v.account, self._symbol(v.instrument), v.instrument, v.product.name, v.net,
-                v.average_price, v.realised, v.unrealised, v.margin, v.open_buy, v.open_sell,
-                v.day_buy_qty, v.day_sell_qty, v.overnight))
+                v.average_price, v.basis, v.realised, v.unrealised, v.margin, v.open_buy,
+                v.open_sell, v.day_buy_qty, v.day_sell_qty, v.overnight))
         return Positions(out)
 
     def _marks(self) -> list[int]:

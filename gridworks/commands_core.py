@@ -176,14 +176,17 @@ def _bench(args: argparse.Namespace) -> int:
 
 def _register_asyncapi(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("asyncapi", help="print the WebSocket API as an AsyncAPI document")
+    p.add_argument("--typescript", action="store_true",
+                   help="print the same types as TypeScript declarations (the SDK's generated.ts)")
     p.set_defaults(handler=_asyncapi)
 
 
 def _asyncapi(args: argparse.Namespace) -> int:
     from importlib import metadata
 
-    from gateway.asyncapi import render
+    from gateway import asyncapi, typescript
 
+    render = typescript.render if args.typescript else asyncapi.render
     sys.stdout.write(render(metadata.version("gridworks")))
     return 0
 

@@ -21,6 +21,7 @@ class PositionView(msgspec.Struct, frozen=True):
     product: Product
     net: int
     average_price: int  # paise, rounded half away from zero; 0 when flat
+    basis: int  # signed cost of the net position, paise: unrealised = net x mark - basis
     realised: int
     unrealised: int  # at the marks the view was given
     margin: int
@@ -68,7 +69,8 @@ def position_view(row: list[int], marks: list[int] | np.ndarray) -> PositionView
     net, basis = p["net"], p["basis"]
     return PositionView(
         account=p["acct"], instrument=p["instr"], product=Product(p["product"]),
-        net=net, average_price=average_price(net, basis), realised=p["realised"],
+        net=net, average_price=average_price(net, basis), basis=basis if net else 0,
+        realised=p["realised"],
         unrealised=net * int(marks[p["instr"]]) - basis if net else 0,
         margin=p["margin"], open_buy=p["open_buy"], open_sell=p["open_sell"],
         day_buy_qty=p["day_buy_qty"], day_sell_qty=p["day_sell_qty"],
