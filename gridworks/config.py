@@ -42,7 +42,7 @@ class NodeConfig(msgspec.Struct, frozen=True, kw_only=True):
     ws_heartbeat_s: float = 1.0
     ws_max_backlog: int = 20_000  # trading requests waiting for the journal before SERVER_BUSY
     allowed_origins: str = ""  # comma-separated browser origins besides the server's own
-    web_root: str = ""  # a built web client to serve at / ("": clients/web/dist if built)
+    web_root: str = ""  # a built web client to serve at / ("": the packaged terminal)
     simulate: bool = False  # run the market simulator's makers and takers in the node
     sim_speed: float = 1.0  # multiplies the simulator's order rates
     sim_seed: int = 7
@@ -91,12 +91,15 @@ def gateway_limits(config: NodeConfig) -> Limits:
                   allowed_origins=origins)
 
 
+TERMINAL = Path(__file__).resolve().parent / "terminal"  # the web terminal's build, packaged
+
+
 def web_root(config: NodeConfig) -> Path | None:
-    """Where the web terminal's built files are, if anywhere."""
+    """Where the web terminal's built files are, if anywhere: the configured directory, or
+    the build that ships in this package (``npm run build`` writes it)."""
     if config.web_root:
         return Path(config.web_root)
-    built = Path(__file__).resolve().parents[1] / "clients" / "web" / "dist"
-    return built if built.is_dir() else None
+    return TERMINAL if (TERMINAL / "index.html").is_file() else None
 
 
 def core_config(config: NodeConfig) -> CoreConfig:

@@ -1,0 +1,23 @@
+import { describe, expect, it } from "vitest";
+import { FrameScheduler } from "../src/lib/frame";
+
+describe("FrameScheduler", () => {
+  it("writes the latest value per key once, in one frame, and records the wait", () => {
+    const frames: (() => void)[] = [];
+    let now = 100;
+    const scheduler = new FrameScheduler((cb) => frames.push(() => cb(now)), () => now);
+    const written: string[] = [];
+    scheduler.write("a", () => written.push("a1"));
+    now = 104;
+    scheduler.write("a", () => written.push("a2"));
+    scheduler.write("b", () => written.push("b1"));
+    expect(frames).toHaveLength(1);
+    expect(written).toEqual([]);
+    now = 110;
+    frames.shift()!();
+    expect(written).toEqual(["a2", "b1"]);
+    expect(scheduler.samples).toEqual([{ wait: 10, writes: 2 }]);
+    scheduler.write("a", () => written.push("a3"));
+    expect(frames).toHaveLength(1);
+  });
+});
