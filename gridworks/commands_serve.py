@@ -91,6 +91,9 @@ async def _run_node(config: NodeConfig) -> None:
     await gateway.start()
     print(f"gridworks: WebSocket API on ws://{config.host}:{config.port}/ "
           f"(HTTP: /healthz, /metrics, /status); journal fsync policy: {config.fsync}")
+    if gateway.static is not None:
+        print(f"gridworks: web terminal on http://{config.host}:{config.port}/ "
+              "(log in with an API key, e.g. the demo trader's)")
     simulator = _start_simulator(node, config)
     settle_garbage_collector()
     stop = asyncio.Event()

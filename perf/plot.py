@@ -103,9 +103,21 @@ def fanout(results: dict) -> Figure:
     return fig
 
 
+def terminal(results: dict) -> Figure:
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(
+        "frame interval while streaming (ms; 16.7 = 60 fps)",
+        "tick arrival to its screen write (ms)"))
+    runs = {f"{name}, run {n + 1}": run for name, case in results.items()
+            if isinstance(case, dict) and "streaming" in case
+            for n, run in enumerate(case["streaming"])}
+    _percentile_traces(fig, {k: v["frame_interval_ms"] for k, v in runs.items()}, 1, 1, "ms")
+    _percentile_traces(fig, {k: v["tick_wait_ms"] for k, v in runs.items()}, 1, 2, "ms")
+    return fig
+
+
 BUILDERS: dict[str, Callable[[dict], Figure]] = {
     "engine": engine, "batch": batch, "replay": replay, "journal": journal, "risk": risk,
-    "mtm": mtm, "orders": orders, "fanout": fanout,
+    "mtm": mtm, "orders": orders, "fanout": fanout, "terminal": terminal,
 }
 
 

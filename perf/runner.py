@@ -30,6 +30,7 @@ SCENARIOS = {
     "mtm": "perf.scenarios.mark_to_market",
     "orders": "perf.scenarios.gateway_orders",
     "fanout": "perf.scenarios.fanout",
+    "terminal": "perf.scenarios.terminal",
 }
 
 

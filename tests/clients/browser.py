@@ -1,10 +1,9 @@
-"""Headless Chromium (Debian's, never a downloaded one) driven by Playwright, for the
-terminal's end-to-end tests and benchmarks."""
+"""Headless Chromium for the terminal's end-to-end tests (see perf/browser.py): skipped
+where Debian's chromium is missing, unless the run requires it (CI does)."""
 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,13 +11,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from perf.browser import chromium as launch
+from perf.browser import find_chromium
+
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "terminal"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 # Counts the chart's pixels in the candle colours (#26a69a up, #ef5350 down), over every
 # canvas lightweight-charts draws on.
@@ -41,7 +41,7 @@ CANDLE_PIXELS_JS = """() => {
 
 def chromium_path() -> str:
     """Debian's Chromium, or skip (fail where the browser tests must run, as in CI)."""
-    path = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+    path = find_chromium()
     if path is None:
         message = "Debian's chromium is not installed (apt-get install -y chromium)"
         if os.environ.get("GRIDWORKS_REQUIRE_BROWSER") == "1":
@@ -52,12 +52,5 @@ def chromium_path() -> str:
 
 @contextmanager
 def chromium() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    executable = chromium_path()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with launch(chromium_path()) as browser:
+        yield browser

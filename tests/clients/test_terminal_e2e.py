@@ -33,7 +33,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
          "--fsync", "os", "--simulate", "--sim-speed", "2"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        read_until(proc, "market simulator on", timeout=240)
+        printed = read_until(proc, "market simulator on", timeout=240)
+        assert f"gridworks: web terminal on http://127.0.0.1:{port}/" in "\n".join(printed)
         credentials = json.loads((data / "credentials" / "demo.json").read_text())
         yield f"http://127.0.0.1:{port}/", credentials
     finally:

@@ -47,3 +47,22 @@ def test_scenarios_print_json_and_plot(scenario: str, ops: int, tmp_path: Path,
         assert document["results"]["check"]["agrees_with_numpy"] is True
     if scenario == "replay":
         assert document["results"]["state_hash_matches_live_run"] is True
+
+
+def test_the_terminal_scenario_measures_the_page_in_chromium(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.clients.browser import chromium_path
+
+    chromium_path()  # skips (or fails in CI) without Debian's chromium
+    out, chart = tmp_path / "out.json", tmp_path / "chart.html"
+    assert runner.main(["terminal", "--ops", "2", "--out", str(out), "--plot", str(chart)]) == 0
+    results = json.loads(capsys.readouterr().out)["results"]
+    case = results["speed 2"]
+    run = case["streaming"][0]
+    assert case["instruments"] == 20
+    assert run["instruments_in_watchlist"] == 20
+    assert run["frames_with_writes"] > 0
+    assert run["fps"] > 0
+    assert set(case["goals_met"]) == set(results["goals"])
+    assert results["bundle"]["js_gzip_kb"] > 0
+    assert chart.stat().st_size > 10_000

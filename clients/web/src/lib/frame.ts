@@ -6,12 +6,15 @@
  * right before the browser paints. So a tick is on screen in the first frame after it
  * arrived, however many came in between, and React never re-renders per tick.
  *
- * Each flush records how long its oldest write waited (arrival to the frame's callback), for
- * the terminal's benchmark: `window.__gridworks.frames`.
+ * Each flush records how long its oldest write waited: from its arrival to the start of the
+ * frame that wrote it (the frame's own time stamp, so a write queued while a frame is being
+ * prepared counts as waiting 0). Up to one frame interval means "on screen in the first frame
+ * after the tick arrived"; more means a frame was late. For the terminal's benchmark:
+ * `window.__gridworks.frames`.
  */
 
 export interface FrameSample {
-  /** ms from the first queued write to the frame that wrote it */
+  /** ms from the first queued write to the start of the frame that wrote it */
   wait: number;
   /** writes done in that frame */
   writes: number;
@@ -35,17 +38,17 @@ export class FrameScheduler {
     this.tasks.set(key, task);
     if (!this.requested) {
       this.requested = true;
-      this.raf(() => this.flush());
+      this.raf((frameTime) => this.flush(frameTime));
     }
   }
 
-  /** Run everything queued (the frame callback; tests call it directly). */
-  flush(): void {
+  /** Run everything queued: the frame callback, given the frame's start time. */
+  flush(frameTime: number = this.now()): void {
     this.requested = false;
     if (this.tasks.size === 0) return;
     const tasks = [...this.tasks.values()];
     this.tasks.clear();
-    const wait = this.now() - this.oldest;
+    const wait = Math.max(0, frameTime - this.oldest);
     for (const task of tasks) task();
     this.samples.push({ wait, writes: tasks.length });
     if (this.samples.length > this.keep) this.samples.splice(0, this.samples.length - this.keep);
