@@ -23,7 +23,8 @@ ARTIFACTS = ROOT / "test-artifacts" / "terminal"
 # Counts the chart's pixels in the candle colours (#26a69a up, #ef5350 down), over every
 # canvas lightweight-charts draws on.
 CANDLE_PIXELS_JS = """() => {
-  const near = (r, g, b, c) => Math.abs(r - c[0]) < 12 && Math.abs(g - c[1]) < 12 && Math.abs(b - c[2]) < 12;
+  const near = (r, g, b, c) =>
+    Math.abs(r - c[0]) < 12 && Math.abs(g - c[1]) < 12 && Math.abs(b - c[2]) < 12;
   let up = 0, down = 0;
   for (const canvas of document.querySelectorAll('[data-testid=chart] canvas')) {
     const context = canvas.getContext('2d');

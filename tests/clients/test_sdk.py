@@ -23,7 +23,8 @@ def test_the_sdk_unit_suite_passes() -> None:
     done = run_npm("test", "--workspace", "clients/sdk")
     assert done.returncode == 0, done.stdout + done.stderr
     counts = vitest_counts(done.stdout)
-    assert counts.get("passed", 0) >= 60 and not counts.get("failed"), done.stdout
+    assert counts.get("passed", 0) >= 60, done.stdout
+    assert not counts.get("failed"), done.stdout
 
 
 def test_the_sdk_type_checks() -> None:

@@ -80,17 +80,22 @@ def test_a_trader_logs_in_watches_the_market_and_trades(served: tuple[str, dict[
 
         # candles and depth move
         def best(side: str) -> int:
-            price = page.get_attribute(f"[data-testid=depth] tr.level.{side}[data-index='0']", "data-price")
-            return int(price or 0)
+            row = f"[data-testid=depth] tr.level.{side}[data-index='0']"
+            return int(page.get_attribute(row, "data-price") or 0)
 
         eventually("a two-sided book", lambda: best("ask") and best("bid"))
-        ladder = page.inner_text("[data-testid=depth] .ladder")
-        eventually("the depth to move", lambda: page.inner_text("[data-testid=depth] .ladder") != ladder)
-        drawn = eventually("candles on the chart",
-                           lambda: (lambda p: p if p["up"] + p["down"] > 50 else None)(page.evaluate(CANDLE_PIXELS_JS)))
-        chart_before = page.locator("[data-testid=chart]").screenshot()
-        eventually("the chart to move",
-                   lambda: page.locator("[data-testid=chart]").screenshot() != chart_before, timeout=20)
+        ladder = page.locator("[data-testid=depth] .ladder")
+        before = ladder.inner_text()
+        eventually("the depth to move", lambda: ladder.inner_text() != before)
+
+        def candle_pixels() -> dict[str, int] | None:
+            pixels = page.evaluate(CANDLE_PIXELS_JS)
+            return pixels if pixels["up"] + pixels["down"] > 50 else None
+
+        drawn = eventually("candles on the chart", candle_pixels)
+        chart = page.locator("[data-testid=chart]")
+        chart_before = chart.screenshot()
+        eventually("the chart to move", lambda: chart.screenshot() != chart_before, timeout=20)
         page.screenshot(path=ARTIFACTS / "1-market.png")
 
         # a limit buy well below the market: it rests in open orders
@@ -100,11 +105,13 @@ def test_a_trader_logs_in_watches_the_market_and_trades(served: tuple[str, dict[
         ticket.locator("input[name=lots]").fill("2")
         ticket.locator("input[name=price]").fill(rupees(low))
         ticket.locator("button.submit").click()
-        eventually("the order accepted", lambda: "open" in ticket.locator("[role=status]").inner_text().lower())
+        status = ticket.locator("[role=status]")
+        eventually("the order accepted", lambda: "open" in status.inner_text().lower())
         row = page.locator("[data-testid=open-orders] tr[data-order-id]")
         eventually("the order in open orders", lambda: row.count() == 1)
         order_id = row.first.get_attribute("data-order-id")
-        assert row.first.locator("[data-testid=order-price]").inner_text() == f"{low // 100:,}.{low % 100:02d}"
+        shown = row.first.locator("[data-testid=order-price]").inner_text()
+        assert shown == f"{low // 100:,}.{low % 100:02d}"
         page.screenshot(path=ARTIFACTS / "2-open-order.png")
 
         # modify its price
@@ -136,11 +143,12 @@ def test_a_trader_logs_in_watches_the_market_and_trades(served: tuple[str, dict[
         ticket.locator("input[name=price]").fill(rupees(cross))
         ticket.locator("select[name=validity]").select_option("ioc")
         ticket.locator("button.submit").click()
-        eventually("the buy filled", lambda: "fill" in ticket.locator("[role=status]").inner_text().lower())
+        eventually("the buy filled", lambda: "fill" in status.inner_text().lower())
         page.get_by_role("tab", name=re.compile("Fills")).click()
         eventually("the fill", lambda: page.locator("[data-testid=fills] tbody tr").count() >= 1)
         fill_row = page.locator("[data-testid=fills] tbody tr").first.inner_text()
-        assert "BUY" in fill_row and "RELIANCE" in fill_row
+        assert "BUY" in fill_row
+        assert "RELIANCE" in fill_row
         page.get_by_role("tab", name="Positions", exact=True).click()
         position = page.locator("[data-testid=positions] tr[data-symbol=RELIANCE]")
         eventually("the position", lambda: position.count() == 1)

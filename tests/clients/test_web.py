@@ -19,7 +19,8 @@ def source_digest(inputs: list[str]) -> str:
         full = ROOT / path
         if full.is_file():
             return [path]
-        return [f for name in sorted(p.name for p in full.iterdir()) for f in files(f"{path}/{name}")]
+        names = sorted(p.name for p in full.iterdir())
+        return [f for name in names for f in files(f"{path}/{name}")]
 
     for file in (f for path in inputs for f in files(path)):
         digest.update(file.encode() + b"\0" + (ROOT / file).read_bytes() + b"\0")
@@ -30,7 +31,8 @@ def test_the_web_unit_suite_passes() -> None:
     done = run_npm("test", "--workspace", "clients/web")
     assert done.returncode == 0, done.stdout + done.stderr
     counts = vitest_counts(done.stdout)
-    assert counts.get("passed", 0) >= 10 and not counts.get("failed"), done.stdout
+    assert counts.get("passed", 0) >= 10, done.stdout
+    assert not counts.get("failed"), done.stdout
 
 
 def test_the_web_type_checks() -> None:
@@ -44,8 +46,9 @@ def test_the_packaged_terminal_is_built_from_these_sources() -> None:
         "gridworks/terminal is stale: run `npm run build` and commit it")
     index = (TERMINAL / "index.html").read_text()
     assets = re.findall(r'(?:src|href)="/(assets/[^"]+)"', index)
-    assert any(a.endswith(".js") for a in assets) and any(a.endswith(".css") for a in assets)
+    assert any(a.endswith(".js") for a in assets)
+    assert any(a.endswith(".css") for a in assets)
     for asset in assets:
         assert (TERMINAL / asset).is_file(), asset
     shipped = {p.relative_to(TERMINAL).as_posix() for p in TERMINAL.rglob("*") if p.is_file()}
-    assert shipped == {"index.html", "build.json", *assets}, "files in the build that index.html does not use"
+    assert shipped == {"index.html", "build.json", *assets}, "files index.html does not use"
