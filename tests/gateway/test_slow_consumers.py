@@ -79,9 +79,14 @@ async def test_public_channels_conflate_for_a_reader_that_fell_behind(
         await fast.request("subscribe", channels=[channel])
         follower = DepthFollower()
         follower.apply(await fast.next_push(channel))
-        for i in range(150):
-            side, price = ("buy", 140_000 + i * 5) if i % 2 else ("sell", 142_000 - i * 5)
+        # Enough updates to overflow the stalled path's buffers: how many the kernel absorbs
+        # varies from run to run, so keep going (never crossing) until the channel conflates.
+        for i in range(1_000):
+            step = (i % 300) * 5
+            side, price = ("buy", 135_000 + step) if i % 2 else ("sell", 145_000 - step)
             await asyncio.wait_for(trader.request("place", **order(f"q{i}", side, 1, price)), 5)
+            if i >= 150 and slow_conn.conflated:
+                break
         final = exchange.gateway.feeds.public(channel).seq
         while follower.seq < final:  # the fast reader got every update meanwhile
             follower.apply(await fast.next_push(channel))

@@ -655,7 +655,14 @@ export class GridWorksClient {
     const verdict = entry.state.accept(push.seq, snapshot);
     if (verdict === "snapshot" || verdict === "apply") {
       const message: ChannelMessage = { channel: push.ch, seq: push.seq, ts: push.ts, data: push.data, snapshot };
-      for (const handler of entry.handlers) handler(message);
+      for (const handler of entry.handlers) {
+        try {
+          handler(message);
+        } catch (error) {
+          // one broken handler must not starve the others or the rest of the frame
+          this.emit("error", error instanceof Error ? error : new Error(String(error)));
+        }
+      }
     } else if (verdict === "gap") {
       this.resync(push.ch, "resume", "gap");
     }

@@ -214,6 +214,21 @@ describe("channels", () => {
     expect(seen.map((m) => [m.seq, m.snapshot])).toEqual([[2, true], [3, true], [4, false]]);
   });
 
+  it("keeps delivering to the other handlers when one throws", async () => {
+    const client = makeClient();
+    const errors: string[] = [];
+    client.on("error", (e) => errors.push(e.message));
+    await connected(client);
+    client.subscribe("ticker.A", () => {
+      throw new Error("broken view");
+    });
+    const b = collect(client, "ticker.B");
+    await vi.advanceTimersByTimeAsync(0);
+    server.last.deliver([{ ch: "ticker.A", seq: 1, ts: 1, data: {} }, { ch: "ticker.B", seq: 1, ts: 1, data: {} }]);
+    expect(b.map((m) => m.seq)).toEqual([0, 1]);
+    expect(errors).toEqual(["broken view", "broken view"]); // its snapshot and its update
+  });
+
   it("stops following an unsubscribed channel", async () => {
     const client = makeClient();
     await connected(client);

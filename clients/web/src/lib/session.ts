@@ -31,7 +31,8 @@ export async function openSession(url: string, credentials: Credentials,
     ...(socketFactory ? { socketFactory } : {}),
   });
   try {
-    const login = await client.connect();
+    const login = await withTimeout(client.connect(), CONNECT_TIMEOUT_MS,
+                                    `cannot reach the server at ${url}`);
     if (!login) throw new Error("no login");
     const instruments = await client.request("instruments");
     const account = new AccountFeed(client).start();
@@ -42,6 +43,22 @@ export async function openSession(url: string, credentials: Credentials,
     client.close();
     throw error;
   }
+}
+
+/** How long the login screen waits for a first connection before saying so. */
+export const CONNECT_TIMEOUT_MS = 8_000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(message)), ms);
+    promise.then((value) => {
+      clearTimeout(timer);
+      resolve(value);
+    }, (error: unknown) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
 }
 
 export function closeSession(session: Session): void {
