@@ -45,13 +45,18 @@ def server(fsync: str, accounts: int) -> Iterator[Server]:
         info = json.loads(line)
         yield Server(info["port"], info["keys"], process)
     finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         shutil.rmtree(data, ignore_errors=True)
+
+
+def stop(process: subprocess.Popen[str], timeout: float = 30) -> None:
+    """SIGTERM, then SIGKILL if it has not gone within ``timeout`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @dataclass

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from gridworks.config import TERMINAL
-from perf import stats
+from perf import processes, stats
 from perf.browser import chromium, find_chromium
 from perf.streams import CACHE
 
@@ -140,11 +140,7 @@ def measure(executable: str, speed: float, seconds: float, repeat: int) -> dict[
             runs = [streaming(browser, url, info["key_id"], info["secret"], seconds)
                     for _ in range(max(1, repeat))]
     finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        processes.stop(process)
         shutil.rmtree(data, ignore_errors=True)
     return {"instruments": info["instruments"], "sim_speed": speed,
             "first_contentful_paint": paint, "streaming": runs}

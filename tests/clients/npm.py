@@ -57,6 +57,15 @@ def vitest_counts(output: str) -> dict[str, int]:
     return {kind: int(n) for n, kind in re.findall(r"(\d+) (passed|failed|skipped|todo)", line)}
 
 
+def assert_vitest_passes(workspace: str, at_least: int) -> None:
+    """The workspace's vitest suite passes, with at least ``at_least`` tests run."""
+    done = run_npm("test", "--workspace", workspace)
+    assert done.returncode == 0, done.stdout + done.stderr
+    counts = vitest_counts(done.stdout)
+    assert counts.get("passed", 0) >= at_least, done.stdout
+    assert not counts.get("failed"), done.stdout
+
+
 def _clean(done: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
     done.stdout = ANSI.sub("", done.stdout)
     done.stderr = ANSI.sub("", done.stderr)

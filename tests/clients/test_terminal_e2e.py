@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from perf import processes
 from tests.clients.browser import ARTIFACTS, CANDLE_PIXELS_JS, chromium
 from tests.gridworks.test_serve import free_port, read_until
 
@@ -38,12 +39,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         credentials = json.loads((data / "credentials" / "demo.json").read_text())
         yield f"http://127.0.0.1:{port}/", credentials
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        processes.stop(proc, timeout=15)
 
 
 def eventually(what: str, check: Callable[[], Any], timeout: float = 15) -> Any:

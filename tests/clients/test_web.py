@@ -8,7 +8,7 @@ import json
 import re
 
 from gridworks.config import TERMINAL
-from tests.clients.npm import ROOT, run_npm, vitest_counts
+from tests.clients.npm import ROOT, assert_vitest_passes, run_npm
 
 
 def source_digest(inputs: list[str]) -> str:
@@ -28,11 +28,7 @@ def source_digest(inputs: list[str]) -> str:
 
 
 def test_the_web_unit_suite_passes() -> None:
-    done = run_npm("test", "--workspace", "clients/web")
-    assert done.returncode == 0, done.stdout + done.stderr
-    counts = vitest_counts(done.stdout)
-    assert counts.get("passed", 0) >= 10, done.stdout
-    assert not counts.get("failed"), done.stdout
+    assert_vitest_passes("clients/web", at_least=10)
 
 
 def test_the_web_type_checks() -> None:

@@ -129,7 +129,7 @@ interface ChannelEntry {
   errorHandlers: Set<(error: ApiError) => void>;
 }
 
-const FATAL_LOGIN_CODES = new Set(["BAD_SIGNATURE", "UNKNOWN_KEY", "INVALID_ARGS", "SCOPE_DENIED"]);
+const FATAL_LOGIN_CODES = new Set(["BAD_SIGNATURE", "UNKNOWN_KEY", "INVALID_ARGS"]);
 const CLOSE_REVOKED = 4010;
 const CLOSE_SILENT = 4000;
 const SUBSCRIBE_CHUNK = 200;

@@ -16,7 +16,7 @@ interface Props {
 
 export function Terminal({ session, onLogout }: Props) {
   const [symbol, setSymbol] = useState(session.instruments[0]?.symbol ?? "");
-  const [interval, setInterval] = useState<CandleInterval>("1m");
+  const [interval, setCandleInterval] = useState<CandleInterval>("1m");
   const [intent, setIntent] = useState<TicketIntent | null>(null);
   const instrument = session.bySymbol.get(symbol);
 
@@ -55,7 +55,7 @@ export function Terminal({ session, onLogout }: Props) {
       <Watchlist session={session} selected={symbol} onSelect={setSymbol} />
       <section className="panel chart-panel" aria-label="Chart">
         {instrument && <Chart session={session} instrument={instrument} interval={interval}
-                              onInterval={setInterval} />}
+                              onInterval={setCandleInterval} />}
       </section>
       <aside className="side-column">
         {instrument && <DepthLadder session={session} instrument={instrument} onPick={pickPrice} />}
