@@ -46,6 +46,8 @@ class NodeConfig(msgspec.Struct, frozen=True, kw_only=True):
     simulate: bool = False  # run the market simulator's makers and takers in the node
     sim_speed: float = 1.0  # multiplies the simulator's order rates
     sim_seed: int = 7
+    pg: str = ""  # PostgreSQL DSN for history (the projector); "" = none
+    redis: str = ""  # Redis URL shared by gateway processes; "" = none
 
 
 TIMES_OF_DAY = {"square_off_at", "end_of_day_at"}

@@ -1,1 +1,1 @@
-"""store."""
+"""PostgreSQL: migrations, the projector of the core's events, history queries."""

@@ -1,0 +1,33 @@
+"""Each test gets a database of its own on the real PostgreSQL (dropped afterwards)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+SERVER = os.environ.get("GRIDWORKS_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
+
+
+@pytest.fixture
+async def pg_dsn() -> AsyncIterator[str]:
+    name = f"gw_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(f"{SERVER}/postgres")
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield f"{SERVER}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def pg(pg_dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        yield conn
+    finally:
+        await conn.close()
