@@ -10,9 +10,14 @@ import os
 import signal
 import sys
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from gridworks.commands_core import node_config, node_options
 from gridworks.config import ENV_PREFIX, NodeConfig, gateway_limits, web_root, with_overrides
+
+if TYPE_CHECKING:
+    from gridworks.node import Node
+    from store.projector import Projector
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,6 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sim-speed", type=float, default=None,
                    help="multiply the simulator's order rates (default 1: ~500 orders/s)")
     p.add_argument("--sim-seed", type=int, default=None, help="the simulator's random seed")
+    p.add_argument("--pg", default=None,
+                   help="PostgreSQL DSN: project the history there (run `gridworks db migrate`)")
     p.set_defaults(handler=_serve)
 
 
@@ -38,7 +45,7 @@ def _serve(args: argparse.Namespace) -> int:
     config = node_config(args, host=args.host, port=args.port, fsync=args.fsync,
                      snapshot_every=args.snapshot_every,
                      open_market=False if args.closed else None, simulate=args.simulate,
-                     sim_speed=args.sim_speed, sim_seed=args.sim_seed)
+                     sim_speed=args.sim_speed, sim_seed=args.sim_seed, pg=args.pg)
     if config.simulate:
         config = round_the_clock(config, os.environ)
     try:
@@ -84,10 +91,16 @@ async def _run_node(config: NodeConfig) -> None:
     _print_first_credentials(node, config)
     from gridworks.admin import Admin
 
+    projector, projecting = _start_projector(node, config)
+    status = node.status if projector is None else (
+        lambda: {**node.status(), "projector": projector.status()})
     gateway = Gateway(node, node.kek, GatewayConfig(host=config.host, port=config.port,
                                                     limits=gateway_limits(config),
                                                     web_root=web_root(config)),
-                      admin=Admin(node, node.kek))
+                      status=status, admin=Admin(node, node.kek))
+    if projector is not None:
+        gateway.metrics.gauge("gridworks_projector_lag", lambda: projector.stats.lag,
+                              "commands durable in the journal but not yet in PostgreSQL")
     await gateway.start()
     print(f"gridworks: WebSocket API on ws://{config.host}:{config.port}/ "
           f"(HTTP: /healthz, /metrics, /status); journal fsync policy: {config.fsync}")
@@ -102,12 +115,29 @@ async def _run_node(config: NodeConfig) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     print("gridworks: stopping")
-    if simulator is not None:
-        simulator.cancel()
-        await asyncio.gather(simulator, return_exceptions=True)
+    for task in (simulator, projecting):
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
     await gateway.stop()
     await node.stop()
     print(f"gridworks: stopped at seq {node.core.last_seq}")
+
+
+def _start_projector(node: Node, config: NodeConfig) -> tuple[Projector | None,
+                                                               asyncio.Task[None] | None]:
+    """With ``--pg``: the history projector, following the node from where the database is."""
+    if not config.pg:
+        return None, None
+    from gridworks.config import core_config
+    from store.projector import Projector
+
+    assert node.core is not None
+    projector = Projector(config.data_dir, core_config(config), config.pg,
+                          durable_seq=node.core.last_seq)
+    node.listeners.append(projector.feed)
+    print("gridworks: projecting history into PostgreSQL (lag on /status and /metrics)")
+    return projector, asyncio.create_task(projector.run(), name="gridworks-projector")
 
 
 def _start_simulator(node: object, config: NodeConfig) -> asyncio.Task[None] | None:

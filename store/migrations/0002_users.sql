@@ -13,7 +13,9 @@ CREATE UNIQUE INDEX accounts_by_name ON users.accounts (lower(name));
 
 CREATE TABLE users.api_keys (
     account      integer NOT NULL REFERENCES users.accounts,
-    key_number   integer NOT NULL,
+    key_number   integer NOT NULL,         -- the registry's number, as events carry it
+    key_id       text NOT NULL UNIQUE,     -- the public id (gwk_...)
+    label        text NOT NULL,
     scopes       integer NOT NULL,         -- bit set: 1 read, 2 trade, 4 admin
     active       boolean NOT NULL,
     added_seq    bigint NOT NULL,

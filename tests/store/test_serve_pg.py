@@ -1,0 +1,62 @@
+"""`gridworks db migrate` and `gridworks serve --pg` as a user runs them: the simulated
+market's history arrives in PostgreSQL while the node serves, and /status reports the lag."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from perf import processes
+from tests.gridworks.test_serve import free_port, read_until
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def gridworks(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gridworks.cli", *args], capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+async def test_serve_projects_the_simulated_market(pg_dsn: str, tmp_path: Path) -> None:
+    assert gridworks("db", "migrate", "--pg", pg_dsn).stdout.strip() == "applied 1, 2"
+    assert gridworks("db", "migrate", "--pg", pg_dsn).stdout.strip() == "up to date"
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gridworks.cli", "serve", "--data", str(tmp_path / "data"),
+         "--port", str(port), "--fsync", "os", "--simulate", "--sim-speed", "2", "--pg", pg_dsn],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        printed = read_until(proc, "market simulator on", timeout=120)
+        assert any("projecting history into PostgreSQL" in line for line in printed)
+        conn = await asyncpg.connect(pg_dsn)
+        try:
+            deadline = time.monotonic() + 30
+            while await conn.fetchval("SELECT count(*) FROM trading.fills") < 20:
+                assert time.monotonic() < deadline, "no fills projected"
+                time.sleep(0.2)
+            status = json.loads(urllib.request.urlopen(
+                f"http://127.0.0.1:{port}/status", timeout=5).read())
+            projector = status["projector"]
+            assert projector["connected"] is True
+            assert projector["failures"] == 0
+            assert projector["projected_seq"] > 0
+            assert projector["lag"] < 5_000
+            metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+            assert b"gridworks_projector_lag" in metrics
+            accounts = {r["name"] for r in await conn.fetch("SELECT name FROM users.accounts")}
+            assert {"operator", "demo", "sim-maker-1", "sim-taker-1"} <= accounts
+        finally:
+            await conn.close()
+    finally:
+        processes.stop(proc, timeout=15)
+    status_out = gridworks("db", "status", "--pg", pg_dsn).stdout
+    assert "0001 trading" in status_out
+    assert "applied" in status_out
+    assert "projection at seq" in status_out
