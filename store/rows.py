@@ -28,9 +28,11 @@ from engine.layout import (
     EV_DAY_CLOSED,
     EV_LEDGER,
     EV_TRADED,
+    LA_CLIENT,
 )
 from engine.types import EventKind, LedgerEntry
 from gateway.private import AccountFeeds, Fill, Order, Positions
+from portfolio.views import account_view
 from risk.state import POSITION_FIELDS
 
 REGISTRY_EVENTS = {int(EventKind.ACCOUNT_CREATED), int(EventKind.API_KEY_ADDED),
@@ -45,7 +47,7 @@ ORDER_EVENT_COLUMNS = ("seq", "n", "order_id", "account", "status", "price", "tr
 FILL_COLUMNS = ("trade_id", "order_id", "account", "client_order_id", "symbol", "side", "price",
                 "qty", "liquidity", "ts", "seq")
 LEDGER_COLUMNS = ("seq", "n", "account", "entry", "from_account", "to_account", "amount", "ref",
-                  "ts")
+                  "ts", "balance")
 ACCOUNT_COLUMNS = ("account", "name", "created_seq", "created_ts")
 KEY_COLUMNS = ("account", "key_number", "key_id", "label", "scopes", "active", "added_seq",
                "revoked_seq")
@@ -85,8 +87,13 @@ class Tracker:
 
     def __init__(self, core: Core) -> None:
         self.feeds = AccountFeeds(core)
+        self.cash: dict[int, int] = {}  # the client's cash after its last entry, by account
         self.held: dict[int, set[tuple[str, str]]] = {}
         if core.risk is not None:
+            for row in core.risk.state().accounts.tolist():
+                view = account_view(row)
+                if view.cash:
+                    self.cash[view.account] = view.cash
             column = POSITION_FIELDS.index("acct")
             for account in sorted({row[column] for row in core.risk.state().positions.tolist()}):
                 self.held[account] = _keys(self.feeds.positions(account))
@@ -112,10 +119,7 @@ class Tracker:
         for r in event_rows:
             kind = r[E_KIND]
             if kind == EV_LEDGER:
-                seq = r[E_SEQ]
-                rows.ledger.append((seq, rows.next_n("ledger", seq), r[E_ACCT],
-                                    _ENTRIES.get(r[E_SIDE], str(r[E_SIDE])), r[E_A], r[E_B],
-                                    r[E_C], r[E_OID], r[E_TS]))
+                self._ledger(rows, r)
             elif kind in REGISTRY_EVENTS:
                 _registry(rows, core, r[E_ACCT], r[E_TS])
             elif kind == EV_DAY_CLOSED:
@@ -124,6 +128,14 @@ class Tracker:
             for account in sorted(set(self.held) - seen):
                 self._positions(rows, account, self.feeds.positions(account), batch.last_seq,
                                 last_ts)
+
+    def _ledger(self, rows: Rows, r: list[int]) -> None:
+        seq, account, source, target, amount = r[E_SEQ], r[E_ACCT], r[E_A], r[E_B], r[E_C]
+        change = (amount if target == LA_CLIENT else 0) - (amount if source == LA_CLIENT else 0)
+        balance = self.cash[account] = self.cash.get(account, 0) + change
+        rows.ledger.append((seq, rows.next_n("ledger", seq), account,
+                            _ENTRIES.get(r[E_SIDE], str(r[E_SIDE])), source, target, amount,
+                            r[E_OID], r[E_TS], balance))
 
     def _positions(self, rows: Rows, account: int, payload: Positions, seq: int,
                    ts: int) -> None:

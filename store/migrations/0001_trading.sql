@@ -73,7 +73,8 @@ CREATE TABLE trading.fills (
     seq              bigint NOT NULL,
     PRIMARY KEY (trade_id, order_id)
 );
-CREATE INDEX fills_by_account ON trading.fills (account, seq DESC, trade_id DESC);
+CREATE INDEX fills_by_account ON trading.fills (account, seq DESC, trade_id DESC, order_id DESC);
+CREATE INDEX fills_by_time ON trading.fills (account, ts);
 CREATE INDEX fills_by_order ON trading.fills (order_id);
 
 -- The double-entry ledger: each row moves amount paise from one ledger account to another
@@ -88,9 +89,11 @@ CREATE TABLE trading.ledger_entries (
     amount        bigint NOT NULL CHECK (amount >= 0),
     ref           bigint NOT NULL,         -- the trade, day or command it belongs to
     ts            bigint NOT NULL,
+    balance       bigint NOT NULL,         -- the client's cash after this entry
     PRIMARY KEY (seq, n)
 );
 CREATE INDEX ledger_by_account ON trading.ledger_entries (account, seq, n);
+CREATE INDEX ledger_by_time ON trading.ledger_entries (account, ts);
 
 -- Every position row of an account after each batch that touched the account.
 CREATE TABLE trading.position_snapshots (
@@ -111,4 +114,4 @@ CREATE TABLE trading.position_snapshots (
     overnight      bigint NOT NULL,
     PRIMARY KEY (account, symbol, product, seq)
 );
-CREATE INDEX position_snapshots_by_time ON trading.position_snapshots (account, ts);
+CREATE INDEX position_snapshots_at ON trading.position_snapshots (account, symbol, product, ts);

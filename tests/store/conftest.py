@@ -9,6 +9,9 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from tests.store.market import market
+
+__all__ = ["market", "pg", "pg_dsn"]
 SERVER = os.environ.get("GRIDWORKS_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 
 

@@ -6,91 +6,16 @@ queue overflows and a second projector."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import asyncpg
 import pytest
 
-from engine.instruments import demo_instruments
-from engine.layout import E_KIND, EV_TRADED
 from gateway.private import AccountFeeds
-from gridworks.admin import Admin
-from gridworks.config import NodeConfig, core_config
-from gridworks.node import Node
 from portfolio.views import account_view, position_view
-from store.migrate import migrate
-from store.projector import Projector
-from tests.engine.flow import Flow
+from tests.store.market import Market, caught_up, running, stop
 from tests.store.proxy import CuttableProxy
 
 pytestmark = pytest.mark.timeout(180)
-ACCOUNTS = 6
-FUNDS = 50_00_000_00  # fifty lakh rupees each, in paise
-
-
-@dataclass
-class Market:
-    node: Node
-    flow: Flow
-    trades: int = 0
-
-    async def run(self, commands: int, chunk: int = 100) -> None:
-        assert self.node.core is not None
-        for _ in range(commands // chunk):
-            batch = list(self.flow.commands(chunk, self.node.core.last_seq + 1))
-            receipt = await self.node.submit(batch)
-            self.trades += int((receipt.events[:, E_KIND] == EV_TRADED).sum())
-
-    def projector(self, dsn: str, **options: object) -> Projector:
-        assert self.node.core is not None
-        projector = Projector(self.node.config.data_dir, core_config(self.node.config), dsn,
-                              durable_seq=self.node.core.last_seq, **options)  # type: ignore[arg-type]
-        self.node.listeners.append(projector.feed)
-        return projector
-
-
-@pytest.fixture
-async def market(tmp_path: Path, pg_dsn: str) -> AsyncIterator[Market]:
-    config = NodeConfig(data_dir=tmp_path / "data", max_orders=4096, max_accounts=64,
-                        fsync="os", square_off_at="", end_of_day_at="", mark_interval_ms=-1,
-                        demo_accounts=False, snapshot_every=700)
-    node = Node(config)
-    await node.start()
-    conn = await asyncpg.connect(pg_dsn)
-    await migrate(conn)
-    await conn.close()
-    admin = Admin(node, node.kek)
-    for name in ("asha", "ravi"):
-        await admin.create_account(name, FUNDS)
-    flow = Flow(11, specs=tuple(demo_instruments()[:2]), accounts=ACCOUNTS, account_commands=True)
-    await node.submit(flow.setup(funds=FUNDS))
-    try:
-        yield Market(node, flow)
-    finally:
-        await node.stop()
-
-
-async def caught_up(projector: Projector, node: Node, timeout: float = 60) -> None:
-    assert node.core is not None
-    deadline = asyncio.get_running_loop().time() + timeout
-    while projector.stats.projected_seq != node.core.last_seq:
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"projector stuck at {projector.status()}, "
-                                 f"the core is at {node.core.last_seq}")
-        await asyncio.sleep(0.05)
-
-
-async def running(projector: Projector) -> asyncio.Task[None]:
-    return asyncio.create_task(projector.run())
-
-
-async def stop(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-
-
 async def assert_history_matches(dsn: str, market: Market) -> None:
     """What the database says against what the node's core says."""
     core = market.node.core
@@ -104,9 +29,13 @@ async def assert_history_matches(dsn: str, market: Market) -> None:
             "SELECT account, sum(CASE WHEN to_account = 0 THEN amount ELSE 0 END) - "
             "sum(CASE WHEN from_account = 0 THEN amount ELSE 0 END) AS cash "
             "FROM trading.ledger_entries GROUP BY account")}
+        balances = {r["account"]: r["balance"] for r in await conn.fetch(
+            "SELECT DISTINCT ON (account) account, balance FROM trading.ledger_entries "
+            "ORDER BY account, seq DESC, n DESC")}
         for account in range(64):
             expected = account_view(core.risk.account_state(account)).cash
             assert cash.get(account, 0) == expected, account
+            assert balances.get(account, 0) == expected, account  # the running balance
         # the open orders and what is left of them
         live = AccountFeeds(core).live
         open_rows = await conn.fetch(
