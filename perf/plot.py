@@ -115,9 +115,22 @@ def terminal(results: dict) -> Figure:
     return fig
 
 
+def projector(results: dict) -> Figure:
+    caught = results["catch_up"]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(
+        "catch-up from the journal (per second)", "rows written by table"))
+    fig.add_trace(go.Bar(x=["commands", "rows"], y=[caught["commands_per_s"],
+                                                    caught["rows_per_s"]], showlegend=False),
+                  row=1, col=1)
+    fig.add_trace(go.Bar(x=list(caught["rows"]), y=list(caught["rows"].values()),
+                         showlegend=False), row=1, col=2)
+    return fig
+
+
 BUILDERS: dict[str, Callable[[dict], Figure]] = {
     "engine": engine, "batch": batch, "replay": replay, "journal": journal, "risk": risk,
     "mtm": mtm, "orders": orders, "fanout": fanout, "terminal": terminal,
+    "projector": projector,
 }
 
 

@@ -31,6 +31,7 @@ SCENARIOS = {
     "orders": "perf.scenarios.gateway_orders",
     "fanout": "perf.scenarios.fanout",
     "terminal": "perf.scenarios.terminal",
+    "projector": "perf.scenarios.projector",
 }
 
 

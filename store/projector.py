@@ -71,6 +71,8 @@ class ProjectorStats:
     failures: int = 0
     last_error: str = ""
     connected: bool = False
+    apply_seconds: float = 0.0  # in the core and building rows
+    write_seconds: float = 0.0  # in PostgreSQL
 
     @property
     def lag(self) -> int:
@@ -145,21 +147,42 @@ class Projector:
         last = await _projected(conn)
         core, tracker = await self._rebuild(conn, last)
         self.stats.projected_seq = last
-        while True:
-            batches = await self._next_batches(core.last_seq)
-            if not batches:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), 0.5)
-                continue
-            rows = Rows()
-            for batch in batches:
-                tracker.add(rows, core, batch, shadow.advance(core, batch))
-            await _write(conn, rows, last, core.last_seq)
-            self.stats.transactions += 1
-            self.stats.commands += core.last_seq - last
-            self.stats.rows += rows.count()
-            last = self.stats.projected_seq = core.last_seq
+        writing: asyncio.Task[None] | None = None  # the previous chunk, still being written
+        try:
+            while True:
+                batches = await self._next_batches(core.last_seq)
+                if not batches:
+                    if writing is not None:
+                        await writing
+                        writing = None
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), 0.5)
+                    continue
+                started = time.perf_counter()
+                rows = Rows()
+                for batch in batches:
+                    tracker.add(rows, core, batch, shadow.advance(core, batch))
+                self.stats.apply_seconds += time.perf_counter() - started
+                if writing is not None:  # one transaction at a time, in order
+                    await writing
+                writing = asyncio.create_task(self._write(conn, rows, last, core.last_seq))
+                last = core.last_seq
+        finally:
+            if writing is not None and not writing.done():
+                writing.cancel()
+                await asyncio.gather(writing, return_exceptions=True)
+
+    async def _write(self, conn: asyncpg.Connection, rows: Rows, last: int,
+                     new_last: int) -> None:
+        """Write one chunk (while the next is being built) and count it."""
+        started = time.perf_counter()
+        await _write(conn, rows, last, new_last)
+        self.stats.write_seconds += time.perf_counter() - started
+        self.stats.transactions += 1
+        self.stats.commands += new_last - last
+        self.stats.rows += rows.count()
+        self.stats.projected_seq = new_last
 
     async def _rebuild(self, conn: asyncpg.Connection, seq: int) -> tuple[Core, Tracker]:
         """The projector's core at ``seq``, and order tracking that knows the average price
@@ -248,7 +271,6 @@ class ProjectionMovedError(RuntimeError):
 
 async def _write(conn: asyncpg.Connection, rows: Rows, last: int, new_last: int) -> None:
     """One transaction: the rows of ``last + 1 .. new_last`` and the projection's move."""
-    started = time.perf_counter()
     async with conn.transaction():
         moved = await conn.execute(
             "UPDATE trading.projection SET last_seq = $1, updated_at = now() "
@@ -268,8 +290,6 @@ async def _write(conn: asyncpg.Connection, rows: Rows, last: int, new_last: int)
         if rows.keys:
             await _upsert(conn, "users", "api_keys", KEY_COLUMNS, ("account", "key_number"),
                           list(rows.keys.values()))
-    log.debug("projected %d..%d in %.1f ms", last + 1, new_last,
-              (time.perf_counter() - started) * 1000)
 
 
 async def _copy(conn: asyncpg.Connection, table: str, columns: tuple[str, ...],
