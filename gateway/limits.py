@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from gateway.protocol import MAX_FRAME
 
@@ -44,3 +45,35 @@ class TokenBucket:
             return False
         self.tokens -= 1
         return True
+
+
+class KeyLimiter(Protocol):
+    """A per-key message limit, possibly shared between gateway processes (`store.ratelimit`).
+    `take_leased` answers without waiting when it can (None: call `take`)."""
+
+    def take_leased(self, key: str) -> bool | None: ...
+
+    async def take(self, key: str) -> bool: ...
+
+    def status(self) -> dict[str, object]: ...
+
+
+class LocalKeyLimiter:
+    """A token bucket per key in this process."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._buckets: dict[str, TokenBucket] = {}
+
+    def take_leased(self, key: str) -> bool:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = TokenBucket(self.rate, self.burst)
+        return bucket.take()
+
+    async def take(self, key: str) -> bool:
+        return self.take_leased(key)
+
+    def status(self) -> dict[str, object]:
+        return {"shared": False, "degraded": False}

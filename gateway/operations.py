@@ -80,7 +80,7 @@ class Operations:
         try:
             requests = decode_requests(frame, conn.fmt, conn.limits.max_frame)
         except BadFrameError as exc:
-            limited = not conn.bucket.take() or not self.gw.key_bucket_take(conn)
+            limited = not await self.gw.allows(conn)
             metrics.inc("gridworks_ws_requests_total")
             code = GatewayCode.RATE_LIMITED if limited else exc.code
             metrics.inc("gridworks_ws_errors_total", code=code.name)
@@ -92,7 +92,7 @@ class Operations:
     async def _handle(self, conn: Connection, request: Request) -> None:
         metrics = self.gw.metrics
         metrics.inc("gridworks_ws_requests_total")
-        if not conn.bucket.take() or not self.gw.key_bucket_take(conn):
+        if not await self.gw.allows(conn):
             metrics.inc("gridworks_ws_errors_total", code="RATE_LIMITED")
             conn.reply(request.id, error=error_body(GatewayCode.RATE_LIMITED))
             return

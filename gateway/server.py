@@ -37,7 +37,7 @@ from gateway.auth import Authenticator
 from gateway.connection import Connection
 from gateway.errors import ApiError, GatewayCode, error_body
 from gateway.feeds import Channel, Feeds, Published
-from gateway.limits import Limits, TokenBucket
+from gateway.limits import KeyLimiter, Limits, LocalKeyLimiter
 from gateway.metrics import Metrics
 from gateway.operations import Operations
 from gateway.private import AccountFeeds
@@ -73,6 +73,7 @@ class GatewayConfig:
     depth_levels: int = 20
     retention: int = 1_000  # messages kept per channel for resume
     web_root: Path | None = None  # a built web client to serve at / (None: a short notice)
+    key_limiter: KeyLimiter | None = None  # per-key message limit (None: this process's own)
 
 
 class Gateway:
@@ -101,7 +102,8 @@ class Gateway:
         self._batch_held: set[Connection] = set()  # updates held until the batch is out
         self._by_key: Counter[str] = Counter()
         self._by_ip: Counter[str] = Counter()
-        self._key_buckets: dict[str, TokenBucket] = {}
+        rate = self.config.limits.key_messages_per_s
+        self.key_limiter: KeyLimiter = self.config.key_limiter or LocalKeyLimiter(rate, 2 * rate)
         self._server: Server | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self.node_status = status or node.status
@@ -203,7 +205,7 @@ class Gateway:
                 "logged_in": sum(1 for c in self.connections if c.account >= 0),
                 "channels": sum(1 for c in self.feeds.channels.values() if c.subscribers),
                 "queued_bytes": sum(c.queued for c in self.connections),
-                "backlog": self.node.backlog}
+                "backlog": self.node.backlog, "key_limits": self.key_limiter.status()}
 
     def snapshot(self, channel: Channel) -> Published | None:
         """A channel's whole state now, stamped with its current sequence number."""
@@ -277,14 +279,14 @@ class Gateway:
         conn.account, conn.key_id, conn.scopes = record.account, key_id, record.grant.scopes
         self._by_key[key_id] += 1
 
-    def key_bucket_take(self, conn: Connection) -> bool:
+    async def allows(self, conn: Connection) -> bool:
+        """The connection's and its key's message rates both have room for one more."""
+        if not conn.bucket.take():
+            return False
         if not conn.key_id:
             return True
-        bucket = self._key_buckets.get(conn.key_id)
-        if bucket is None:
-            rate = self.config.limits.key_messages_per_s
-            bucket = self._key_buckets[conn.key_id] = TokenBucket(rate, 2 * rate)
-        return bucket.take()
+        quick = self.key_limiter.take_leased(conn.key_id)
+        return quick if quick is not None else await self.key_limiter.take(conn.key_id)
 
     def _forget(self, conn: Connection) -> None:
         self.connections.discard(conn)

@@ -16,6 +16,7 @@ from gridworks.commands_core import node_config, node_options
 from gridworks.config import ENV_PREFIX, NodeConfig, gateway_limits, web_root, with_overrides
 
 if TYPE_CHECKING:
+    from gateway.limits import KeyLimiter
     from gridworks.node import Node
     from store.projector import Projector
 
@@ -36,6 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sim-speed", type=float, default=None,
                    help="multiply the simulator's order rates (default 1: ~500 orders/s)")
     p.add_argument("--sim-seed", type=int, default=None, help="the simulator's random seed")
+    p.add_argument("--redis", default=None,
+                   help="Redis URL: per-key limits shared with the other gateway processes")
     p.add_argument("--pg", default=None,
                    help="PostgreSQL DSN: project the history there (run `gridworks db migrate`)")
     p.set_defaults(handler=_serve)
@@ -45,7 +48,8 @@ def _serve(args: argparse.Namespace) -> int:
     config = node_config(args, host=args.host, port=args.port, fsync=args.fsync,
                      snapshot_every=args.snapshot_every,
                      open_market=False if args.closed else None, simulate=args.simulate,
-                     sim_speed=args.sim_speed, sim_seed=args.sim_seed, pg=args.pg)
+                     sim_speed=args.sim_speed, sim_seed=args.sim_seed, pg=args.pg,
+                         redis=args.redis)
     if config.simulate:
         config = round_the_clock(config, os.environ)
     try:
@@ -96,7 +100,8 @@ async def _run_node(config: NodeConfig) -> None:
         lambda: {**node.status(), "projector": projector.status()})
     gateway = Gateway(node, node.kek, GatewayConfig(host=config.host, port=config.port,
                                                     limits=gateway_limits(config),
-                                                    web_root=web_root(config)),
+                                                    web_root=web_root(config),
+                                                    key_limiter=shared_key_limiter(config)),
                       status=status, admin=Admin(node, node.kek))
     if projector is not None:
         gateway.metrics.gauge("gridworks_projector_lag", lambda: projector.stats.lag,
@@ -122,6 +127,20 @@ async def _run_node(config: NodeConfig) -> None:
     await gateway.stop()
     await node.stop()
     print(f"gridworks: stopped at seq {node.core.last_seq}")
+
+
+def shared_key_limiter(config: NodeConfig) -> KeyLimiter | None:
+    """With ``--redis``: the per-key message limit shared by every gateway process."""
+    if not config.redis:
+        return None
+    from redis.asyncio import Redis
+
+    from store.ratelimit import RedisBuckets, SharedLimiter
+
+    redis = Redis.from_url(config.redis, socket_timeout=0.5, socket_connect_timeout=0.5)
+    rate = config.ws_key_messages_per_s
+    print("gridworks: per-key message limits shared through Redis")
+    return SharedLimiter(RedisBuckets(redis, config.redis_prefix), "ws-key", rate, 2 * rate)
 
 
 def _start_projector(node: Node, config: NodeConfig) -> tuple[Projector | None,

@@ -48,6 +48,7 @@ class NodeConfig(msgspec.Struct, frozen=True, kw_only=True):
     sim_seed: int = 7
     pg: str = ""  # PostgreSQL DSN for history (the projector); "" = none
     redis: str = ""  # Redis URL shared by gateway processes; "" = none
+    redis_prefix: str = "gridworks"  # the keys this deployment uses in Redis
 
 
 TIMES_OF_DAY = {"square_off_at", "end_of_day_at"}

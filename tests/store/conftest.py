@@ -34,3 +34,20 @@ async def pg(pg_dsn: str) -> AsyncIterator[asyncpg.Connection]:
         yield conn
     finally:
         await conn.close()
+
+
+REDIS = os.environ.get("GRIDWORKS_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    """A key prefix of the test's own on the real Redis; its keys are deleted afterwards."""
+    from redis.asyncio import Redis
+
+    prefix = f"gwtest:{uuid.uuid4().hex[:12]}"
+    yield prefix
+    client = Redis.from_url(REDIS)
+    keys = [k async for k in client.scan_iter(f"{prefix}:*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
