@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import os
 import secrets
 import time
@@ -37,14 +38,15 @@ class SealError(Exception):
     """A sealed secret could not be opened: a different KEK, or tampered data."""
 
 
-def new_key(scopes: int, kek: bytes, label: str = "") -> tuple[ApiKeyGrant, str]:
+def new_key(scopes: int, kek: bytes, label: str = "",
+            ips: tuple[str, ...] = ()) -> tuple[ApiKeyGrant, str]:
     """A fresh key: the grant to record, and the secret to show its owner once."""
     key_id = KEY_PREFIX + secrets.token_hex(12)
     secret = secrets.token_urlsafe(32)
     grant = ApiKeyGrant(
         key_id=key_id, scopes=scopes,
         secret_sha256=hashlib.sha256(secret.encode()).hexdigest(),
-        sealed_secret=seal(secret, key_id, kek), label=label,
+        sealed_secret=seal(secret, key_id, kek), label=label, ips=ips,
     )
     return grant, secret
 
@@ -73,8 +75,46 @@ def login_payload(key_id: str, timestamp_ms: int, nonce: str) -> bytes:
 
 
 def sign(secret: str, key_id: str, timestamp_ms: int, nonce: str) -> str:
-    return hmac.new(secret.encode(), login_payload(key_id, timestamp_ms, nonce),
-                    hashlib.sha256).hexdigest()
+    return sign_payload(secret, login_payload(key_id, timestamp_ms, nonce))
+
+
+def request_payload(key_id: str, timestamp_ms: int, nonce: str, method: str, target: str,
+                    body: bytes) -> bytes:
+    """What a REST request signs: the login string, then the method, the path with its query
+    and the SHA-256 of the body (hex; of nothing when there is none), one per line."""
+    digest = hashlib.sha256(body).hexdigest()
+    return f"{key_id}\n{timestamp_ms}\n{nonce}\n{method.upper()}\n{target}\n{digest}".encode()
+
+
+def sign_payload(secret: str, payload: bytes) -> str:
+    return hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
+
+
+def request_headers(key_id: str, secret: str, method: str, target: str,
+                    body: bytes = b"") -> dict[str, str]:
+    """The headers that sign one REST request now, with a fresh nonce."""
+    timestamp = time.time_ns() // 1_000_000
+    nonce = secrets.token_hex(8)
+    payload = request_payload(key_id, timestamp, nonce, method, target, body)
+    return {"X-GW-Key": key_id, "X-GW-Timestamp": str(timestamp), "X-GW-Nonce": nonce,
+            "X-GW-Signature": sign_payload(secret, payload)}
+
+
+def ip_allowed(allowed: tuple[str, ...], address: str | None) -> bool:
+    """Whether an address is in a key's allow-list (an empty list allows any address)."""
+    if not allowed:
+        return True
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    for entry in allowed:
+        try:
+            if ip in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
 
 
 def login_args(key_id: str, secret: str) -> dict[str, object]:
@@ -85,9 +125,8 @@ def login_args(key_id: str, secret: str) -> dict[str, object]:
             "signature": sign(secret, key_id, timestamp, nonce)}
 
 
-def signature_matches(secret: str, key_id: str, timestamp_ms: int, nonce: str,
-                      signature: str) -> bool:
-    expected = sign(secret, key_id, timestamp_ms, nonce).encode()
+def signature_matches(secret: str, payload: bytes, signature: str) -> bool:
+    expected = sign_payload(secret, payload).encode()
     return hmac.compare_digest(expected, signature.encode("utf-8", "replace"))
 
 

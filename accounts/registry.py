@@ -34,10 +34,12 @@ class Scope(IntFlag):
     READ = 1  # orders, fills, positions and funds of the key's account
     TRADE = 2  # place, amend and cancel orders
     ADMIN = 4  # create accounts, grant and revoke keys, move funds, for any account
+    WITHDRAW = 8  # take money out of the key's own account
 
 
-ALL_SCOPES = Scope.READ | Scope.TRADE | Scope.ADMIN
-SCOPE_NAMES = {"read": Scope.READ, "trade": Scope.TRADE, "admin": Scope.ADMIN}
+ALL_SCOPES = Scope.READ | Scope.TRADE | Scope.ADMIN | Scope.WITHDRAW
+SCOPE_NAMES = {"read": Scope.READ, "trade": Scope.TRADE, "admin": Scope.ADMIN,
+               "withdraw": Scope.WITHDRAW}
 
 
 def scope_names(scopes: int) -> list[str]:

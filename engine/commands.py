@@ -186,6 +186,7 @@ class ApiKeyGrant(msgspec.Struct, frozen=True, array_like=True):
     secret_sha256: str  # hex digest of the secret: identifies it, cannot sign
     sealed_secret: bytes  # the secret encrypted under the node's key-encryption key
     label: str = ""
+    ips: tuple[str, ...] = ()  # addresses or networks the key may be used from (empty: any)
 
 
 Extra = str | InstrumentSpec | list | None

@@ -40,27 +40,36 @@ class Authenticator:
         self._nonces: set[tuple[str, str]] = set()
         self._expiry: deque[tuple[int, str, str]] = deque()
 
-    def login(self, args: LoginArgs) -> KeyRecord:
-        record = self.registry().active_key(args.key_id)
+    def login(self, args: LoginArgs, address: str | None = None) -> KeyRecord:
+        """A WebSocket login: the key signed its id, a timestamp and a nonce."""
+        return self.verify(args.key_id, args.timestamp, args.nonce, args.signature,
+                           keys.login_payload(args.key_id, args.timestamp, args.nonce),
+                           address)
+
+    def verify(self, key_id: str, timestamp: int, nonce: str, signature: str, payload: bytes,
+               address: str | None = None) -> KeyRecord:
+        """The active key that signed ``payload`` now, from an address it allows, with a
+        nonce not used before; `ApiError` otherwise (the checks in the documented order)."""
+        record = self.registry().active_key(key_id)
         if record is None:
             raise ApiError(GatewayCode.UNKNOWN_KEY)
         now = self.now_ms()
-        if abs(now - args.timestamp) > self.window_ms:
-            raise ApiError(GatewayCode.STALE_SIGNATURE, detail_ms=now - args.timestamp)
-        if args.timestamp < self.started_ms:
+        if abs(now - timestamp) > self.window_ms:
+            raise ApiError(GatewayCode.STALE_SIGNATURE, detail_ms=now - timestamp)
+        if timestamp < self.started_ms:
             raise ApiError(GatewayCode.STALE_SIGNATURE, "signed before the server started; "
-                           "sign again", detail_ms=now - args.timestamp)
-        if not 8 <= len(args.nonce) <= 64:
+                           "sign again", detail_ms=now - timestamp)
+        if not 8 <= len(nonce) <= 64:
             raise ApiError(GatewayCode.INVALID_ARGS, "the nonce must have 8 to 64 characters")
-        secret = self._secret(record)
-        if not keys.signature_matches(secret, args.key_id, args.timestamp, args.nonce,
-                                      args.signature):
+        if not keys.signature_matches(self._secret(record), payload, signature):
             raise ApiError(GatewayCode.BAD_SIGNATURE)
+        if not keys.ip_allowed(record.grant.ips, address):
+            raise ApiError(GatewayCode.IP_NOT_ALLOWED, address=address)
         self._forget_expired(now)
-        if (args.key_id, args.nonce) in self._nonces:
+        if (key_id, nonce) in self._nonces:
             raise ApiError(GatewayCode.REPLAYED_NONCE)
-        self._nonces.add((args.key_id, args.nonce))
-        self._expiry.append((now + 2 * self.window_ms, args.key_id, args.nonce))
+        self._nonces.add((key_id, nonce))
+        self._expiry.append((now + 2 * self.window_ms, key_id, nonce))
         return record
 
     def forget(self, key_id: str) -> None:

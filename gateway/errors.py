@@ -38,6 +38,8 @@ class GatewayCode(IntEnum):
     SHUTTING_DOWN = 4020
     TOO_MANY_CONNECTIONS = 4021
     INTERNAL_ERROR = 4022
+    IP_NOT_ALLOWED = 4023
+    HISTORY_UNAVAILABLE = 4024
 
 
 MESSAGES: dict[GatewayCode, str] = {
@@ -62,6 +64,9 @@ MESSAGES: dict[GatewayCode, str] = {
     GatewayCode.SLOW_CONSUMER: "the connection is not reading fast enough",
     GatewayCode.SHUTTING_DOWN: "the server is restarting; reconnect shortly",
     GatewayCode.TOO_MANY_CONNECTIONS: "connection limit reached for this key or address",
+    GatewayCode.IP_NOT_ALLOWED: "the key may not be used from this address",
+    GatewayCode.HISTORY_UNAVAILABLE: "history needs PostgreSQL, which this server does not "
+    "have or cannot reach now",
     GatewayCode.INTERNAL_ERROR: "the server failed on this request; it was logged",
 }
 

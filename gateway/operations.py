@@ -151,7 +151,7 @@ class Operations:
     async def login(self, conn: Connection, args: dict) -> dict:
         if conn.account >= 0:
             raise ApiError(GatewayCode.ALREADY_LOGGED_IN)
-        record = self.gw.auth.login(ops.parse(args, LoginArgs))
+        record = self.gw.auth.login(ops.parse(args, LoginArgs), conn.ip)
         self.gw.attach(conn, record)
         name = self.gw.core.registry.accounts[record.account].name
         return {"account": record.account, "name": name,

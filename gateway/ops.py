@@ -166,10 +166,15 @@ class Outcome(msgspec.Struct, omit_defaults=True):
 def cancelled_ids(events: np.ndarray) -> list[int]:
     """The orders a cancel-all cancelled, or `ApiError` if the core rejected it."""
     rows = events.tolist()
+    raise_if_rejected(rows)
+    return [r[E_OID] for r in rows if r[E_KIND] == EV_CANCELLED]
+
+
+def raise_if_rejected(rows: list[list[int]], **detail: object) -> None:
+    """`ApiError` with the core's code if it rejected the command these events answer."""
     for r in rows:
         if r[E_KIND] == EV_REJECTED:
-            raise ApiError(RejectCode(r[E_A]))
-    return [r[E_OID] for r in rows if r[E_KIND] == EV_CANCELLED]
+            raise ApiError(RejectCode(r[E_A]), **detail)
 
 
 def outcome(events: np.ndarray, client_order_id: str = "") -> dict:

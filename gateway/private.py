@@ -325,6 +325,12 @@ class AccountFeeds:
         order = self.live.get(order_id) or self.done.get(account, {}).get(order_id)
         return _copy(order) if order is not None and order.account == account else None
 
+    def orders_of(self, account: int) -> list[Order]:
+        """The account's open orders and those it finished in this run, newest first."""
+        done = self.done.get(account, {})
+        mine = [o for o in self.live.values() if o.account == account] + list(done.values())
+        return sorted((_copy(o) for o in mine), key=lambda o: -o.order_id)
+
     def open_orders(self, account: int) -> list[Order]:
         return [_copy(o) for o in self.live.values() if o.account == account]
 

@@ -77,8 +77,9 @@ class Admin:
         command = Deposit(account, amount) if amount > 0 else Withdraw(account, -amount)
         await self._run([command], ev.LedgerPosted)
 
-    async def new_key(self, account: int, scopes: int, label: str = "") -> Credentials:
-        grant, secret = keys.new_key(scopes, self.kek, label)
+    async def new_key(self, account: int, scopes: int, label: str = "",
+                      ips: tuple[str, ...] = ()) -> Credentials:
+        grant, secret = keys.new_key(scopes, self.kek, label, ips)
         await self._run([AddApiKey(account, grant)], ev.ApiKeyAdded)
         return Credentials(account, self._name(account), grant.key_id, secret,
                            scope_names(scopes))

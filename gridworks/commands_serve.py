@@ -17,6 +17,8 @@ from gridworks.config import ENV_PREFIX, NodeConfig, gateway_limits, web_root, w
 
 if TYPE_CHECKING:
     from gateway.limits import KeyLimiter
+    from gateway.rest.app import RestServer
+    from gateway.server import Gateway
     from gridworks.node import Node
     from store.projector import Projector
 
@@ -37,6 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sim-speed", type=float, default=None,
                    help="multiply the simulator's order rates (default 1: ~500 orders/s)")
     p.add_argument("--sim-seed", type=int, default=None, help="the simulator's random seed")
+    p.add_argument("--rest-port", type=int, default=None,
+                   help="port of the REST API (default 8081; -1: none)")
     p.add_argument("--redis", default=None,
                    help="Redis URL: per-key limits shared with the other gateway processes")
     p.add_argument("--pg", default=None,
@@ -49,7 +53,7 @@ def _serve(args: argparse.Namespace) -> int:
                      snapshot_every=args.snapshot_every,
                      open_market=False if args.closed else None, simulate=args.simulate,
                      sim_speed=args.sim_speed, sim_seed=args.sim_seed, pg=args.pg,
-                         redis=args.redis)
+                         redis=args.redis, rest_port=args.rest_port)
     if config.simulate:
         config = round_the_clock(config, os.environ)
     try:
@@ -109,6 +113,7 @@ async def _run_node(config: NodeConfig) -> None:
     await gateway.start()
     print(f"gridworks: WebSocket API on ws://{config.host}:{config.port}/ "
           f"(HTTP: /healthz, /metrics, /status); journal fsync policy: {config.fsync}")
+    rest = await _start_rest(gateway, config)
     if gateway.static is not None:
         print(f"gridworks: web terminal on http://{config.host}:{config.port}/ "
               "(log in with an API key, e.g. the demo trader's)")
@@ -124,13 +129,16 @@ async def _run_node(config: NodeConfig) -> None:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+    if rest is not None:
+        await rest.stop()
     await gateway.stop()
     await node.stop()
     print(f"gridworks: stopped at seq {node.core.last_seq}")
 
 
-def shared_key_limiter(config: NodeConfig) -> KeyLimiter | None:
-    """With ``--redis``: the per-key message limit shared by every gateway process."""
+def shared_key_limiter(config: NodeConfig, name: str = "ws-key",
+                       rate: float | None = None) -> KeyLimiter | None:
+    """With ``--redis``: a per-key limit shared by every gateway process."""
     if not config.redis:
         return None
     from redis.asyncio import Redis
@@ -138,9 +146,30 @@ def shared_key_limiter(config: NodeConfig) -> KeyLimiter | None:
     from store.ratelimit import RedisBuckets, SharedLimiter
 
     redis = Redis.from_url(config.redis, socket_timeout=0.5, socket_connect_timeout=0.5)
-    rate = config.ws_key_messages_per_s
-    print("gridworks: per-key message limits shared through Redis")
-    return SharedLimiter(RedisBuckets(redis, config.redis_prefix), "ws-key", rate, 2 * rate)
+    rate = config.ws_key_messages_per_s if rate is None else rate
+    print(f"gridworks: {name} limits shared through Redis")
+    return SharedLimiter(RedisBuckets(redis, config.redis_prefix), name, rate, 2 * rate)
+
+
+async def _start_rest(gateway: Gateway, config: NodeConfig) -> RestServer | None:
+    """The REST API on its own port, with history from PostgreSQL when configured."""
+    if config.rest_port < 0:
+        return None
+    from gateway.limits import LocalKeyLimiter
+    from gateway.rest.app import RestServer
+
+    history = None
+    if config.pg:
+        import asyncpg
+
+        history = await asyncpg.create_pool(config.pg, min_size=0, max_size=4)
+    rate = config.rest_requests_per_s
+    limiter = shared_key_limiter(config, "rest-key", rate) or LocalKeyLimiter(rate, 2 * rate)
+    rest = RestServer(gateway, limiter, history, config.host, config.rest_port)
+    await rest.start()
+    print(f"gridworks: REST API on http://{config.host}:{rest.port}/ "
+          f"(OpenAPI: /openapi.json, docs: /docs)")
+    return rest
 
 
 def _start_projector(node: Node, config: NodeConfig) -> tuple[Projector | None,

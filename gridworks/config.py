@@ -46,6 +46,8 @@ class NodeConfig(msgspec.Struct, frozen=True, kw_only=True):
     simulate: bool = False  # run the market simulator's makers and takers in the node
     sim_speed: float = 1.0  # multiplies the simulator's order rates
     sim_seed: int = 7
+    rest_port: int = 8081  # the REST API's port (-1: no REST API)
+    rest_requests_per_s: float = 10.0  # REST requests per second per API key, burst twice that
     pg: str = ""  # PostgreSQL DSN for history (the projector); "" = none
     redis: str = ""  # Redis URL shared by gateway processes; "" = none
     redis_prefix: str = "gridworks"  # the keys this deployment uses in Redis

@@ -119,10 +119,14 @@ def test_a_sealed_secret_opens_only_with_its_kek_and_key_id() -> None:
 def test_login_signatures() -> None:
     grant, secret = keys.new_key(Scope.READ, KEK)
     signature = keys.sign(secret, grant.key_id, 1_700_000_000_000, "n1")
-    assert keys.signature_matches(secret, grant.key_id, 1_700_000_000_000, "n1", signature)
-    assert not keys.signature_matches(secret, grant.key_id, 1_700_000_000_001, "n1", signature)
-    assert not keys.signature_matches(secret, grant.key_id, 1_700_000_000_000, "n2", signature)
-    assert not keys.signature_matches("other", grant.key_id, 1_700_000_000_000, "n1", signature)
+    def matches(key_secret: str, timestamp: int, nonce: str) -> bool:
+        payload = keys.login_payload(grant.key_id, timestamp, nonce)
+        return keys.signature_matches(key_secret, payload, signature)
+
+    assert matches(secret, 1_700_000_000_000, "n1")
+    assert not matches(secret, 1_700_000_000_001, "n1")
+    assert not matches(secret, 1_700_000_000_000, "n2")
+    assert not matches("other", 1_700_000_000_000, "n1")
 
 
 def test_the_kek_comes_from_the_environment_or_a_private_file(tmp_path: Path) -> None:

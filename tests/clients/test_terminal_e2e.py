@@ -31,6 +31,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     data = tmp_path / "data"
     proc = subprocess.Popen(
         [sys.executable, "-m", "gridworks.cli", "serve", "--data", str(data), "--port", str(port),
+         "--rest-port", "0",
          "--fsync", "os", "--simulate", "--sim-speed", "2"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

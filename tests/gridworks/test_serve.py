@@ -48,7 +48,8 @@ def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, list[st
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "gridworks.cli", "serve", "--data", str(tmp_path / "data"),
-         "--port", str(port), "--fsync", "os", "--simulate", "--sim-speed", "4"],
+         "--port", str(port), "--rest-port", "0", "--fsync", "os", "--simulate",
+         "--sim-speed", "4"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         lines = read_until(proc, "market simulator on")

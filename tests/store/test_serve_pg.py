@@ -30,7 +30,8 @@ async def test_serve_projects_the_simulated_market(pg_dsn: str, tmp_path: Path) 
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "gridworks.cli", "serve", "--data", str(tmp_path / "data"),
-         "--port", str(port), "--fsync", "os", "--simulate", "--sim-speed", "2", "--pg", pg_dsn],
+         "--port", str(port), "--rest-port", "0", "--fsync", "os", "--simulate",
+         "--sim-speed", "2", "--pg", pg_dsn],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         printed = read_until(proc, "market simulator on", timeout=120)

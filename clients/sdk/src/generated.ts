@@ -354,6 +354,8 @@ export const ERRORS: Readonly<Record<number, { code: ErrorCodeName; message: str
   4020: { code: "SHUTTING_DOWN", message: "the server is restarting; reconnect shortly" },
   4021: { code: "TOO_MANY_CONNECTIONS", message: "connection limit reached for this key or address" },
   4022: { code: "INTERNAL_ERROR", message: "the server failed on this request; it was logged" },
+  4023: { code: "IP_NOT_ALLOWED", message: "the key may not be used from this address" },
+  4024: { code: "HISTORY_UNAVAILABLE", message: "history needs PostgreSQL, which this server does not have or cannot reach now" },
 };
 export type ErrorCodeName =
   | "ACCOUNT_INVALID"
@@ -377,6 +379,7 @@ export type ErrorCodeName =
   | "DUPLICATE_CLIENT_ORDER_ID"
   | "DUPLICATE_SYMBOL"
   | "FRAME_TOO_LARGE"
+  | "HISTORY_UNAVAILABLE"
   | "INSUFFICIENT_FUNDS"
   | "INTERNAL_ERROR"
   | "INTRADAY_CUTOFF"
@@ -384,6 +387,7 @@ export type ErrorCodeName =
   | "INVALID_FIELD"
   | "INVALID_INSTRUMENT_SPEC"
   | "INVALID_PHASE_TRANSITION"
+  | "IP_NOT_ALLOWED"
   | "KILL_SWITCH_ACCOUNT"
   | "KILL_SWITCH_GLOBAL"
   | "KILL_SWITCH_INSTRUMENT"
