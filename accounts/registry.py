@@ -1,6 +1,8 @@
-"""The accounts registry: trading accounts and their API keys, as state of the core.
+"""The accounts registry: trading accounts, their API keys and the users who log in with a
+password, as state of the core.
 
-Creating an account, granting a key and revoking one are sequenced commands, so the
+Creating an account, granting a key, revoking one and setting a user are sequenced
+commands, so the
 registry is durable through the journal and identical after replay, like the books. The
 registry only records; it generates nothing. Key ids and secrets are made at the edge
 (`accounts.keys`) and arrive sealed: the journal and snapshots hold a key's secret only
@@ -20,7 +22,7 @@ import msgspec
 import numpy as np
 
 from engine.codes import RejectCode
-from engine.commands import ApiKeyGrant, grant_of
+from engine.commands import ApiKeyGrant, UserGrant, grant_of, user_of
 from engine.events import event_row, rejection_row
 from engine.layout import C_ACCT, C_KIND, C_SEQ, C_TS
 from engine.types import CmdKind, EventKind
@@ -28,6 +30,8 @@ from engine.types import CmdKind, EventKind
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}")
 KEY_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{2,63}")
+ROLES = ("trader", "risk_officer", "admin", "partner")
 
 
 class Scope(IntFlag):
@@ -70,10 +74,18 @@ class KeyRecord(msgspec.Struct, frozen=True):
         return self.revoked_seq == 0
 
 
+class UserRecord(msgspec.Struct, frozen=True):
+    user_no: int
+    grant: UserGrant
+    created_seq: int
+    updated_seq: int
+
+
 class RegistryImage(msgspec.Struct, frozen=True):
     accounts: list[AccountRecord]
     keys: list[KeyRecord]
     next_account: int
+    users: list[UserRecord] = []
 
 
 class Registry:
@@ -81,6 +93,7 @@ class Registry:
         self.max_accounts = max_accounts
         self.accounts: dict[int, AccountRecord] = {}
         self.keys: dict[str, KeyRecord] = {}
+        self.users: dict[str, UserRecord] = {}
         self._names: dict[str, int] = {}
         self.next_account = 1
 
@@ -118,7 +131,27 @@ class Registry:
         self.keys[record.grant.key_id] = revoked
         return revoked
 
+    def set_user(self, grant: object, seq: int) -> UserRecord:
+        """Create a user, or replace its record (password, role, active); a name stays with
+        the account it was first given to."""
+        if not _valid_user(grant):
+            raise RegistryError(RejectCode.USER_INVALID)
+        assert isinstance(grant, UserGrant)
+        if grant.account != -1 and grant.account not in self.accounts:
+            raise RegistryError(RejectCode.UNKNOWN_ACCOUNT)
+        known = self.users.get(grant.username)
+        if known is not None and known.grant.account != grant.account:
+            raise RegistryError(RejectCode.USER_NAME_TAKEN)
+        record = (UserRecord(len(self.users) + 1, grant, seq, seq) if known is None
+                  else msgspec.structs.replace(known, grant=grant, updated_seq=seq))
+        self.users[grant.username] = record
+        return record
+
     # --- queries -------------------------------------------------------------------------------
+
+    def user(self, username: str) -> UserRecord | None:
+        record = self.users.get(username.lower())
+        return record if record is not None and record.grant.active else None
 
     def active_key(self, key_id: str) -> KeyRecord | None:
         record = self.keys.get(key_id)
@@ -138,12 +171,14 @@ class Registry:
             accounts=[self.accounts[a] for a in sorted(self.accounts)],
             keys=sorted(self.keys.values(), key=lambda k: k.key_no),
             next_account=self.next_account,
+            users=sorted(self.users.values(), key=lambda u: u.user_no),
         )
 
     def load(self, image: RegistryImage) -> None:
         for record in image.accounts:
             self._add_account(record)
         self.keys = {k.grant.key_id: k for k in image.keys}
+        self.users = {u.grant.username: u for u in image.users}
         self.next_account = image.next_account
 
     def _add_account(self, record: AccountRecord) -> None:
@@ -162,6 +197,16 @@ def _valid_grant(grant: object) -> bool:
     )
 
 
+def _valid_user(grant: object) -> bool:
+    return (
+        isinstance(grant, UserGrant)
+        and USERNAME.fullmatch(grant.username) is not None
+        and grant.role in ROLES
+        and grant.password_hash.startswith("$argon2id$")
+        and len(grant.password_hash) <= 256
+    )
+
+
 def apply_command(registry: Registry, row: np.ndarray, extra: object) -> np.ndarray:
     """Run one registry command row; its event (or its rejection)."""
     kind, seq, ts = int(row[C_KIND]), int(row[C_SEQ]), int(row[C_TS])
@@ -170,6 +215,11 @@ def apply_command(registry: Registry, row: np.ndarray, extra: object) -> np.ndar
         if kind == CmdKind.CREATE_ACCOUNT:
             record = registry.create_account(extra, seq)  # type: ignore[arg-type]
             event = event_row(EventKind.ACCOUNT_CREATED, seq, ts, -1, acct=record.account)
+        elif kind == CmdKind.SET_USER:
+            user = registry.set_user(user_of(extra), seq)
+            event = event_row(EventKind.USER_SET, seq, ts, -1, acct=user.grant.account,
+                              a=user.user_no, b=ROLES.index(user.grant.role),
+                              c=int(user.grant.active))
         elif kind == CmdKind.ADD_API_KEY:
             key = registry.add_key(account, grant_of(extra), seq)
             event = event_row(EventKind.API_KEY_ADDED, seq, ts, -1, acct=account, a=key.key_no,
@@ -183,4 +233,5 @@ def apply_command(registry: Registry, row: np.ndarray, extra: object) -> np.ndar
     return event[None, :]
 
 
-REGISTRY_COMMANDS = (CmdKind.CREATE_ACCOUNT, CmdKind.ADD_API_KEY, CmdKind.REVOKE_API_KEY)
+REGISTRY_COMMANDS = (CmdKind.CREATE_ACCOUNT, CmdKind.ADD_API_KEY, CmdKind.REVOKE_API_KEY,
+                     CmdKind.SET_USER)

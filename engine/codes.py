@@ -25,6 +25,8 @@ class RejectCode(IntEnum):
     API_KEY_INVALID = 1010
     API_KEY_EXISTS = 1011
     UNKNOWN_API_KEY = 1012
+    USER_INVALID = 1013
+    USER_NAME_TAKEN = 1014
 
     # 2xxx: pre-trade risk and funds
     KILL_SWITCH_GLOBAL = 2001
@@ -86,6 +88,8 @@ MESSAGES: dict[RejectCode, str] = {
     RejectCode.API_KEY_INVALID: "the key grant is malformed",
     RejectCode.API_KEY_EXISTS: "a key with this id exists",
     RejectCode.UNKNOWN_API_KEY: "no such active key for this account",
+    RejectCode.USER_INVALID: "the user record is malformed (name, role, account or hash)",
+    RejectCode.USER_NAME_TAKEN: "the user name belongs to another account",
     RejectCode.KILL_SWITCH_GLOBAL: "trading is stopped for everyone (kill switch)",
     RejectCode.KILL_SWITCH_ACCOUNT: "trading is stopped for this account (kill switch)",
     RejectCode.KILL_SWITCH_INSTRUMENT: "trading is stopped in this instrument (kill switch)",

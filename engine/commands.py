@@ -28,6 +28,8 @@ Row columns per kind (see `engine.layout`):
 * CREATE_ACCOUNT: extra is the account's name; the core allocates the id.
 * ADD_API_KEY: ACCT; extra is the `ApiKeyGrant` (id, scopes, sealed secret).
 * REVOKE_API_KEY: ACCT; extra is the key id.
+* SET_USER: ACCT; extra is the `UserGrant` (name, role, account, argon2id hash): creates the
+  user or replaces its record (a new password, role or deactivation).
 """
 
 from __future__ import annotations
@@ -200,6 +202,24 @@ def grant_of(extra: object) -> ApiKeyGrant | None:
         return None
 
 
+class UserGrant(msgspec.Struct, frozen=True, array_like=True):
+    """A user who logs in with a password, as the core records it: never the password, only
+    its argon2id hash (see `accounts.users`)."""
+
+    username: str
+    account: int  # the account the user trades for (-1: none, e.g. a risk officer)
+    role: str  # trader, risk_officer, admin or partner
+    password_hash: str  # an argon2id hash in PHC format
+    active: bool = True
+
+
+def user_of(extra: object) -> UserGrant | None:
+    try:
+        return msgspec.convert(extra, UserGrant)
+    except msgspec.ValidationError:
+        return None
+
+
 class CreateAccount(_Command, tag="create_account"):
     name: str
 
@@ -214,10 +234,14 @@ class RevokeApiKey(_Command, tag="revoke_api_key"):
     key_id: str
 
 
+class SetUser(_Command, tag="set_user"):
+    grant: UserGrant
+
+
 Command = (
     NewOrder | Cancel | Amend | CancelAll | SetPhase | AddInstrument | SetReference | Deposit
     | Withdraw | SetLimits | KillSwitch | Mark | SquareOff | EndOfDay | CreateAccount | AddApiKey
-    | RevokeApiKey
+    | RevokeApiKey | SetUser
 )
 
 
@@ -326,6 +350,11 @@ def encode(cmd: Command, row: np.ndarray) -> Extra:
             row[C_ACCT] = cmd.account
             row[C_INSTR] = ALL_INSTRUMENTS
             return cmd.key_id
+        case SetUser():
+            row[C_KIND] = CmdKind.SET_USER
+            row[C_ACCT] = cmd.grant.account
+            row[C_INSTR] = ALL_INSTRUMENTS
+            return list(msgspec.structs.astuple(cmd.grant))
     raise TypeError(f"not a command: {cmd!r}")
 
 
@@ -382,6 +411,10 @@ def decode(row: np.ndarray | list[int], extra: Extra) -> Command:
         return AddApiKey(account=r[C_ACCT], grant=grant_of(extra))
     if kind is CmdKind.REVOKE_API_KEY:
         return RevokeApiKey(account=r[C_ACCT], key_id=text)
+    if kind is CmdKind.SET_USER:
+        grant = user_of(extra)
+        assert grant is not None
+        return SetUser(grant=grant)
     return EndOfDay()
 
 
@@ -452,7 +485,7 @@ class CommandBatch:
 
 
 _PYTHON_COMMANDS = (AddInstrument, SetReference, KillSwitch, SquareOff, EndOfDay, CreateAccount,
-                    AddApiKey, RevokeApiKey)
+                    AddApiKey, RevokeApiKey, SetUser)
 _WITH_CLIENT_IDS = (NewOrder, Cancel, Amend)
 _CLIENT_ID_KINDS = (CmdKind.NEW_ORDER, CmdKind.CANCEL, CmdKind.AMEND)
 

@@ -35,6 +35,7 @@ DAY_CLOSED      -      -      -          -      -      accounts-charged, day
 ACCOUNT_CREATED -      acct   -          -      -      -
 API_KEY_ADDED   -      acct   -          -      -      key-number scopes
 API_KEY_REVOKED -      acct   -          -      -      key-number
+USER_SET        -      acct   -          -      -      user-number role active
 ==============  =====  =====  =========  =====  =====  =======================================
 
 A LEDGER row moves ``amount`` paise from one ledger account to another (`LedgerAccount`;
@@ -333,11 +334,21 @@ class ApiKeyRevoked(_Event, tag="api_key_revoked"):
     key_no: int
 
 
+class UserSet(_Event, tag="user_set"):
+    seq: int
+    ts: int
+    account: int
+    user_no: int
+    role: int  # index into accounts.registry.ROLES
+    active: bool
+
+
 Event = (
     Accepted | Rejected | Traded | Cancelled | Expired | Amended | Triggered | Restated
     | PhaseChanged | BookChanged | AuctionResult | InstrumentAdded | ReferenceSet | LedgerPosted
     | LimitsSet | MarginCall | KillSwitchSet | DayClosed | AccountCreated | ApiKeyAdded
     | ApiKeyRevoked
+    | UserSet
 )
 
 
@@ -461,6 +472,10 @@ def _api_key_revoked(r: list[int]) -> ApiKeyRevoked:
     return ApiKeyRevoked(r[E_SEQ], r[E_TS], r[E_ACCT], r[E_A])
 
 
+def _user_set(r: list[int]) -> UserSet:
+    return UserSet(r[E_SEQ], r[E_TS], r[E_ACCT], r[E_A], r[E_B], bool(r[E_C]))
+
+
 DECODERS: dict[int, Callable[[list[int]], Event]] = {
     EventKind.ACCEPTED: _accepted,
     EventKind.REJECTED: _rejected,
@@ -483,6 +498,7 @@ DECODERS: dict[int, Callable[[list[int]], Event]] = {
     EventKind.ACCOUNT_CREATED: _account_created,
     EventKind.API_KEY_ADDED: _api_key_added,
     EventKind.API_KEY_REVOKED: _api_key_revoked,
+    EventKind.USER_SET: _user_set,
 }
 
 

@@ -144,6 +144,7 @@ class CmdKind(IntEnum):
     CREATE_ACCOUNT = 105
     ADD_API_KEY = 106
     REVOKE_API_KEY = 107
+    SET_USER = 108
 
 
 class EventKind(IntEnum):
@@ -168,6 +169,7 @@ class EventKind(IntEnum):
     ACCOUNT_CREATED = 19
     API_KEY_ADDED = 20
     API_KEY_REVOKED = 21
+    USER_SET = 22
 
 
 AUCTION_AGGRESSOR = 2

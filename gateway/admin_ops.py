@@ -7,7 +7,8 @@ whoever runs it, so the gateway itself only translates requests and answers.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Protocol
+import ipaddress
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 import msgspec
 
@@ -29,8 +30,11 @@ class AdminService(Protocol):
     async def create_account(self, name: str, funds: int, scopes: int,
                              label: str) -> tuple[int, Any]: ...
     async def fund(self, account: int, amount: int) -> None: ...
-    async def new_key(self, account: int, scopes: int, label: str) -> Any: ...
+    async def new_key(self, account: int, scopes: int, label: str,
+                      ips: tuple[str, ...] = ()) -> Any: ...
     async def revoke_key(self, account: int, key_id: str) -> None: ...
+    async def set_user(self, username: str, account: int, role: str, password: str,
+                       active: bool = True) -> None: ...
 
 
 class CreateAccountArgs(ops.Args):
@@ -49,6 +53,15 @@ class NewKeyArgs(ops.Args):
     account: int | str
     scopes: list[str] = msgspec.field(default_factory=lambda: ["read", "trade"])
     label: str = ""
+    ips: list[str] = []  # addresses or networks the key may be used from (empty: any)
+
+
+class SetUserArgs(ops.Args):
+    account: int | str  # the account the user trades for
+    username: Annotated[str, msgspec.Meta(min_length=3, max_length=64)]
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+    role: Literal["trader", "risk_officer", "admin", "partner"] = "trader"
+    active: bool = True
 
 
 class RevokeKeyArgs(ops.Args):
@@ -114,9 +127,28 @@ class AdminOperations:
         if not flags:
             raise ApiError(GatewayCode.INVALID_ARGS, "a key needs at least one scope")
         account = self._account(parsed.account)
+        for entry in parsed.ips:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ApiError(GatewayCode.INVALID_ARGS,
+                               f"not an address or network: {entry!r}") from None
         credentials = await _refused_as_errors(
-            self._admin().new_key(account, flags, parsed.label))
+            self._admin().new_key(account, flags, parsed.label, tuple(parsed.ips)))
         return {"account": account, **_credentials(credentials)}
+
+    async def set_user(self, conn: Connection, args: dict) -> dict:
+        from accounts.users import PasswordTooWeakError
+
+        parsed = ops.parse(args, SetUserArgs)
+        account = self._account(parsed.account)
+        try:
+            await _refused_as_errors(self._admin().set_user(
+                parsed.username, account, parsed.role, parsed.password, parsed.active))
+        except PasswordTooWeakError as exc:
+            raise ApiError(GatewayCode.INVALID_ARGS, str(exc)) from None
+        return {"account": account, "username": parsed.username.lower(), "role": parsed.role,
+                "active": parsed.active}
 
     async def revoke_key(self, conn: Connection, args: dict) -> dict:
         parsed = ops.parse(args, RevokeKeyArgs)

@@ -44,6 +44,7 @@ OPERATIONS: dict[str, tuple[type, Any, str]] = {
     "fund": (admin_ops.FundArgs, None, "admin"),
     "new_key": (admin_ops.NewKeyArgs, None, "admin"),
     "revoke_key": (admin_ops.RevokeKeyArgs, None, "admin"),
+    "set_user": (admin_ops.SetUserArgs, None, "admin"),
 }
 
 # channel (as subscribed) -> payload of its pushes

@@ -40,6 +40,10 @@ class GatewayCode(IntEnum):
     INTERNAL_ERROR = 4022
     IP_NOT_ALLOWED = 4023
     HISTORY_UNAVAILABLE = 4024
+    TOKEN_EXPIRED = 4025
+    TOKEN_INVALID = 4026
+    REFRESH_REUSED = 4027
+    BAD_PASSWORD = 4028
 
 
 MESSAGES: dict[GatewayCode, str] = {
@@ -67,6 +71,10 @@ MESSAGES: dict[GatewayCode, str] = {
     GatewayCode.IP_NOT_ALLOWED: "the key may not be used from this address",
     GatewayCode.HISTORY_UNAVAILABLE: "history needs PostgreSQL, which this server does not "
     "have or cannot reach now",
+    GatewayCode.TOKEN_EXPIRED: "the access token has expired: refresh it",
+    GatewayCode.TOKEN_INVALID: "the token is not valid",
+    GatewayCode.REFRESH_REUSED: "this refresh token was already used: the session is revoked",
+    GatewayCode.BAD_PASSWORD: "wrong user name or password",
     GatewayCode.INTERNAL_ERROR: "the server failed on this request; it was logged",
 }
 

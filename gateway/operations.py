@@ -27,6 +27,7 @@ from gateway.connection import Connection
 from gateway.errors import ApiError, GatewayCode, error_body
 from gateway.feeds import Channel
 from gateway.protocol import BadFrameError, Request, decode_requests
+from gateway.sessions import USER_PREFIX
 
 if TYPE_CHECKING:
     from gateway.server import Gateway
@@ -44,6 +45,10 @@ class Durable:
     receipt: asyncio.Future[Any]
     answer: Callable[[Any], Any]
     started: float
+
+
+class TokenLogin(ops.Args):
+    token: str
 
 
 class Operations:
@@ -71,6 +76,7 @@ class Operations:
             "fund": (self.admin.fund, Scope.ADMIN),
             "new_key": (self.admin.new_key, Scope.ADMIN),
             "revoke_key": (self.admin.revoke_key, Scope.ADMIN),
+            "set_user": (self.admin.set_user, Scope.ADMIN),
         }
 
     # --- dispatch ------------------------------------------------------------------------------
@@ -149,13 +155,22 @@ class Operations:
     # --- session -------------------------------------------------------------------------------
 
     async def login(self, conn: Connection, args: dict) -> dict:
+        """With an API key's signature, or a user's access token (``{"token": ...}``)."""
         if conn.account >= 0:
             raise ApiError(GatewayCode.ALREADY_LOGGED_IN)
-        record = self.gw.auth.login(ops.parse(args, LoginArgs), conn.ip)
-        self.gw.attach(conn, record)
-        name = self.gw.core.registry.accounts[record.account].name
-        return {"account": record.account, "name": name,
-                "scopes": scope_names(record.grant.scopes)}
+        if "token" in args:
+            token = ops.parse(args, TokenLogin).token
+            claims = await self.gw.tokens.verify(token)
+            if claims.account < 0:
+                raise ApiError(GatewayCode.SCOPE_DENIED, "the user has no account to trade")
+            self.gw.attach(conn, claims.account, USER_PREFIX + claims.username, claims.scopes)
+            account, scopes = claims.account, claims.scopes
+        else:
+            record = self.gw.auth.login(ops.parse(args, LoginArgs), conn.ip)
+            self.gw.attach(conn, record.account, record.grant.key_id, record.grant.scopes)
+            account, scopes = record.account, record.grant.scopes
+        name = self.gw.core.registry.accounts[account].name
+        return {"account": account, "name": name, "scopes": scope_names(scopes)}
 
     async def ping(self, conn: Connection, args: dict) -> dict:
         return {"time": time.time_ns(), "seq": self.gw.core.last_seq}

@@ -25,7 +25,6 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from accounts.registry import KeyRecord
 from engine.codes import RejectCode
 from engine.commands import CommandBatch
 from engine.core import Core
@@ -41,6 +40,7 @@ from gateway.limits import KeyLimiter, Limits, LocalKeyLimiter
 from gateway.metrics import Metrics
 from gateway.operations import Operations
 from gateway.private import AccountFeeds
+from gateway.sessions import USER_PREFIX, MemorySessions, SessionStore, TokenIssuer
 from gateway.static import StaticFiles
 from marketdata.hub import MarketData
 
@@ -74,6 +74,7 @@ class GatewayConfig:
     retention: int = 1_000  # messages kept per channel for resume
     web_root: Path | None = None  # a built web client to serve at / (None: a short notice)
     key_limiter: KeyLimiter | None = None  # per-key message limit (None: this process's own)
+    sessions: SessionStore | None = None  # users' sessions (None: this process's memory)
 
 
 class Gateway:
@@ -92,6 +93,7 @@ class Gateway:
         self.accounts = AccountFeeds(self.core)
         self.auth = Authenticator(lambda: self.core.registry, kek,
                                   self.config.limits.login_window_ms)
+        self.tokens = TokenIssuer(kek, self.config.sessions or MemorySessions())
         self.operations = Operations(self)
         root = self.config.web_root
         self.static = StaticFiles(root) if root is not None and root.is_dir() else None
@@ -192,7 +194,9 @@ class Gateway:
                 channel.invalidate()
 
     def _close_revoked(self) -> None:
-        live = {k.grant.key_id for k in self.core.registry.keys.values() if k.active}
+        registry = self.core.registry
+        live = {k.grant.key_id for k in registry.keys.values() if k.active}
+        live |= {USER_PREFIX + name for name, u in registry.users.items() if u.grant.active}
         for conn in list(self.connections):
             if conn.key_id and conn.key_id not in live:
                 self.auth.forget(conn.key_id)
@@ -270,13 +274,13 @@ class Gateway:
             self._forget(conn)
             await conn.finish()
 
-    def attach(self, conn: Connection, record: KeyRecord) -> None:
-        """A successful login binds the connection to the key's account."""
-        key_id = record.grant.key_id
+    def attach(self, conn: Connection, account: int, key_id: str, scopes: int) -> None:
+        """A successful login binds the connection to an account, under a key (or a user's
+        session: ``user:<name>``) that its limits and revocations follow."""
         if self._by_key[key_id] >= self.config.limits.connections_per_key:
             raise ApiError(GatewayCode.TOO_MANY_CONNECTIONS, "too many connections for this key",
                            limit=self.config.limits.connections_per_key)
-        conn.account, conn.key_id, conn.scopes = record.account, key_id, record.grant.scopes
+        conn.account, conn.key_id, conn.scopes = account, key_id, scopes
         self._by_key[key_id] += 1
 
     async def allows(self, conn: Connection) -> bool:

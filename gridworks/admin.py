@@ -8,6 +8,7 @@ reaches the core. Used by the first start of the embedded default (the demo trad
 
 from __future__ import annotations
 
+import asyncio
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,11 +16,19 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from accounts import keys
+from accounts import keys, users
 from accounts.registry import Scope, scope_names
 from engine import events as ev
 from engine.codes import message
-from engine.commands import AddApiKey, Command, CreateAccount, Deposit, RevokeApiKey, Withdraw
+from engine.commands import (
+    AddApiKey,
+    Command,
+    CreateAccount,
+    Deposit,
+    RevokeApiKey,
+    SetUser,
+    Withdraw,
+)
 from engine.core import Core
 
 if TYPE_CHECKING:
@@ -86,6 +95,14 @@ class Admin:
 
     async def revoke_key(self, account: int, key_id: str) -> None:
         await self._run([RevokeApiKey(account, key_id)], ev.ApiKeyRevoked)
+
+    async def set_user(self, username: str, account: int, role: str, password: str,
+                       active: bool = True) -> None:
+        """Create a user who logs in with ``password`` (hashed here, never recorded), or
+        replace its password, role or activity."""
+        grant = await asyncio.to_thread(users.user_grant, username, account, role, password,
+                                        active)
+        await self._run([SetUser(grant)], ev.UserSet)
 
     def resolve(self, who: str) -> int:
         """An account by id or by name."""

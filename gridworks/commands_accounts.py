@@ -4,6 +4,7 @@
     gridworks accounts create NAME [--fund RUPEES] [--scopes read,trade] [--label TEXT]
     gridworks accounts fund NAME|ID RUPEES          (a negative amount withdraws)
     gridworks accounts keys NAME|ID [--new --scopes read,trade | --revoke KEY_ID]
+    gridworks accounts user NAME|ID USERNAME [--role trader] [--disable]   (password on stdin)
 
 They act on the data directory through an in-process node, as sequenced and journaled
 commands. When a server is running on that directory (its lock says so), they ask that
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from accounts.registry import SCOPE_NAMES, Scope
+from accounts.registry import ROLES, SCOPE_NAMES, Scope
 from gridworks.config import NodeConfig, from_environment, with_overrides
 
 if TYPE_CHECKING:
@@ -59,6 +60,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     key.add_argument("--scopes", type=scopes, default=Scope.READ | Scope.TRADE)
     key.add_argument("--label", default="")
     key.add_argument("--revoke", metavar="KEY_ID", default=None)
+    key.add_argument("--ip", action="append", default=[], metavar="ADDRESS|NETWORK",
+                     help="with --new: allow the key only from here (repeatable)")
+
+    user = actions.add_parser("user", help="create a user who logs in with a password, or "
+                              "change its password, role or activity (password on stdin)")
+    user.add_argument("who", metavar="NAME|ID", help="the account the user trades for")
+    user.add_argument("username")
+    user.add_argument("--role", default="trader", choices=list(ROLES))
+    user.add_argument("--disable", action="store_true", help="refuse its logins from now on")
     p.set_defaults(handler=run)
 
 
@@ -173,7 +183,7 @@ async def _fund(admin: Admin, args: argparse.Namespace) -> int:
 async def _keys(admin: Admin, args: argparse.Namespace) -> int:
     account = admin.resolve(args.who)
     if args.new:
-        _print_secret(await admin.new_key(account, args.scopes, args.label))
+        _print_secret(await admin.new_key(account, args.scopes, args.label, tuple(args.ip)))
     elif args.revoke:
         await admin.revoke_key(account, args.revoke)
         print(f"key {args.revoke} revoked")
@@ -185,6 +195,22 @@ async def _keys(admin: Admin, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _user(admin: Admin, args: argparse.Namespace) -> int:
+    from accounts.users import PasswordTooWeakError
+
+    account = admin.resolve(args.who)
+    password = sys.stdin.readline().rstrip("\n")
+    try:
+        await admin.set_user(args.username, account, args.role, password,
+                             active=not args.disable)
+    except PasswordTooWeakError as exc:
+        print(f"gridworks: {exc}", file=sys.stderr)
+        return 1
+    state = "disabled" if args.disable else "can log in"
+    print(f"user {args.username.lower()!r} ({args.role}) of account {account} {state}")
+    return 0
+
+
 def _print_secret(credentials: Credentials | None) -> None:
     if credentials is None:
         return
@@ -193,4 +219,4 @@ def _print_secret(credentials: Credentials | None) -> None:
     print("The secret is shown only now: keep it safe; GridWorks stores it sealed.")
 
 
-ACTIONS = {"list": _list, "create": _create, "fund": _fund, "keys": _keys}
+ACTIONS = {"list": _list, "create": _create, "fund": _fund, "keys": _keys, "user": _user}

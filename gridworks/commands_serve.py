@@ -16,9 +16,12 @@ from gridworks.commands_core import node_config, node_options
 from gridworks.config import ENV_PREFIX, NodeConfig, gateway_limits, web_root, with_overrides
 
 if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
     from gateway.limits import KeyLimiter
     from gateway.rest.app import RestServer
     from gateway.server import Gateway
+    from gateway.sessions import SessionStore
     from gridworks.node import Node
     from store.projector import Projector
 
@@ -105,7 +108,8 @@ async def _run_node(config: NodeConfig) -> None:
     gateway = Gateway(node, node.kek, GatewayConfig(host=config.host, port=config.port,
                                                     limits=gateway_limits(config),
                                                     web_root=web_root(config),
-                                                    key_limiter=shared_key_limiter(config)),
+                                                    key_limiter=shared_key_limiter(config),
+                                                    sessions=shared_sessions(config)),
                       status=status, admin=Admin(node, node.kek))
     if projector is not None:
         gateway.metrics.gauge("gridworks_projector_lag", lambda: projector.stats.lag,
@@ -136,16 +140,29 @@ async def _run_node(config: NodeConfig) -> None:
     print(f"gridworks: stopped at seq {node.core.last_seq}")
 
 
+def _redis(config: NodeConfig) -> Redis:
+    from redis.asyncio import Redis
+
+    return Redis.from_url(config.redis, socket_timeout=0.5, socket_connect_timeout=0.5)
+
+
+def shared_sessions(config: NodeConfig) -> SessionStore | None:
+    """With ``--redis``: users' sessions and their revocations, seen by every process."""
+    if not config.redis:
+        return None
+    from store.sessions import RedisSessions
+
+    return RedisSessions(_redis(config), config.redis_prefix)
+
+
 def shared_key_limiter(config: NodeConfig, name: str = "ws-key",
                        rate: float | None = None) -> KeyLimiter | None:
     """With ``--redis``: a per-key limit shared by every gateway process."""
     if not config.redis:
         return None
-    from redis.asyncio import Redis
-
     from store.ratelimit import RedisBuckets, SharedLimiter
 
-    redis = Redis.from_url(config.redis, socket_timeout=0.5, socket_connect_timeout=0.5)
+    redis = _redis(config)
     rate = config.ws_key_messages_per_s if rate is None else rate
     print(f"gridworks: {name} limits shared through Redis")
     return SharedLimiter(RedisBuckets(redis, config.redis_prefix), name, rate, 2 * rate)

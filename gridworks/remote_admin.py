@@ -51,10 +51,16 @@ class RemoteAdmin:
     async def fund(self, account: int, amount: int) -> None:
         await self._call("fund", account=account, amount=amount)
 
-    async def new_key(self, account: int, scopes: int, label: str = "") -> Credentials:
+    async def new_key(self, account: int, scopes: int, label: str = "",
+                      ips: tuple[str, ...] = ()) -> Credentials:
         made = await self._call("new_key", account=account, scopes=scope_names(scopes),
-                                label=label)
+                                label=label, ips=list(ips))
         return _credentials(made, str(account))
+
+    async def set_user(self, username: str, account: int, role: str, password: str,
+                       active: bool = True) -> None:
+        await self._call("set_user", account=account, username=username, role=role,
+                         password=password, active=active)
 
     async def revoke_key(self, account: int, key_id: str) -> None:
         await self._call("revoke_key", account=account, key_id=key_id)

@@ -47,6 +47,7 @@ from store.rows import (
     ORDER_COLUMNS,
     ORDER_EVENT_COLUMNS,
     POSITION_COLUMNS,
+    USER_COLUMNS,
     Rows,
     Tracker,
 )
@@ -290,6 +291,9 @@ async def _write(conn: asyncpg.Connection, rows: Rows, last: int, new_last: int)
         if rows.keys:
             await _upsert(conn, "users", "api_keys", KEY_COLUMNS, ("account", "key_number"),
                           list(rows.keys.values()))
+        if rows.users:
+            await _upsert(conn, "users", "users", USER_COLUMNS, ("username",),
+                          list(rows.users.values()))
 
 
 async def _copy(conn: asyncpg.Connection, table: str, columns: tuple[str, ...],

@@ -37,6 +37,7 @@ from risk.state import POSITION_FIELDS
 
 REGISTRY_EVENTS = {int(EventKind.ACCOUNT_CREATED), int(EventKind.API_KEY_ADDED),
                    int(EventKind.API_KEY_REVOKED)}
+EV_USER_SET = int(EventKind.USER_SET)
 _ENTRIES = {int(e): e.name for e in LedgerEntry}
 
 ORDER_COLUMNS = ("order_id", "account", "client_order_id", "symbol", "side", "type", "tif",
@@ -49,6 +50,7 @@ FILL_COLUMNS = ("trade_id", "order_id", "account", "client_order_id", "symbol", 
 LEDGER_COLUMNS = ("seq", "n", "account", "entry", "from_account", "to_account", "amount", "ref",
                   "ts", "balance")
 ACCOUNT_COLUMNS = ("account", "name", "created_seq", "created_ts")
+USER_COLUMNS = ("username", "account", "role", "active", "created_seq", "updated_seq")
 KEY_COLUMNS = ("account", "key_number", "key_id", "label", "scopes", "active", "added_seq",
                "revoked_seq")
 POSITION_COLUMNS = ("account", "symbol", "product", "seq", "ts", "net", "average_price", "basis",
@@ -67,11 +69,12 @@ class Rows:
     positions: list[tuple] = field(default_factory=list)
     accounts: dict[int, tuple] = field(default_factory=dict)  # users.accounts rows
     keys: dict[str, tuple] = field(default_factory=dict)  # users.api_keys rows, by key id
+    users: dict[str, tuple] = field(default_factory=dict)  # users.users rows, by user name
     _counters: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def count(self) -> int:
         return (len(self.orders) + len(self.order_events) + len(self.fills) + len(self.ledger)
-                + len(self.positions) + len(self.accounts) + len(self.keys))
+                + len(self.positions) + len(self.accounts) + len(self.keys) + len(self.users))
 
     def next_n(self, table: str, seq: int) -> int:
         """The next row number of a table within one sequence number: (seq, n) is its key."""
@@ -124,6 +127,8 @@ class Tracker:
                 _registry(rows, core, r[E_ACCT], r[E_TS])
             elif kind == EV_DAY_CLOSED:
                 closed_day = True
+            elif kind == EV_USER_SET:
+                _user(rows, core, r[E_A])
         if closed_day:  # the close rolls every position, touched by its events or not
             for account in sorted(set(self.held) - seen):
                 self._positions(rows, account, self.feeds.positions(account), batch.last_seq,
@@ -154,6 +159,15 @@ class Tracker:
 
 def _keys(payload: Positions) -> set[tuple[str, str]]:
     return {(p.symbol, p.product) for p in payload.positions}
+
+
+def _user(rows: Rows, core: Core, user_no: int) -> None:
+    for name, record in core.registry.users.items():
+        if record.user_no == user_no:
+            g = record.grant
+            rows.users[name] = (name, g.account, g.role, g.active, record.created_seq,
+                                record.updated_seq)
+            return
 
 
 def _registry(rows: Rows, core: Core, account: int, ts: int) -> None:

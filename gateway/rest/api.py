@@ -21,13 +21,14 @@ import msgspec
 from litestar import Request, delete, get, post, put
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from accounts import keys
+from accounts import keys, users
 from accounts.registry import Scope, scope_names
-from engine.commands import InvalidCommandError, Withdraw
+from engine.commands import InvalidCommandError, UserGrant, Withdraw
 from engine.types import Product
 from gateway import ops
 from gateway.errors import ApiError, GatewayCode
 from gateway.private import Order, Position, Positions
+from gateway.sessions import USER_PREFIX, Tokens
 from portfolio.views import AccountView
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 from gateway.rest.envelope import Ok
 
 OrderId = Annotated[int, PathParameter()]
+DUMMY_USER = UserGrant("nobody", -1, "trader", users.HASHER.hash("not a password of anyone"))
 HEADERS = ("x-gw-key", "x-gw-timestamp", "x-gw-nonce", "x-gw-signature")
 
 
@@ -100,8 +102,9 @@ class Statement(msgspec.Struct):
 @dataclass
 class Identity:
     account: int
-    key_id: str
+    key_id: str  # or user:<name> for a user's token
     scopes: int
+    session: str = ""  # a user's session id
 
     def needs(self, scope: Scope) -> None:
         if not self.scopes & scope:
@@ -120,7 +123,16 @@ def services(request: Request) -> RestServices:
 
 
 async def identify(request: Request) -> Identity:
-    """The key that signed this request, within its rate limit."""
+    """Who sent this request, within its rate limit: a user's bearer token, or the key that
+    signed it."""
+    s = services(request)
+    bearer = request.headers.get("authorization", "")
+    if bearer.lower().startswith("bearer "):
+        claims = await s.gateway.tokens.verify(bearer[7:].strip())
+        who = Identity(claims.account, USER_PREFIX + claims.username, claims.scopes, claims.sid)
+        if not await s.limiter.take(who.key_id):
+            raise ApiError(GatewayCode.RATE_LIMITED)
+        return who
     found = [request.headers.get(h) for h in HEADERS]
     if not all(found):
         raise ApiError(GatewayCode.NOT_LOGGED_IN, "sign the request: X-GW-Key, X-GW-Timestamp, "
@@ -133,7 +145,6 @@ async def identify(request: Request) -> Identity:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     payload = keys.request_payload(key_id, stamp, nonce, request.method, target,
                                    await request.body())
-    s = services(request)
     address = request.client.host if request.client else None
     record = s.gateway.auth.verify(key_id, stamp, nonce, signature, payload, address)
     if not await s.limiter.take(key_id):
@@ -154,12 +165,61 @@ async def instruments(request: Request) -> Ok[list[Instrument]]:
                           Phase(core.book.phase(i)).name) for i, s in enumerate(core.specs)])
 
 
+# --- sessions (users with passwords) ----------------------------------------------------------
+
+class PasswordLogin(msgspec.Struct, forbid_unknown_fields=True):
+    username: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+
+
+class RefreshRequest(msgspec.Struct, forbid_unknown_fields=True):
+    refresh_token: Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
+
+
+@post("/session/token", summary="Log in with a user name and password", tags=["session"],
+      status_code=200)
+async def session_token(request: Request, data: JSONBody[PasswordLogin]) -> Ok[Tokens]:
+    s = services(request)
+    registry = s.gateway.core.registry
+    user = registry.user(data.username)
+    # the same answer, after the same work, whether the user exists or not
+    grant = user.grant if user is not None else DUMMY_USER
+    if not await users.check_password(grant, data.password) or user is None:
+        raise ApiError(GatewayCode.BAD_PASSWORD)
+    if not await s.limiter.take(USER_PREFIX + user.grant.username):
+        raise ApiError(GatewayCode.RATE_LIMITED)
+    return Ok(await s.gateway.tokens.open(user.grant))
+
+
+@post("/session/refresh", summary="A new token pair for a refresh token (rotating)",
+      tags=["session"], status_code=200)
+async def session_refresh(request: Request, data: JSONBody[RefreshRequest]) -> Ok[Tokens]:
+    gateway = services(request).gateway
+
+    def current(username: str) -> UserGrant | None:
+        record = gateway.core.registry.user(username)
+        return record.grant if record is not None else None
+
+    return Ok(await gateway.tokens.refresh(data.refresh_token, current))
+
+
+@delete("/session", summary="Log out: end the session of this access token", tags=["session"],
+        status_code=200)
+async def session_end(request: Request) -> Ok[bool]:
+    who = await identify(request)
+    if not who.session:
+        raise ApiError(GatewayCode.INVALID_ARGS, "only a user's session can be ended")
+    await services(request).gateway.tokens.end(who.session)
+    return Ok(True)
+
+
 # --- the account --------------------------------------------------------------------------------
 
 @get("/user/profile", summary="The key's account and scopes", tags=["user"])
 async def profile(request: Request) -> Ok[Profile]:
     who = await identify(request)
-    name = services(request).gateway.core.registry.accounts[who.account].name
+    record = services(request).gateway.core.registry.accounts.get(who.account)
+    name = record.name if record is not None else who.key_id
     return Ok(Profile(who.account, name, who.key_id, scope_names(who.scopes)))
 
 
@@ -377,5 +437,6 @@ async def _paged(query: Any) -> Any:
         raise ApiError(GatewayCode.HISTORY_UNAVAILABLE, str(exc)) from None
 
 
-ROUTES = [instruments, profile, margins, api_keys, positions, holdings, withdraw, orders, place,
-          modify, cancel, one_order, order_history, history_orders, trades, ledger, positions_at]
+ROUTES = [instruments, session_token, session_refresh, session_end, profile, margins, api_keys,
+          positions, holdings, withdraw, orders, place, modify, cancel, one_order, order_history,
+          history_orders, trades, ledger, positions_at]

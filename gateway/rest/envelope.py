@@ -50,6 +50,10 @@ _GATEWAY: dict[GatewayCode, tuple[HTTPStatus, str]] = {
     GatewayCode.SERVER_BUSY: (HTTPStatus.SERVICE_UNAVAILABLE, "NetworkException"),
     GatewayCode.SHUTTING_DOWN: (HTTPStatus.SERVICE_UNAVAILABLE, "NetworkException"),
     GatewayCode.HISTORY_UNAVAILABLE: (HTTPStatus.SERVICE_UNAVAILABLE, "DataException"),
+    GatewayCode.TOKEN_EXPIRED: (HTTPStatus.UNAUTHORIZED, "TokenException"),
+    GatewayCode.TOKEN_INVALID: (HTTPStatus.UNAUTHORIZED, "TokenException"),
+    GatewayCode.REFRESH_REUSED: (HTTPStatus.UNAUTHORIZED, "TokenException"),
+    GatewayCode.BAD_PASSWORD: (HTTPStatus.UNAUTHORIZED, "TokenException"),
 }
 _CORE: dict[RejectCode, tuple[HTTPStatus, str]] = {
     RejectCode.INSUFFICIENT_FUNDS: (HTTPStatus.BAD_REQUEST, "MarginException"),

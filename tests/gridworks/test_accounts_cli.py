@@ -131,3 +131,27 @@ async def test_the_accounts_command_asks_the_running_server(
     finally:
         await gateway.stop(reconnect_after_ms=0)
         await node.stop()
+
+
+def test_users_with_passwords(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from engine.recovery import recover
+
+    monkeypatch.setenv("GRIDWORKS_MAX_ACCOUNTS", "64")
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long enough password\n"))
+    assert cli.main(accounts(tmp_path, "user", "demo", "Asha.Trader", "--role", "trader")) == 0
+    assert "user 'asha.trader' (trader)" in capsys.readouterr().out
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert cli.main(accounts(tmp_path, "user", "demo", "other.user")) == 1
+    assert "at least 10 characters" in capsys.readouterr().err
+    assert cli.main(accounts(tmp_path, "keys", "demo", "--new", "--ip", "10.0.0.0/8")) == 0
+    core, _ = recover(tmp_path, repair=False)
+    user = core.registry.user("asha.trader")
+    assert user is not None
+    assert user.grant.role == "trader"
+    assert "a long enough password" not in user.grant.password_hash
+    assert core.registry.user("other.user") is None
+    fenced = [k for k in core.registry.keys.values() if k.grant.ips]
+    assert [k.grant.ips for k in fenced] == [("10.0.0.0/8",)]

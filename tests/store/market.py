@@ -57,7 +57,8 @@ async def market(tmp_path: Path, pg_dsn: str) -> AsyncIterator[Market]:
     await conn.close()
     admin = Admin(node, node.kek)
     for name in ("asha", "ravi"):
-        await admin.create_account(name, FUNDS)
+        account, _ = await admin.create_account(name, FUNDS)
+        await admin.set_user(f"{name}.user", account, "trader", "a long enough password")
     flow = Flow(11, specs=tuple(demo_instruments()[:2]), accounts=ACCOUNTS, account_commands=True)
     await node.submit(flow.setup(funds=FUNDS))
     try:

@@ -66,6 +66,10 @@ async def assert_history_matches(dsn: str, market: Market) -> None:
         assert names == {a: rec.name for a, rec in core.registry.accounts.items()}
         keys = await conn.fetchval("SELECT count(*) FROM users.api_keys")
         assert keys == len(core.registry.keys)
+        users = {r["username"]: (r["role"], r["active"]) for r in await conn.fetch(
+            "SELECT username, role, active FROM users.users")}
+        assert users == {n: (u.grant.role, u.grant.active)
+                         for n, u in core.registry.users.items()}
     finally:
         await conn.close()
 

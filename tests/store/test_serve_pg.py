@@ -1,9 +1,11 @@
-"""`gridworks db migrate` and `gridworks serve --pg` as a user runs them: the simulated
-market's history arrives in PostgreSQL while the node serves, and /status reports the lag."""
+"""`gridworks db migrate` and `gridworks serve --pg --redis` as a user runs them: the
+simulated market's history arrives in PostgreSQL while the node serves, /status reports the
+lag, and the per-key limits are shared through Redis."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -15,6 +17,7 @@ import pytest
 
 from perf import processes
 from tests.gridworks.test_serve import free_port, read_until
+from tests.store.conftest import REDIS
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -24,15 +27,17 @@ def gridworks(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=120, check=False)
 
 
-async def test_serve_projects_the_simulated_market(pg_dsn: str, tmp_path: Path) -> None:
-    assert gridworks("db", "migrate", "--pg", pg_dsn).stdout.strip() == "applied 1, 2"
+async def test_serve_projects_the_simulated_market(pg_dsn: str, tmp_path: Path,
+                                                   redis_prefix: str) -> None:
+    assert gridworks("db", "migrate", "--pg", pg_dsn).stdout.strip() == "applied 1, 2, 3"
     assert gridworks("db", "migrate", "--pg", pg_dsn).stdout.strip() == "up to date"
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "gridworks.cli", "serve", "--data", str(tmp_path / "data"),
          "--port", str(port), "--rest-port", "0", "--fsync", "os", "--simulate",
-         "--sim-speed", "2", "--pg", pg_dsn],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+         "--sim-speed", "2", "--pg", pg_dsn, "--redis", REDIS],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "GRIDWORKS_REDIS_PREFIX": redis_prefix})
     try:
         printed = read_until(proc, "market simulator on", timeout=120)
         assert any("projecting history into PostgreSQL" in line for line in printed)
@@ -49,6 +54,7 @@ async def test_serve_projects_the_simulated_market(pg_dsn: str, tmp_path: Path) 
             assert projector["failures"] == 0
             assert projector["projected_seq"] > 0
             assert projector["lag"] < 5_000
+            assert status["gateway"]["key_limits"]["shared"] is True
             metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
             assert b"gridworks_projector_lag" in metrics
             accounts = {r["name"] for r in await conn.fetch("SELECT name FROM users.accounts")}

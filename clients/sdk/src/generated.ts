@@ -148,11 +148,20 @@ export interface NewKeyArgs {
   account: number | string;
   scopes?: string[];
   label?: string;
+  ips?: string[];
 }
 
 export interface RevokeKeyArgs {
   account: number | string;
   key_id: string;
+}
+
+export interface SetUserArgs {
+  account: number | string;
+  username: string;
+  password: string;
+  role?: "admin" | "partner" | "risk_officer" | "trader";
+  active?: boolean;
 }
 
 export interface Ticker {
@@ -253,6 +262,8 @@ export interface SchemaOperations {
   new_key: { args: NewKeyArgs; result: unknown };
   /** scope: admin */
   revoke_key: { args: RevokeKeyArgs; result: unknown };
+  /** scope: admin */
+  set_user: { args: SetUserArgs; result: unknown };
 }
 export type SchemaOpName = keyof SchemaOperations;
 
@@ -290,6 +301,8 @@ export const ERRORS: Readonly<Record<number, { code: ErrorCodeName; message: str
   1010: { code: "API_KEY_INVALID", message: "the key grant is malformed" },
   1011: { code: "API_KEY_EXISTS", message: "a key with this id exists" },
   1012: { code: "UNKNOWN_API_KEY", message: "no such active key for this account" },
+  1013: { code: "USER_INVALID", message: "the user record is malformed (name, role, account or hash)" },
+  1014: { code: "USER_NAME_TAKEN", message: "the user name belongs to another account" },
   2001: { code: "KILL_SWITCH_GLOBAL", message: "trading is stopped for everyone (kill switch)" },
   2002: { code: "KILL_SWITCH_ACCOUNT", message: "trading is stopped for this account (kill switch)" },
   2003: { code: "KILL_SWITCH_INSTRUMENT", message: "trading is stopped in this instrument (kill switch)" },
@@ -356,6 +369,10 @@ export const ERRORS: Readonly<Record<number, { code: ErrorCodeName; message: str
   4022: { code: "INTERNAL_ERROR", message: "the server failed on this request; it was logged" },
   4023: { code: "IP_NOT_ALLOWED", message: "the key may not be used from this address" },
   4024: { code: "HISTORY_UNAVAILABLE", message: "history needs PostgreSQL, which this server does not have or cannot reach now" },
+  4025: { code: "TOKEN_EXPIRED", message: "the access token has expired: refresh it" },
+  4026: { code: "TOKEN_INVALID", message: "the token is not valid" },
+  4027: { code: "REFRESH_REUSED", message: "this refresh token was already used: the session is revoked" },
+  4028: { code: "BAD_PASSWORD", message: "wrong user name or password" },
 };
 export type ErrorCodeName =
   | "ACCOUNT_INVALID"
@@ -367,6 +384,7 @@ export type ErrorCodeName =
   | "AMOUNT_INVALID"
   | "API_KEY_EXISTS"
   | "API_KEY_INVALID"
+  | "BAD_PASSWORD"
   | "BAD_SIGNATURE"
   | "BOOK_NOT_EMPTY"
   | "CAPACITY_ACCOUNTS"
@@ -414,6 +432,7 @@ export type ErrorCodeName =
   | "QTY_INVALID"
   | "QTY_NOT_LOT_MULTIPLE"
   | "RATE_LIMITED"
+  | "REFRESH_REUSED"
   | "REPLAYED_NONCE"
   | "SCOPE_DENIED"
   | "SERVER_BUSY"
@@ -421,6 +440,8 @@ export type ErrorCodeName =
   | "SLOW_CONSUMER"
   | "STALE_SIGNATURE"
   | "THROTTLED"
+  | "TOKEN_EXPIRED"
+  | "TOKEN_INVALID"
   | "TOO_MANY_CONNECTIONS"
   | "TOO_MANY_SUBSCRIPTIONS"
   | "TRIGGER_ALREADY_HIT"
@@ -434,6 +455,8 @@ export type ErrorCodeName =
   | "UNKNOWN_KEY"
   | "UNKNOWN_OP"
   | "UNKNOWN_SYMBOL"
+  | "USER_INVALID"
+  | "USER_NAME_TAKEN"
   | "WITHDRAWAL_EXCEEDS_FREE_CASH";
 
 export const MAX_BATCH = 100;
