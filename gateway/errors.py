@@ -44,6 +44,8 @@ class GatewayCode(IntEnum):
     TOKEN_INVALID = 4026
     REFRESH_REUSED = 4027
     BAD_PASSWORD = 4028
+    LEADERBOARD_UNAVAILABLE = 4029
+    SESSIONS_UNAVAILABLE = 4030
 
 
 MESSAGES: dict[GatewayCode, str] = {
@@ -75,6 +77,10 @@ MESSAGES: dict[GatewayCode, str] = {
     GatewayCode.TOKEN_INVALID: "the token is not valid",
     GatewayCode.REFRESH_REUSED: "this refresh token was already used: the session is revoked",
     GatewayCode.BAD_PASSWORD: "wrong user name or password",
+    GatewayCode.LEADERBOARD_UNAVAILABLE: "the leaderboard needs Redis, which this server does "
+    "not have or cannot reach now",
+    GatewayCode.SESSIONS_UNAVAILABLE: "password logins and tokens need the session store, "
+    "which cannot be reached now; API keys still work",
     GatewayCode.INTERNAL_ERROR: "the server failed on this request; it was logged",
 }
 

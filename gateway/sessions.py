@@ -21,9 +21,9 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import jwt
 import msgspec
@@ -34,9 +34,14 @@ from accounts.users import ROLE_SCOPES
 from engine.commands import UserGrant
 from gateway.errors import ApiError, GatewayCode
 
+T = TypeVar("T")
 ALGORITHM = "HS256"
 USER_PREFIX = "user:"  # the "key" a user's token logins are counted and limited under
 ISSUER = "gridworks"
+
+
+class SessionsUnavailableError(RuntimeError):
+    """The session store cannot be reached (Redis is away)."""
 
 
 class Tokens(msgspec.Struct):
@@ -132,7 +137,7 @@ class TokenIssuer:
         """A new session for a user whose password was just checked."""
         sid = secrets.token_hex(12)
         refresh = f"gwr_{sid}.{secrets.token_urlsafe(32)}"
-        await self.store.open(sid, user.username, _digest(refresh), self.refresh_ttl_s)
+        await _reach(self.store.open(sid, user.username, _digest(refresh), self.refresh_ttl_s))
         return Tokens(self._access(user, sid), refresh, self.access_ttl_s)
 
     async def refresh(self, refresh_token: str,
@@ -142,11 +147,11 @@ class TokenIssuer:
         sid, username = await self._rotate_check(refresh_token)
         user = user_of(username)
         if user is None:
-            await self.store.revoke(sid)
+            await _reach(self.store.revoke(sid))
             raise ApiError(GatewayCode.TOKEN_INVALID, "the user no longer exists or is inactive")
         replacement = f"gwr_{sid}.{secrets.token_urlsafe(32)}"
-        outcome = await self.store.rotate(sid, _digest(refresh_token), _digest(replacement),
-                                          self.refresh_ttl_s)
+        outcome = await _reach(self.store.rotate(sid, _digest(refresh_token),
+                                                 _digest(replacement), self.refresh_ttl_s))
         if outcome == "reused":
             raise ApiError(GatewayCode.REFRESH_REUSED)
         if outcome != "ok":
@@ -162,13 +167,13 @@ class TokenIssuer:
             raise ApiError(GatewayCode.TOKEN_EXPIRED) from None
         except jwt.InvalidTokenError:
             raise ApiError(GatewayCode.TOKEN_INVALID) from None
-        if not await self.store.alive(claims["sid"]):
+        if not await _reach(self.store.alive(claims["sid"])):
             raise ApiError(GatewayCode.TOKEN_INVALID, "the session was ended")
         return Claims(claims["sub"], int(claims["acct"]), claims["role"], int(claims["scp"]),
                       claims["sid"])
 
     async def end(self, sid: str) -> None:
-        await self.store.revoke(sid)
+        await _reach(self.store.revoke(sid))
 
     def _access(self, user: UserGrant, sid: str) -> str:
         now = int(time.time())
@@ -181,10 +186,19 @@ class TokenIssuer:
         if not refresh_token.startswith("gwr_") or "." not in refresh_token:
             raise ApiError(GatewayCode.TOKEN_INVALID, "not a refresh token")
         sid = refresh_token[4:].partition(".")[0]
-        username = await self.store.owner(sid)
+        username = await _reach(self.store.owner(sid))
         if username is None:
             raise ApiError(GatewayCode.TOKEN_INVALID, "unknown or expired refresh token")
         return sid, username
+
+
+async def _reach(work: Awaitable[T]) -> T:
+    """The store's answer; with the store away, a clear refusal (revocations must hold, so
+    there is no local fallback for sessions)."""
+    try:
+        return await work
+    except SessionsUnavailableError:
+        raise ApiError(GatewayCode.SESSIONS_UNAVAILABLE) from None
 
 
 def _digest(token: str) -> str:

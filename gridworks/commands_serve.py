@@ -182,8 +182,18 @@ async def _start_rest(gateway: Gateway, config: NodeConfig) -> RestServer | None
         history = await asyncpg.create_pool(config.pg, min_size=0, max_size=4)
     rate = config.rest_requests_per_s
     limiter = shared_key_limiter(config, "rest-key", rate) or LocalKeyLimiter(rate, 2 * rate)
-    rest = RestServer(gateway, limiter, history, config.host, config.rest_port)
+    board = None
+    if config.redis:
+        from store.leaderboard import Leaderboard
+
+        board = Leaderboard(_redis(config), config.redis_prefix)
+    rest = RestServer(gateway, limiter, history, config.host, config.rest_port, board)
     await rest.start()
+    if board is not None:
+        from gridworks import leaderboard
+
+        rest.background.append(asyncio.create_task(leaderboard.run(gateway, board),
+                                                   name="gridworks-leaderboard"))
     print(f"gridworks: REST API on http://{config.host}:{rest.port}/ "
           f"(OpenAPI: /openapi.json, docs: /docs)")
     return rest

@@ -8,7 +8,15 @@ both succeed. The ``{sid}`` hash tag keeps a session's keys in one Redis Cluster
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import TypeVar
+
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from gateway.sessions import SessionsUnavailableError
+
+T = TypeVar("T")
 
 ROTATE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'unknown' end
@@ -37,22 +45,33 @@ class RedisSessions:
 
     async def open(self, sid: str, username: str, token_hash: str, ttl_s: int) -> None:
         session, _ = self._keys(sid)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(session, mapping={"user": username, "cur": token_hash})
-            pipe.expire(session, ttl_s)
-            await pipe.execute()
+
+        async def write() -> None:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hset(session, mapping={"user": username, "cur": token_hash})
+                pipe.expire(session, ttl_s)
+                await pipe.execute()
+
+        await _reach(write())
 
     async def owner(self, sid: str) -> str | None:
-        user = await self.redis.hget(self._keys(sid)[0], "user")
+        user = await _reach(self.redis.hget(self._keys(sid)[0], "user"))
         return user.decode() if isinstance(user, bytes) else user
 
     async def rotate(self, sid: str, presented: str, replacement: str, ttl_s: int) -> str:
-        outcome = await self._rotate(keys=list(self._keys(sid)),
-                                     args=[presented, replacement, ttl_s * 1000])
+        outcome = await _reach(self._rotate(keys=list(self._keys(sid)),
+                                            args=[presented, replacement, ttl_s * 1000]))
         return outcome.decode() if isinstance(outcome, bytes) else str(outcome)
 
     async def alive(self, sid: str) -> bool:
-        return bool(await self.redis.exists(self._keys(sid)[0]))
+        return bool(await _reach(self.redis.exists(self._keys(sid)[0])))
 
     async def revoke(self, sid: str) -> None:
-        await self.redis.delete(*self._keys(sid))
+        await _reach(self.redis.delete(*self._keys(sid)))
+
+
+async def _reach(work: Awaitable[T]) -> T:
+    try:
+        return await work
+    except (RedisError, OSError) as exc:
+        raise SessionsUnavailableError(str(exc)) from exc

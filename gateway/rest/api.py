@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from gateway.limits import KeyLimiter
     from gateway.server import Gateway
+    from store.leaderboard import Leaderboard
 
 from gateway.rest.envelope import Ok
 
@@ -116,6 +117,7 @@ class RestServices:
     gateway: Gateway
     limiter: KeyLimiter
     history: asyncpg.Pool | None = None
+    leaderboard: Leaderboard | None = None
 
 
 def services(request: Request) -> RestServices:
@@ -396,6 +398,78 @@ async def positions_at(request: Request, ts: At) -> Ok[list[dict[str, Any]]]:
         return Ok(await queries.positions_at(conn, who.account, ts))
 
 
+# --- the leaderboard (Redis) -------------------------------------------------------------------
+
+class Standing(msgspec.Struct):
+    rank: int
+    codename: str
+    pnl: int
+
+
+class JoinBody(msgspec.Struct, forbid_unknown_fields=True):
+    codename: Annotated[str, msgspec.Meta(min_length=3, max_length=24)]
+
+
+@get("/leaderboard", summary="The day's best P&L, by codename (accounts that opted in)",
+     tags=["leaderboard"])
+async def leaderboard(request: Request, limit: Limit = 20) -> Ok[list[Standing]]:
+    from gridworks.leaderboard import trading_day
+
+    board = _board(request)
+    rows = await _redis(board.top(trading_day(), limit))
+    return Ok([Standing(r.rank, r.codename, r.pnl) for r in rows])
+
+
+@get("/leaderboard/me", summary="The account's own standing today", tags=["leaderboard"])
+async def my_standing(request: Request) -> Ok[Standing | None]:
+    from gridworks.leaderboard import trading_day
+
+    who = await identify(request)
+    who.needs(Scope.READ)
+    found = await _redis(_board(request).standing(trading_day(), who.account))
+    return Ok(Standing(found.rank, found.codename, found.pnl) if found else None)
+
+
+@post("/leaderboard/join", summary="Opt in under a codename (or change it)",
+      tags=["leaderboard"], status_code=200)
+async def join_leaderboard(request: Request, data: JSONBody[JoinBody]) -> Ok[str]:
+    from store.leaderboard import CodenameError
+
+    who = await identify(request)
+    who.needs(Scope.READ)
+    try:
+        await _redis(_board(request).join(who.account, data.codename))
+    except CodenameError as exc:
+        raise ApiError(GatewayCode.INVALID_ARGS, str(exc)) from None
+    return Ok(data.codename.lower())
+
+
+@delete("/leaderboard/join", summary="Opt out", tags=["leaderboard"], status_code=200)
+async def leave_leaderboard(request: Request) -> Ok[bool]:
+    from gridworks.leaderboard import trading_day
+
+    who = await identify(request)
+    who.needs(Scope.READ)
+    await _redis(_board(request).leave(who.account, trading_day()))
+    return Ok(True)
+
+
+def _board(request: Request) -> Leaderboard:
+    board = services(request).leaderboard
+    if board is None:
+        raise ApiError(GatewayCode.LEADERBOARD_UNAVAILABLE)
+    return board
+
+
+async def _redis(work: Any) -> Any:
+    from redis.exceptions import RedisError
+
+    try:
+        return await work
+    except (RedisError, OSError) as exc:
+        raise ApiError(GatewayCode.LEADERBOARD_UNAVAILABLE, str(exc)) from None
+
+
 # --- plumbing -----------------------------------------------------------------------------------
 
 async def _durable(request: Request, command: object) -> Any:
@@ -439,4 +513,5 @@ async def _paged(query: Any) -> Any:
 
 ROUTES = [instruments, session_token, session_refresh, session_end, profile, margins, api_keys,
           positions, holdings, withdraw, orders, place, modify, cancel, one_order, order_history,
-          history_orders, trades, ledger, positions_at]
+          history_orders, trades, ledger, positions_at, leaderboard, my_standing,
+          join_leaderboard, leave_leaderboard]

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from gateway.limits import KeyLimiter
     from gateway.server import Gateway
+    from store.leaderboard import Leaderboard
 
 log = logging.getLogger(__name__)
 
@@ -85,12 +86,13 @@ class RestServer:
     """The REST API on its own port, served from the running event loop."""
 
     def __init__(self, gateway: Gateway, limiter: KeyLimiter, history: asyncpg.Pool | None,
-                 host: str, port: int) -> None:
-        self.app = build(RestServices(gateway, limiter, history))
+                 host: str, port: int, leaderboard: Leaderboard | None = None) -> None:
+        self.app = build(RestServices(gateway, limiter, history, leaderboard))
         self.config = uvicorn.Config(self.app, host=host, port=port, log_level="warning",
                                      access_log=False, lifespan="off")
         self.server = _Server(self.config)
         self._task: asyncio.Task[None] | None = None
+        self.background: list[asyncio.Task[None]] = []  # work that ends with the server
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self.server.serve(), name="gridworks-rest")
@@ -105,6 +107,9 @@ class RestServer:
         return int(sockets[0].getsockname()[1]) if sockets else self.config.port
 
     async def stop(self) -> None:
+        for task in self.background:
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
         self.server.should_exit = True
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)

@@ -54,6 +54,8 @@ _GATEWAY: dict[GatewayCode, tuple[HTTPStatus, str]] = {
     GatewayCode.TOKEN_INVALID: (HTTPStatus.UNAUTHORIZED, "TokenException"),
     GatewayCode.REFRESH_REUSED: (HTTPStatus.UNAUTHORIZED, "TokenException"),
     GatewayCode.BAD_PASSWORD: (HTTPStatus.UNAUTHORIZED, "TokenException"),
+    GatewayCode.LEADERBOARD_UNAVAILABLE: (HTTPStatus.SERVICE_UNAVAILABLE, "DataException"),
+    GatewayCode.SESSIONS_UNAVAILABLE: (HTTPStatus.SERVICE_UNAVAILABLE, "NetworkException"),
 }
 _CORE: dict[RejectCode, tuple[HTTPStatus, str]] = {
     RejectCode.INSUFFICIENT_FUNDS: (HTTPStatus.BAD_REQUEST, "MarginException"),

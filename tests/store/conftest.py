@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from tests.gateway.conftest import exchange, limits
 from tests.store.market import market
 
-__all__ = ["market", "pg", "pg_dsn"]
+__all__ = ["exchange", "limits", "market", "pg", "pg_dsn"]
 SERVER = os.environ.get("GRIDWORKS_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 
 

@@ -52,3 +52,27 @@ async def test_sessions_are_shared_between_processes(redis_prefix: str) -> None:
     finally:
         for r in redises:
             await r.aclose()
+
+
+async def test_with_redis_away_tokens_are_refused_clearly_then_work_again(
+        redis_prefix: str) -> None:
+    from tests.store.proxy import CuttableProxy
+
+    proxy = await CuttableProxy("127.0.0.1", 6379).start()
+    redis = Redis.from_url(f"redis://127.0.0.1:{proxy.port}/0", socket_timeout=0.3,
+                           socket_connect_timeout=0.3)
+    issuer = TokenIssuer(KEK, RedisSessions(redis, redis_prefix))
+    user = user_grant("asha", 1, "trader", "correct horse battery")
+    try:
+        tokens = await issuer.open(user)
+        proxy.cut()
+        with pytest.raises(ApiError) as away:
+            await issuer.verify(tokens.access_token)  # a revocation might be missed: refuse
+        assert away.value.code.name == "SESSIONS_UNAVAILABLE"
+        with pytest.raises(ApiError):
+            await issuer.open(user)
+        proxy.restore()
+        assert (await issuer.verify(tokens.access_token)).username == "asha"
+    finally:
+        await redis.aclose()
+        await proxy.stop()

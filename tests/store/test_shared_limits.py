@@ -12,10 +12,9 @@ from gateway.client import Client
 from gateway.limits import KeyLimiter, Limits
 from gateway.server import Gateway, GatewayConfig
 from store.ratelimit import RedisBuckets, SharedLimiter
-from tests.gateway.conftest import Exchange, exchange
+from tests.gateway.conftest import Exchange
 from tests.store.conftest import REDIS
 
-__all__ = ["exchange"]
 RATE = 5.0  # per key; bursts of 10
 LIMITS = Limits(messages_per_s=1_000, key_messages_per_s=RATE, heartbeat_s=0.5)
 

@@ -373,6 +373,8 @@ export const ERRORS: Readonly<Record<number, { code: ErrorCodeName; message: str
   4026: { code: "TOKEN_INVALID", message: "the token is not valid" },
   4027: { code: "REFRESH_REUSED", message: "this refresh token was already used: the session is revoked" },
   4028: { code: "BAD_PASSWORD", message: "wrong user name or password" },
+  4029: { code: "LEADERBOARD_UNAVAILABLE", message: "the leaderboard needs Redis, which this server does not have or cannot reach now" },
+  4030: { code: "SESSIONS_UNAVAILABLE", message: "password logins and tokens need the session store, which cannot be reached now; API keys still work" },
 };
 export type ErrorCodeName =
   | "ACCOUNT_INVALID"
@@ -409,6 +411,7 @@ export type ErrorCodeName =
   | "KILL_SWITCH_ACCOUNT"
   | "KILL_SWITCH_GLOBAL"
   | "KILL_SWITCH_INSTRUMENT"
+  | "LEADERBOARD_UNAVAILABLE"
   | "LIMITS_INVALID"
   | "MALFORMED_FRAME"
   | "MARKET_CLOSED"
@@ -436,6 +439,7 @@ export type ErrorCodeName =
   | "REPLAYED_NONCE"
   | "SCOPE_DENIED"
   | "SERVER_BUSY"
+  | "SESSIONS_UNAVAILABLE"
   | "SHUTTING_DOWN"
   | "SLOW_CONSUMER"
   | "STALE_SIGNATURE"
