@@ -30,7 +30,8 @@ BENCH_LIMITS = Limits(messages_per_s=1e9, key_messages_per_s=1e9, max_subscripti
                       outbound_hard=64 * 1024 * 1024, heartbeat_s=1.0)
 
 
-async def serve(data: Path, fsync: str, accounts: int, max_orders: int) -> None:
+async def serve(data: Path, fsync: str, accounts: int, max_orders: int,
+                rest: bool = False) -> None:
     node = Node(NodeConfig(data_dir=data, fsync=fsync, demo_accounts=False,  # type: ignore[arg-type]
                            square_off_at="", end_of_day_at="", max_orders=max_orders))
     await node.start()
@@ -44,13 +45,24 @@ async def serve(data: Path, fsync: str, accounts: int, max_orders: int) -> None:
         keys.append([account, credentials.key_id, credentials.secret])
     gateway = Gateway(node, node.kek, GatewayConfig(port=0, limits=BENCH_LIMITS))
     await gateway.start()
+    info: dict[str, object] = {"port": gateway.port, "keys": keys}
+    server = None
+    if rest:
+        from gateway.limits import LocalKeyLimiter
+        from gateway.rest.app import RestServer
+
+        server = RestServer(gateway, LocalKeyLimiter(1e9, 2e9), None, "127.0.0.1", 0)
+        await server.start()
+        info["rest_port"] = server.port
     settle_garbage_collector()
-    print(json.dumps({"port": gateway.port, "keys": keys}), flush=True)
+    print(json.dumps(info), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    if server is not None:
+        await server.stop()
     await gateway.stop(reconnect_after_ms=0)
     await node.stop(snapshot_now=False)
     print(json.dumps({"stopped": node.stats.commands}), flush=True)
@@ -62,10 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fsync", choices=["fsync", "os"], default="os")
     parser.add_argument("--accounts", type=int, default=4)
     parser.add_argument("--max-orders", type=int, default=262_144)
+    parser.add_argument("--rest", action="store_true", help="also serve the REST API")
     args = parser.parse_args(argv)
     import uvloop
 
-    uvloop.run(serve(args.data, args.fsync, args.accounts, args.max_orders))
+    uvloop.run(serve(args.data, args.fsync, args.accounts, args.max_orders, args.rest))
     return 0
 
 

@@ -127,10 +127,18 @@ def projector(results: dict) -> Figure:
     return fig
 
 
+def rest(results: dict) -> Figure:
+    cases = {f"{k}/s": v for k, v in results.items() if isinstance(v, dict) and "latency_ms" in v}
+    fig = make_subplots(rows=1, cols=1, subplot_titles=(
+        "REST order placement, due time to durable reply",))
+    _percentile_traces(fig, {k: v["latency_ms"] for k, v in cases.items()}, 1, 1, "ms")
+    return fig
+
+
 BUILDERS: dict[str, Callable[[dict], Figure]] = {
     "engine": engine, "batch": batch, "replay": replay, "journal": journal, "risk": risk,
     "mtm": mtm, "orders": orders, "fanout": fanout, "terminal": terminal,
-    "projector": projector,
+    "projector": projector, "rest": rest,
 }
 
 

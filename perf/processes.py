@@ -28,22 +28,24 @@ class Server:
     port: int
     keys: list[list]
     process: subprocess.Popen[str]
+    rest_port: int = 0
 
 
 @contextmanager
-def server(fsync: str, accounts: int) -> Iterator[Server]:
+def server(fsync: str, accounts: int, rest: bool = False) -> Iterator[Server]:
     CACHE.mkdir(parents=True, exist_ok=True)
     data = Path(tempfile.mkdtemp(prefix="gateway-", dir=CACHE))
     process = subprocess.Popen(
         [sys.executable, "-m", "perf.bench_server", "--data", str(data), "--fsync", fsync,
-         "--accounts", str(accounts)], stdout=subprocess.PIPE, text=True)
+         "--accounts", str(accounts), *(["--rest"] if rest else [])],
+        stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
         if not line:
             raise RuntimeError("the benchmark server did not start")
         info = json.loads(line)
-        yield Server(info["port"], info["keys"], process)
+        yield Server(info["port"], info["keys"], process, info.get("rest_port", 0))
     finally:
         stop(process)
         shutil.rmtree(data, ignore_errors=True)

@@ -32,6 +32,7 @@ SCENARIOS = {
     "fanout": "perf.scenarios.fanout",
     "terminal": "perf.scenarios.terminal",
     "projector": "perf.scenarios.projector",
+    "rest": "perf.scenarios.rest_orders",
 }
 
 
