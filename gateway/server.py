@@ -101,6 +101,8 @@ class Gateway:
         # every language hold exactly.
         self.epoch = time.time_ns() // 1_000_000
         self.connections: set[Connection] = set()
+        # Called with each batch's public messages (the Redis fan-out to relay gateways).
+        self.public_sinks: list[Callable[[list[Published]], None]] = []
         self._batch_held: set[Connection] = set()  # updates held until the batch is out
         self._by_key: Counter[str] = Counter()
         self._by_ip: Counter[str] = Counter()
@@ -180,9 +182,15 @@ class Gateway:
         # A channel exists once someone has subscribed to it in this run; until then no
         # client can hold a resume point in it, so its updates need not be kept.
         channels = self.feeds.channels
-        for name, payload in self.market.apply(rows, self.core.specs):
-            if (channel := channels.get(name)) is not None:
-                channel.publish(payload, ts)
+        if self.public_sinks:  # other processes serve every public channel: number them all
+            published = [self.feeds.public(name).publish(payload, ts)
+                         for name, payload in self.market.apply(rows, self.core.specs)]
+            for sink in self.public_sinks:
+                sink(published)
+        else:
+            for name, payload in self.market.apply(rows, self.core.specs):
+                if (channel := channels.get(name)) is not None:
+                    channel.publish(payload, ts)
         feeds = self.feeds
         for account, name, payload in self.accounts.apply(batch, rows, feeds.followed,
                                                           feeds.exists):

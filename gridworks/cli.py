@@ -9,7 +9,13 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from gridworks import commands_accounts, commands_core, commands_db, commands_serve
+from gridworks import (
+    commands_accounts,
+    commands_core,
+    commands_db,
+    commands_relay,
+    commands_serve,
+)
 from gridworks.config import ConfigError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -22,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for register in [commands_serve.register, *commands_core.REGISTRARS,
-                     commands_accounts.register, commands_db.register]:
+                     commands_accounts.register, commands_db.register, commands_relay.register]:
         register(sub)
     return parser
 

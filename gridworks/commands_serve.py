@@ -115,6 +115,7 @@ async def _run_node(config: NodeConfig) -> None:
         gateway.metrics.gauge("gridworks_projector_lag", lambda: projector.stats.lag,
                               "commands durable in the journal but not yet in PostgreSQL")
     await gateway.start()
+    fanout = _start_fanout(gateway, config)
     print(f"gridworks: WebSocket API on ws://{config.host}:{config.port}/ "
           f"(HTTP: /healthz, /metrics, /status); journal fsync policy: {config.fsync}")
     rest = await _start_rest(gateway, config)
@@ -129,7 +130,7 @@ async def _run_node(config: NodeConfig) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     print("gridworks: stopping")
-    for task in (simulator, projecting):
+    for task in (simulator, projecting, fanout):
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
@@ -197,6 +198,18 @@ async def _start_rest(gateway: Gateway, config: NodeConfig) -> RestServer | None
     print(f"gridworks: REST API on http://{config.host}:{rest.port}/ "
           f"(OpenAPI: /openapi.json, docs: /docs)")
     return rest
+
+
+def _start_fanout(gateway: Gateway, config: NodeConfig) -> asyncio.Task[None] | None:
+    """With ``--redis``: every public channel to Redis, for `gridworks relay` processes."""
+    if not config.redis:
+        return None
+    from bus.redis_fanout import FanoutPublisher
+
+    publisher = FanoutPublisher(_redis(config), gateway, config.redis_prefix)
+    publisher.attach()
+    print("gridworks: market data published to Redis for relays (gridworks relay)")
+    return asyncio.create_task(publisher.run(), name="gridworks-fanout")
 
 
 def _start_projector(node: Node, config: NodeConfig) -> tuple[Projector | None,

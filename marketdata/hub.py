@@ -240,6 +240,14 @@ class MarketData:
 
     # --- snapshots -----------------------------------------------------------------------------
 
+    def channel_names(self) -> list[str]:
+        """Every public channel of every listed instrument."""
+        out = []
+        for symbol in self.symbols:
+            out += [f"ticker.{symbol}", f"depth.{symbol}", f"trades.{symbol}"]
+            out += [f"candles.{symbol}.{interval}" for interval in INTERVALS]
+        return out
+
     def has_channel(self, channel: str) -> bool:
         """Whether ``channel`` names a channel of a listed instrument (`snapshot` would
         give its state)."""

@@ -22,6 +22,29 @@ from tests.store.conftest import REDIS
 pytestmark = pytest.mark.timeout(180)
 
 
+async def relayed_like_the_node(epoch: int, prefix: str) -> None:
+    """`gridworks relay` serves the node's market data in the node's epoch."""
+    from gateway.client import Client
+
+    port = free_port()
+    relay = subprocess.Popen([sys.executable, "-m", "gridworks.cli", "relay", "--redis", REDIS,
+                              "--port", str(port)], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True,
+                             env={**os.environ, "GRIDWORKS_REDIS_PREFIX": prefix})
+    try:
+        read_until(relay, "market-data relay on", timeout=60)
+        client = await Client.connect(f"ws://127.0.0.1:{port}/")
+        reply = await client.request("subscribe", channels=["depth.RELIANCE"])
+        assert reply["epoch"] == epoch
+        snapshot = await client.next_push("depth.RELIANCE")
+        assert snapshot.get("snapshot") is True
+        update = await client.next_push("depth.RELIANCE", timeout=10)  # the market moves
+        assert update["seq"] > snapshot["seq"]
+        await client.close()
+    finally:
+        processes.stop(relay, timeout=10)
+
+
 def gridworks(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "gridworks.cli", *args], capture_output=True,
                           text=True, timeout=120, check=False)
@@ -59,6 +82,7 @@ async def test_serve_projects_the_simulated_market(pg_dsn: str, tmp_path: Path,
             assert b"gridworks_projector_lag" in metrics
             accounts = {r["name"] for r in await conn.fetch("SELECT name FROM users.accounts")}
             assert {"operator", "demo", "sim-maker-1", "sim-taker-1"} <= accounts
+            await relayed_like_the_node(status["gateway"]["epoch"], redis_prefix)
         finally:
             await conn.close()
     finally:
