@@ -37,6 +37,17 @@ class Market:
             receipt = await self.node.submit(batch)
             self.trades += int((receipt.events[:, E_KIND] == EV_TRADED).sum())
 
+    async def project(self, dsn: str, commands: int) -> Projector:
+        """Trade ``commands`` with a projector following, until it has caught up."""
+        projector = self.projector(dsn)
+        task = await running(projector)
+        try:
+            await self.run(commands)
+            await caught_up(projector, self.node)
+        finally:
+            await stop(task)
+        return projector
+
     def projector(self, dsn: str, **options: object) -> Projector:
         assert self.node.core is not None
         projector = Projector(self.node.config.data_dir, core_config(self.node.config), dsn,

@@ -14,20 +14,14 @@ import pytest
 
 from portfolio.views import account_view
 from store import history
-from tests.store.market import Market, caught_up, running, stop
+from tests.store.market import Market
 
 pytestmark = pytest.mark.timeout(180)
 
 
 @pytest.fixture
 async def projected(market: Market, pg_dsn: str) -> AsyncIterator[asyncpg.Connection]:
-    projector = market.projector(pg_dsn)
-    task = await running(projector)
-    try:
-        await market.run(2_000)
-        await caught_up(projector, market.node)
-    finally:
-        await stop(task)
+    await market.project(pg_dsn, 2_000)
     conn = await asyncpg.connect(pg_dsn)
     try:
         yield conn

@@ -75,13 +75,7 @@ async def assert_history_matches(dsn: str, market: Market) -> None:
 
 
 async def test_the_history_follows_the_core(market: Market, pg_dsn: str) -> None:
-    projector = market.projector(pg_dsn)
-    task = await running(projector)
-    try:
-        await market.run(3_000)
-        await caught_up(projector, market.node)
-    finally:
-        await stop(task)
+    projector = await market.project(pg_dsn, 3_000)
     await assert_history_matches(pg_dsn, market)
     assert market.trades > 100
     assert projector.stats.failures == 0

@@ -16,18 +16,14 @@ from gateway.rest.app import RestServer
 from gateway.server import Gateway, GatewayConfig
 from gridworks.admin import Admin
 from store import history
-from tests.store.market import Market, caught_up, running, stop
+from tests.store.market import Market
 
 pytestmark = pytest.mark.timeout(180)
 
 
 async def test_history_over_rest(market: Market, pg_dsn: str) -> None:
     node = market.node
-    projector = market.projector(pg_dsn)
-    task = await running(projector)
-    await market.run(1_500)
-    await caught_up(projector, node)
-    await stop(task)
+    await market.project(pg_dsn, 1_500)
     conn = await asyncpg.connect(pg_dsn)
     assert node.core is not None
     registered = list(node.core.registry.accounts)  # keys need a registered account
