@@ -13,11 +13,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 
 from accounts.registry import Scope, scope_names
+from accounts.users import ROLE_SCOPES
 from engine.commands import InvalidCommandError
 from engine.types import Phase
 from gateway import ops
@@ -49,6 +50,11 @@ class Durable:
 
 class TokenLogin(ops.Args):
     token: str
+
+
+class PasswordLogin(ops.Args):
+    username: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 
 
 class Operations:
@@ -155,9 +161,20 @@ class Operations:
     # --- session -------------------------------------------------------------------------------
 
     async def login(self, conn: Connection, args: dict) -> dict:
-        """With an API key's signature, or a user's access token (``{"token": ...}``)."""
+        """With an API key's signature, a user's access token (``{"token": ...}``) or a
+        user's name and password (``{"username": ..., "password": ...}``)."""
         if conn.account >= 0:
             raise ApiError(GatewayCode.ALREADY_LOGGED_IN)
+        if "username" in args:
+            login = ops.parse(args, PasswordLogin)
+            user = await self.gw.password_user(login.username, login.password)
+            scopes = ROLE_SCOPES.get(user.role, 0)
+            if user.account < 0:
+                raise ApiError(GatewayCode.SCOPE_DENIED, "the user has no account to trade")
+            self.gw.attach(conn, user.account, USER_PREFIX + user.username, scopes)
+            name = self.gw.core.registry.accounts[user.account].name
+            return {"account": user.account, "name": name, "scopes": scope_names(scopes),
+                    "user": user.username, "role": user.role}
         if "token" in args:
             token = ops.parse(args, TokenLogin).token
             claims = await self.gw.tokens.verify(token)

@@ -25,8 +25,9 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from accounts import users
 from engine.codes import RejectCode
-from engine.commands import CommandBatch
+from engine.commands import CommandBatch, UserGrant
 from engine.core import Core
 from engine.layout import E_A, E_KIND, E_TS
 from engine.types import EventKind
@@ -63,6 +64,10 @@ class CommandSink(Protocol):
     def backlog(self) -> int: ...
     def enqueue(self, commands: list) -> asyncio.Future: ...
     def status(self) -> dict[str, object]: ...
+
+
+# Checked instead when a login names no user, so both answers take the same time.
+DECOY_USER = UserGrant("nobody", -1, "trader", users.HASHER.hash("not a password of anyone"))
 
 
 @dataclass(frozen=True)
@@ -290,6 +295,15 @@ class Gateway:
                            limit=self.config.limits.connections_per_key)
         conn.account, conn.key_id, conn.scopes = account, key_id, scopes
         self._by_key[key_id] += 1
+
+    async def password_user(self, username: str, password: str) -> UserGrant:
+        """The active user with this name and password (the check runs off the loop; an
+        unknown name costs the same work, and gets the same answer, as a wrong password)."""
+        record = self.core.registry.user(username)
+        grant = record.grant if record is not None else DECOY_USER
+        if not await users.check_password(grant, password) or record is None:
+            raise ApiError(GatewayCode.BAD_PASSWORD)
+        return record.grant
 
     async def allows(self, conn: Connection) -> bool:
         """The connection's and its key's message rates both have room for one more."""

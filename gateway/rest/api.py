@@ -21,7 +21,7 @@ import msgspec
 from litestar import Request, delete, get, post, put
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from accounts import keys, users
+from accounts import keys
 from accounts.registry import Scope, scope_names
 from engine.commands import InvalidCommandError, UserGrant, Withdraw
 from engine.types import Product
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 from gateway.rest.envelope import Ok
 
 OrderId = Annotated[int, PathParameter()]
-DUMMY_USER = UserGrant("nobody", -1, "trader", users.HASHER.hash("not a password of anyone"))
 HEADERS = ("x-gw-key", "x-gw-timestamp", "x-gw-nonce", "x-gw-signature")
 
 
@@ -182,15 +181,10 @@ class RefreshRequest(msgspec.Struct, forbid_unknown_fields=True):
       status_code=200)
 async def session_token(request: Request, data: JSONBody[PasswordLogin]) -> Ok[Tokens]:
     s = services(request)
-    registry = s.gateway.core.registry
-    user = registry.user(data.username)
-    # the same answer, after the same work, whether the user exists or not
-    grant = user.grant if user is not None else DUMMY_USER
-    if not await users.check_password(grant, data.password) or user is None:
-        raise ApiError(GatewayCode.BAD_PASSWORD)
-    if not await s.limiter.take(USER_PREFIX + user.grant.username):
+    user = await s.gateway.password_user(data.username, data.password)
+    if not await s.limiter.take(USER_PREFIX + user.username):
         raise ApiError(GatewayCode.RATE_LIMITED)
-    return Ok(await s.gateway.tokens.open(user.grant))
+    return Ok(await s.gateway.tokens.open(user))
 
 
 @post("/session/refresh", summary="A new token pair for a refresh token (rotating)",

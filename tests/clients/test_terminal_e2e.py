@@ -6,6 +6,7 @@ test-artifacts/terminal/."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.timeout(300)
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """The README's server, simulating, with the terminal it ships: its URL and the demo
-    trader's credentials file."""
+    trader's credentials file (with the data directory and port added)."""
     port = free_port()
     data = tmp_path / "data"
     proc = subprocess.Popen(
@@ -38,7 +39,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         printed = read_until(proc, "market simulator on", timeout=240)
         assert f"gridworks: web terminal on http://127.0.0.1:{port}/" in "\n".join(printed)
         credentials = json.loads((data / "credentials" / "demo.json").read_text())
-        yield f"http://127.0.0.1:{port}/", credentials
+        yield f"http://127.0.0.1:{port}/", {**credentials, "data": str(data), "port": str(port)}
     finally:
         processes.stop(proc, timeout=15)
 
@@ -157,3 +158,27 @@ def test_a_trader_logs_in_watches_the_market_and_trades(served: tuple[str, dict[
 
         assert drawn["up"] + drawn["down"] > 50
         assert not [p for p in problems if "favicon" not in p], problems
+
+
+def test_a_user_logs_in_with_a_password(served: tuple[str, dict[str, str]]) -> None:
+    url, served_info = served
+    made = subprocess.run(
+        [sys.executable, "-m", "gridworks.cli", "accounts", "--data", served_info["data"], "user",
+         "demo", "asha.e2e", "--role", "trader"], input="a long e2e password\n", text=True,
+        capture_output=True, timeout=60, env={**os.environ, "GRIDWORKS_PORT": served_info["port"]},
+        check=False)
+    assert made.returncode == 0, made.stderr  # through the running server's admin operations
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(url)
+        page.get_by_role("tab", name="Password").click()
+        page.fill("input[name=username]", "asha.e2e")
+        page.fill("input[name=password]", "not the password")
+        page.click("button[type=submit]")
+        eventually("the refusal", lambda: "password" in page.inner_text("[role=alert]").lower())
+        page.fill("input[name=password]", "a long e2e password")
+        page.click("button[type=submit]")
+        page.wait_for_selector("[data-testid=chart]")
+        eventually("the connection", lambda: "Live" in page.inner_text("[data-testid=connection]"))
+        assert "asha.e2e · demo" in page.inner_text(".user")
+        page.screenshot(path=ARTIFACTS / "4-password-login.png")

@@ -155,3 +155,18 @@ async def test_the_same_token_logs_in_on_the_websocket(
         assert refused.value.code == "TOKEN_INVALID"
     finally:
         await other.close()
+
+
+async def test_a_user_logs_in_on_the_websocket_with_its_password(
+        rest: tuple[httpx.AsyncClient, str], exchange: Exchange) -> None:
+    ws = await Client.connect(exchange.url)
+    try:
+        with pytest.raises(ClientError) as wrong:
+            await ws.request("login", username="asha", password="not it")
+        assert wrong.value.code == "BAD_PASSWORD"
+        who = await ws.request("login", username="Asha", password=PASSWORD)
+        assert who == {"account": exchange.alice.account, "name": "alice", "user": "asha",
+                       "role": "trader", "scopes": ["read", "trade", "withdraw"]}
+        assert (await ws.request("funds"))["account"] == exchange.alice.account
+    finally:
+        await ws.close()

@@ -25,7 +25,7 @@ import {
   type RequestId, type ResultOf, type ServerMessage, type SystemNotice, isPrivateChannel,
   isReply, isTradingOp,
 } from "./protocol";
-import { type Credentials, newClientOrderId, randomNonce, signLogin } from "./signing";
+import { type Credentials, isPasswordCredentials, newClientOrderId, randomNonce, signLogin } from "./signing";
 
 /** The part of the WebSocket interface the client uses (browser, Node, React Native). */
 export interface SocketLike {
@@ -129,7 +129,8 @@ interface ChannelEntry {
   errorHandlers: Set<(error: ApiError) => void>;
 }
 
-const FATAL_LOGIN_CODES = new Set(["BAD_SIGNATURE", "UNKNOWN_KEY", "INVALID_ARGS"]);
+const FATAL_LOGIN_CODES = new Set(["BAD_SIGNATURE", "UNKNOWN_KEY", "INVALID_ARGS", "BAD_PASSWORD",
+                                   "IP_NOT_ALLOWED"]);
 const CLOSE_REVOKED = 4010;
 const CLOSE_SILENT = 4000;
 const SUBSCRIBE_CHUNK = 200;
@@ -394,6 +395,10 @@ export class GridWorksClient {
   /** Log in; a clock too far from the server's is corrected once, a nonce reused by chance
    * is replaced once. */
   private async login(credentials: Credentials): Promise<LoginResult> {
+    if (isPasswordCredentials(credentials)) {
+      const args = { username: credentials.username, password: credentials.password };
+      return (await this.send("login", args)) as LoginResult;
+    }
     for (let attempt = 0; ; attempt++) {
       const args = signLogin(credentials, Math.round(this.options.now() + this.clockOffsetMs),
                              this.options.nonce());

@@ -34,12 +34,15 @@ export function isReply(message: ServerMessage): message is Reply {
   return "ok" in message;
 }
 
-export type Scope = "read" | "trade" | "admin";
+export type Scope = "read" | "trade" | "admin" | "withdraw";
 
 export interface LoginResult {
   account: number;
   name: string;
   scopes: Scope[];
+  /** With a password login: the user and its role. */
+  user?: string;
+  role?: string;
 }
 
 export interface TimeResult {

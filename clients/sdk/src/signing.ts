@@ -6,12 +6,25 @@
 import type { LoginArgs } from "./generated";
 import { hex, hmacSha256, utf8 } from "./sha256";
 
-export interface Credentials {
+/** An API key (signed logins). */
+export interface KeyCredentials {
   keyId: string;
   secret: string;
 }
 
-export function signLogin(credentials: Credentials, timestampMs: number, nonce: string): LoginArgs {
+/** A user's name and password (the server checks an argon2id hash). */
+export interface PasswordCredentials {
+  username: string;
+  password: string;
+}
+
+export type Credentials = KeyCredentials | PasswordCredentials;
+
+export function isPasswordCredentials(c: Credentials): c is PasswordCredentials {
+  return "username" in c;
+}
+
+export function signLogin(credentials: KeyCredentials, timestampMs: number, nonce: string): LoginArgs {
   const message = `${credentials.keyId}\n${timestampMs}\n${nonce}`;
   const signature = hex(hmacSha256(utf8(credentials.secret), utf8(message)));
   return { key_id: credentials.keyId, timestamp: timestampMs, nonce, signature };

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { GridWorksClient, type ChannelMessage, type ClientOptions } from "../src/client";
 import { ApiError, ClientClosedError, ConnectionLostError, OutcomeUnknownError } from "../src/errors";
 import type { Order } from "../src/generated";
-import { FakeServer, KEY } from "./fake-server";
+import { FakeServer, KEY, PASSWORD } from "./fake-server";
 
 let server: FakeServer;
 let nonces = 0;
@@ -87,6 +87,19 @@ describe("login and requests", () => {
     await vi.advanceTimersByTimeAsync(10_000);
     expect(server.sockets).toHaveLength(1);
     await expect(client.request("orders")).rejects.toBeInstanceOf(ApiError);
+  });
+
+  it("logs in with a user's name and password, and gives up on a wrong one", async () => {
+    const client = makeClient({ credentials: { username: "asha", password: PASSWORD } });
+    await connected(client);
+    expect(server.requests("login")[0]!.args).toEqual({ username: "asha", password: PASSWORD });
+    expect(client.session?.scopes).toContain("withdraw");
+    const wrong = makeClient({ credentials: { username: "asha", password: "nope" } });
+    const ready = wrong.connect();
+    ready.catch(() => {});
+    await vi.advanceTimersByTimeAsync(5);
+    await expect(ready).rejects.toMatchObject({ code: "BAD_PASSWORD" });
+    expect(wrong.state).toBe("closed");
   });
 
   it("corrects its clock once when the signature is stale", async () => {

@@ -57,6 +57,7 @@ export class FakeSocket implements SocketLike {
 }
 
 export const KEY = { keyId: "gwk_0123456789abcdef01234567", secret: "s3cret-s3cret-s3cret" };
+export const PASSWORD = "correct horse battery";
 
 export class FakeServer {
   readonly sockets: FakeSocket[] = [];
@@ -68,6 +69,11 @@ export class FakeServer {
 
   constructor() {
     this.handlers.set("login", (request) => {
+      if ("username" in request.args) {
+        return request.args.username === "asha" && request.args.password === PASSWORD
+          ? { result: { account: 2, name: "demo", scopes: ["read", "trade", "withdraw"] } }
+          : { error: { code: "BAD_PASSWORD", number: 4028 } };
+      }
       const { key_id, timestamp, nonce, signature } = request.args as Record<string, string>;
       const expected = createHmac("sha256", KEY.secret).update(`${key_id}\n${timestamp}\n${nonce}`).digest("hex");
       if (key_id !== KEY.keyId) return { error: { code: "UNKNOWN_KEY", number: 4010 } };

@@ -15,7 +15,7 @@ export function App() {
     setError(null);
     try {
       const opened = await openSession(serverUrl(window.location), credentials);
-      saveCredentials(window.sessionStorage, remember ? credentials : null);
+      saveCredentials(window.sessionStorage, remember && "keyId" in credentials ? credentials : null);
       setSession(opened);
     } catch (failure) {
       setError(failure instanceof Error ? failure.message : String(failure));

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { FakeServer, KEY } from "../../sdk/test/fake-server";
+import { FakeServer, KEY, PASSWORD } from "../../sdk/test/fake-server";
 import { CONNECT_TIMEOUT_MS, credentialsFromPaste, openSession, savedCredentials, saveCredentials,
          serverUrl } from "../src/lib/session";
 
@@ -17,6 +17,16 @@ describe("the session", () => {
     const attempts = server.sockets.length;
     await vi.advanceTimersByTimeAsync(60_000);
     expect(server.sockets.length).toBe(attempts); // and stops trying
+  });
+
+  it("logs in with a user name and password", async () => {
+    const server = new FakeServer();
+    server.handlers.set("instruments", () => ({ result: [] }));
+    const session = await openSession("ws://test/", { username: "asha", password: PASSWORD }, server.factory);
+    expect(session.login.scopes).toContain("trade");
+    session.client.close();
+    await expect(openSession("ws://test/", { username: "asha", password: "wrong" }, server.factory))
+      .rejects.toMatchObject({ code: "BAD_PASSWORD" });
   });
 
   it("reports a refused key with the server's reason", async () => {

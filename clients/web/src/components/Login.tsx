@@ -8,53 +8,78 @@ interface Props {
   busy: boolean;
 }
 
+type Mode = "key" | "password";
+
 export function Login({ onLogin, error, busy }: Props) {
-  const [keyId, setKeyId] = useState("");
-  const [secret, setSecret] = useState("");
+  const [mode, setMode] = useState<Mode>("key");
+  const [first, setFirst] = useState(""); // key id or user name
+  const [second, setSecret] = useState(""); // secret or password
   const [remember, setRemember] = useState(true);
 
-  const changeKey = (text: string) => {
-    const pasted = credentialsFromPaste(text);
-    if (pasted) {
-      setKeyId(pasted.keyId);
+  const changeFirst = (text: string) => {
+    const pasted = mode === "key" ? credentialsFromPaste(text) : null;
+    if (pasted && "keyId" in pasted) {
+      setFirst(pasted.keyId);
       setSecret(pasted.secret);
     } else {
-      setKeyId(text.trim());
+      setFirst(text.trim());
     }
   };
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    if (keyId && secret) onLogin({ keyId, secret }, remember);
+    if (!first || !second) return;
+    // A password is never kept in the browser; a key only when asked, for this tab.
+    if (mode === "key") onLogin({ keyId: first, secret: second }, remember);
+    else onLogin({ username: first, password: second }, false);
+  };
+
+  const switchTo = (next: Mode) => {
+    setMode(next);
+    setFirst("");
+    setSecret("");
   };
 
   return (
     <main className="login">
       <form className="login-card" onSubmit={submit} aria-label="Log in">
         <div className="brand big"><span className="logo" aria-hidden="true" />GridWorks</div>
-        <p className="muted">Log in with an API key.</p>
+        <div className="tabs login-modes" role="tablist">
+          <button type="button" role="tab" aria-selected={mode === "key"} className={mode === "key" ? "active" : ""}
+                  onClick={() => switchTo("key")}>API key</button>
+          <button type="button" role="tab" aria-selected={mode === "password"}
+                  className={mode === "password" ? "active" : ""} onClick={() => switchTo("password")}>Password</button>
+        </div>
         <label>
-          Key id
-          <input name="key_id" autoComplete="username" spellCheck={false} value={keyId}
-                 placeholder="gwk_…" onChange={(e) => changeKey(e.target.value)} autoFocus />
+          {mode === "key" ? "Key id" : "User name"}
+          <input name={mode === "key" ? "key_id" : "username"} autoComplete="username" spellCheck={false}
+                 value={first} placeholder={mode === "key" ? "gwk_…" : ""}
+                 onChange={(e) => changeFirst(e.target.value)} autoFocus />
         </label>
         <label>
-          Secret
-          <input name="secret" type="password" autoComplete="current-password" value={secret}
-                 onChange={(e) => setSecret(e.target.value)} />
+          {mode === "key" ? "Secret" : "Password"}
+          <input name={mode === "key" ? "secret" : "password"} type="password" autoComplete="current-password"
+                 value={second} onChange={(e) => setSecret(e.target.value)} />
         </label>
-        <label className="check">
-          <input type="checkbox" checked={remember} onChange={(e) => setRemember(e.target.checked)} />
-          Stay logged in on this tab
-        </label>
+        {mode === "key" && (
+          <label className="check">
+            <input type="checkbox" checked={remember} onChange={(e) => setRemember(e.target.checked)} />
+            Stay logged in on this tab
+          </label>
+        )}
         {error && <p className="error" role="alert">{error}</p>}
-        <button type="submit" className="primary" disabled={busy || !keyId || !secret}>
+        <button type="submit" className="primary" disabled={busy || !first || !second}>
           {busy ? "Connecting…" : "Log in"}
         </button>
         <p className="hint">
-          <code>gridworks serve</code> prints the demo trader's key id and secret when it first
-          starts; they are also in <code>data/credentials/demo.json</code> (paste the file's
-          contents into the key field).
+          {mode === "key" ? <>
+            <code>gridworks serve</code> prints the demo trader's key id and secret when it first
+            starts; they are also in <code>data/credentials/demo.json</code> (paste the file's
+            contents into the key field).
+          </> : <>
+            Users are made with <code>gridworks accounts user ACCOUNT NAME</code> (the password
+            on standard input).
+          </>}
         </p>
       </form>
     </main>

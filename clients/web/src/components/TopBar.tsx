@@ -30,7 +30,7 @@ export function TopBar({ session, onLogout }: { session: Session; onLogout: () =
         {state === "ready" && latencyMs !== null && <span className="latency" data-testid="latency">{latencyMs < 10 ? latencyMs.toFixed(1) : latencyMs.toFixed(0)} ms</span>}
       </div>
       <div className="user">
-        <span>{session.login.name}</span>
+        <span>{session.login.user ? `${session.login.user} · ${session.login.name}` : session.login.name}</span>
         <button type="button" className="ghost" onClick={onLogout}>Log out</button>
       </div>
     </header>

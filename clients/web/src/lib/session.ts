@@ -3,8 +3,8 @@
  * tickers. Created by the login screen; everything else reads it.
  */
 
-import { AccountFeed, type Credentials, GridWorksClient, type Instrument, type LoginResult,
-         type SocketFactory } from "@gridworks/sdk";
+import { AccountFeed, type Credentials, GridWorksClient, type Instrument, type KeyCredentials,
+         type LoginResult, type SocketFactory } from "@gridworks/sdk";
 import { TickerBoard } from "./tickers";
 
 export interface Session {
@@ -70,17 +70,18 @@ export function closeSession(session: Session): void {
 const STORAGE_KEY = "gridworks.credentials";
 
 /** Credentials kept for this browser tab only (sessionStorage), if the trader asked. */
-export function savedCredentials(storage: Storage | undefined): Credentials | null {
+export function savedCredentials(storage: Storage | undefined): KeyCredentials | null {
   try {
     const raw = storage?.getItem(STORAGE_KEY);
-    const parsed = raw ? (JSON.parse(raw) as Partial<Credentials>) : null;
+    const parsed = raw ? (JSON.parse(raw) as Partial<KeyCredentials>) : null;
     return parsed?.keyId && parsed.secret ? { keyId: parsed.keyId, secret: parsed.secret } : null;
   } catch {
     return null;
   }
 }
 
-export function saveCredentials(storage: Storage | undefined, credentials: Credentials | null): void {
+export function saveCredentials(storage: Storage | undefined,
+                                credentials: KeyCredentials | null): void {
   try {
     if (credentials) storage?.setItem(STORAGE_KEY, JSON.stringify(credentials));
     else storage?.removeItem(STORAGE_KEY);
@@ -90,7 +91,7 @@ export function saveCredentials(storage: Storage | undefined, credentials: Crede
 }
 
 /** A pasted credentials file (`{"key_id": ..., "secret": ...}`) as credentials. */
-export function credentialsFromPaste(text: string): Credentials | null {
+export function credentialsFromPaste(text: string): KeyCredentials | null {
   try {
     const value = JSON.parse(text) as { key_id?: unknown; secret?: unknown };
     if (typeof value.key_id === "string" && typeof value.secret === "string") {
