@@ -49,6 +49,7 @@ class Connection:
         self.account = -1
         self.key_id = ""
         self.scopes = 0
+        self.session = ""  # a user's session id, when it logged in with a token
         self.subscriptions: dict[str, Channel] = {}  # wire name -> channel
         self.bucket = TokenBucket(limits.messages_per_s, 2 * limits.messages_per_s)
         self.queue: deque[bytes] = deque()

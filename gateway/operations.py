@@ -181,6 +181,7 @@ class Operations:
             if claims.account < 0:
                 raise ApiError(GatewayCode.SCOPE_DENIED, "the user has no account to trade")
             self.gw.attach(conn, claims.account, USER_PREFIX + claims.username, claims.scopes)
+            conn.session = claims.sid
             account, scopes = claims.account, claims.scopes
         else:
             record = self.gw.auth.login(ops.parse(args, LoginArgs), conn.ip)

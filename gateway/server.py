@@ -50,6 +50,7 @@ HARD_MAX_FRAME = 1 << 20  # beyond this the library closes the connection (1009)
 CLOSE_REVOKED = int(GatewayCode.UNKNOWN_KEY)  # close codes carry the error's number
 _REJECTED = int(EventKind.REJECTED)
 _KEY_REVOKED = int(EventKind.API_KEY_REVOKED)
+_USER_SET = int(EventKind.USER_SET)  # a user deactivated: its connections go too
 CLOSE_LIMIT = int(GatewayCode.TOO_MANY_CONNECTIONS)
 CLOSE_RESTART = 1012  # service restart
 
@@ -177,7 +178,7 @@ class Gateway:
             kind = row[E_KIND]
             if kind == _REJECTED:
                 self.metrics.inc("gridworks_rejects_total", code=RejectCode(row[E_A]).name)
-            elif kind == _KEY_REVOKED:
+            elif kind in (_KEY_REVOKED, _USER_SET):
                 revoked = True
         if revoked:
             self._close_revoked()
@@ -209,12 +210,23 @@ class Gateway:
     def _close_revoked(self) -> None:
         registry = self.core.registry
         live = {k.grant.key_id for k in registry.keys.values() if k.active}
-        live |= {USER_PREFIX + name for name, u in registry.users.items() if u.grant.active}
+        users = {USER_PREFIX + name for name, u in registry.users.items() if u.grant.active}
         for conn in list(self.connections):
-            if conn.key_id and conn.key_id not in live:
-                self.auth.forget(conn.key_id)
-                conn.push("system", {"logout": "API_KEY_REVOKED"}, time.time_ns())
-                conn.close(CLOSE_REVOKED, "API_KEY_REVOKED")
+            if not conn.key_id or conn.key_id in live or conn.key_id in users:
+                continue
+            self.auth.forget(conn.key_id)
+            reason = "USER_DISABLED" if conn.key_id.startswith(USER_PREFIX) else "API_KEY_REVOKED"
+            conn.push("system", {"logout": reason}, time.time_ns())
+            conn.close(CLOSE_REVOKED, reason)
+
+    async def end_session(self, sid: str) -> None:
+        """A user's session ended (logout): its tokens stop working, and the connections
+        that logged in with them here are closed."""
+        await self.tokens.end(sid)
+        for conn in list(self.connections):
+            if conn.session == sid:
+                conn.push("system", {"logout": "SESSION_ENDED"}, time.time_ns())
+                conn.close(CLOSE_REVOKED, "SESSION_ENDED")
 
     def stats(self) -> dict[str, object]:
         """The gateway's part of ``/status``."""

@@ -205,7 +205,7 @@ async def session_end(request: Request) -> Ok[bool]:
     who = await identify(request)
     if not who.session:
         raise ApiError(GatewayCode.INVALID_ARGS, "only a user's session can be ended")
-    await services(request).gateway.tokens.end(who.session)
+    await services(request).gateway.end_session(who.session)
     return Ok(True)
 
 

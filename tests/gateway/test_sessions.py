@@ -3,6 +3,7 @@ reuse revokes the session, logout, roles as scopes; the same token logs in on th
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -170,3 +171,23 @@ async def test_a_user_logs_in_on_the_websocket_with_its_password(
         assert (await ws.request("funds"))["account"] == exchange.alice.account
     finally:
         await ws.close()
+
+
+async def test_logout_and_deactivation_close_websocket_logins(
+        rest: tuple[httpx.AsyncClient, str], exchange: Exchange) -> None:
+    http, base = rest
+    tokens = (await login(http, base)).json()["data"]
+    by_token = await Client.connect(exchange.url)
+    await by_token.request("login", token=tokens["access_token"])
+    by_password = await Client.connect(exchange.url)
+    await by_password.request("login", username="ravi.risk", password=PASSWORD)
+    await http.delete(base + "/session", headers=bearer(tokens["access_token"]))
+    notice = await by_token.next_push("system")
+    assert notice["data"] == {"logout": "SESSION_ENDED"}
+    await exchange.admin.set_user("ravi.risk", exchange.alice.account, "risk_officer", PASSWORD,
+                                  active=False)
+    notice = await by_password.next_push("system")
+    assert notice["data"] == {"logout": "USER_DISABLED"}
+    for client in (by_token, by_password):
+        await asyncio.wait_for(client.ws.wait_closed(), 5)
+        assert client.ws.close_code == 4010
