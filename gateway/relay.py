@@ -50,6 +50,7 @@ class RelayChannel:
     snapshot: tuple[int, str] | None = None
     waiting_for: int = -1  # after a gap: updates held until a snapshot this recent
     subscribers: set[RelayConnection] = field(default_factory=set)
+    refreshed: float = 0.0  # when the snapshot was last read from Redis (monotonic)
 
     def since(self, seq: int) -> list[tuple[int, str]] | None:
         if seq > self.seq:
@@ -270,16 +271,21 @@ class Relay:
             conn.send(frame)
 
     async def _repair(self) -> None:
-        """Snapshots for channels held after a gap, and for readers that fell behind."""
+        """Snapshots for channels held after a gap, and for readers that fell behind. Each
+        channel's snapshot is read from Redis at most once a second (it changes no faster)."""
+        now = time.monotonic()
         for channel in self.channels.values():
-            if channel.waiting_for >= 0 and channel.subscribers:
+            if not channel.subscribers or now - channel.refreshed < 1.0:
+                continue
+            channel.refreshed = now
+            if channel.waiting_for >= 0:
                 found = await self.reader.snapshot(self.epoch, channel.name)
                 if found is not None and found[0] >= channel.waiting_for:
                     channel.snapshot = (found[0], found[1].decode())
                     channel.waiting_for = -1
                     for conn in channel.subscribers:
                         conn.behind.add(channel.name)
-            elif channel.subscribers and channel.waiting_for < 0:
+            else:
                 fresh = await self.reader.snapshot(self.epoch, channel.name)
                 if fresh is not None and (channel.snapshot is None
                                           or fresh[0] > channel.snapshot[0]):
