@@ -1,0 +1,163 @@
+"""FIX 4.4 tag=value framing: finding whole messages in a byte stream, checking them, and
+building them. No I/O, no regular expressions.
+
+A message is ``8=FIX.4.4<SOH>9=<BodyLength><SOH>35=<MsgType><SOH>...10=<CheckSum><SOH>``.
+BodyLength counts the bytes after the SOH that ends field 9 up to and including the SOH
+before ``10=``; CheckSum is the sum of every byte before ``10=``, modulo 256, as three digits.
+
+`Framer.feed` takes bytes as they arrive and yields what it finds: a `Message`, or a
+`Garbled` for bytes that cannot be a message (a wrong BeginString, a BodyLength that is not a
+number or points past a trailer that is not there, a bad checksum). Garbled input is skipped
+up to the next ``8=FIX`` so one broken message never desynchronises the stream; the session
+layer ignores garbled messages (the FIX rule) and recovers the gap with a ResendRequest. A
+BodyLength is never trusted beyond ``max_body`` bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+SOH = b"\x01"
+BEGIN = b"8=FIX.4.4\x019="
+MAX_BODY = 64 * 1024
+
+
+@dataclass
+class Message:
+    """A framed, checksummed message: its fields in order (tag, value as text)."""
+
+    fields: list[tuple[int, str]]
+    raw: bytes = b""
+    _index: dict[int, str] | None = field(default=None, repr=False)
+
+    @property
+    def msg_type(self) -> str:
+        return self.fields[2][1] if len(self.fields) > 2 else ""
+
+    def get(self, tag: int, default: str | None = None) -> str | None:
+        if self._index is None:
+            self._index = {}
+            for t, v in self.fields:
+                self._index.setdefault(t, v)
+        return self._index.get(tag, default)
+
+    def __contains__(self, tag: int) -> bool:
+        return self.get(tag) is not None
+
+    def duplicates(self) -> list[int]:
+        """Tags that appear more than once (no repeating groups in this subset)."""
+        seen: set[int] = set()
+        twice = []
+        for t, _ in self.fields:
+            if t in seen:
+                twice.append(t)
+            seen.add(t)
+        return twice
+
+
+@dataclass(frozen=True)
+class Garbled:
+    reason: str
+    raw: bytes
+
+
+class Framer:
+    def __init__(self, max_body: int = MAX_BODY) -> None:
+        self.max_body = max_body
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> Iterator[Message | Garbled]:
+        self._buffer += data
+        while True:
+            found = self._next()
+            if found is None:
+                return
+            yield found
+
+    def _next(self) -> Message | Garbled | None:
+        buf = self._buffer
+        start = buf.find(b"8=")
+        if start < 0:
+            if len(buf) > 1:
+                del buf[:-1]  # keep a possible "8" that "=" may follow
+            return None
+        if start:
+            junk = bytes(buf[:start])
+            del buf[:start]
+            return Garbled("bytes before BeginString", junk)
+        if len(buf) < len(BEGIN):
+            return None if BEGIN.startswith(bytes(buf)) else self._skip("wrong BeginString")
+        if not buf.startswith(BEGIN):
+            return self._skip("wrong BeginString")
+        end_of_length = buf.find(SOH, len(BEGIN))
+        if end_of_length < 0:
+            return None if len(buf) - len(BEGIN) <= 7 else self._skip("BodyLength too long")
+        digits = bytes(buf[len(BEGIN):end_of_length])
+        if not digits.isdigit():
+            return self._skip("BodyLength is not a number")
+        length = int(digits)
+        if length > self.max_body:
+            return self._skip("BodyLength above the limit")
+        body_start = end_of_length + 1
+        trailer = body_start + length
+        total = trailer + 7  # "10=NNN" + SOH
+        if len(buf) < total:
+            # A BodyLength too long would swallow the next message while waiting for bytes
+            # that never come: another message starting inside the claimed body means this
+            # one is broken.
+            if buf.find(b"\x018=FIX.4.4\x01", body_start) >= 0:
+                return self._skip("wrong BodyLength")
+            return None
+        if buf[trailer:trailer + 3] != b"10=" or buf[total - 1:total] != SOH:
+            return self._skip("wrong BodyLength")
+        given = bytes(buf[trailer + 3:total - 1])
+        raw = bytes(buf[:total])
+        if not given.isdigit() or int(given) != sum(raw[:trailer]) % 256:
+            del buf[:total]
+            return Garbled("bad CheckSum", raw)
+        del buf[:total]
+        fields = _fields(raw[:trailer])
+        if fields is None:
+            return Garbled("a field is not tag=value", raw)
+        return Message(fields, raw)
+
+    def _skip(self, reason: str) -> Garbled:
+        """Drop the broken start and everything up to the next possible message."""
+        buf = self._buffer
+        nxt = buf.find(b"8=FIX", 1)
+        cut = nxt if nxt > 0 else len(buf)
+        junk = bytes(buf[:cut])
+        del buf[:cut]
+        return Garbled(reason, junk)
+
+
+def _fields(data: bytes) -> list[tuple[int, str]] | None:
+    out: list[tuple[int, str]] = []
+    for part in data.split(SOH)[:-1]:
+        tag, eq, value = part.partition(b"=")
+        if not eq or not tag.isdigit() or tag.startswith(b"0"):
+            return None
+        try:
+            out.append((int(tag), value.decode("ascii")))
+        except UnicodeDecodeError:
+            out.append((int(tag), value.decode("latin-1")))
+    return out
+
+
+def encode(msg_type: str, header: list[tuple[int, object]],
+           body: list[tuple[int, object]]) -> bytes:
+    """A whole message: BeginString, BodyLength, MsgType, then the header and body fields in
+    the order given, then the CheckSum."""
+    parts = [f"35={msg_type}".encode()]
+    parts += [f"{t}={_text(v)}".encode() for t, v in (*header, *body)]
+    inner = SOH.join(parts) + SOH
+    head = b"8=FIX.4.4" + SOH + b"9=" + str(len(inner)).encode() + SOH
+    checksum = sum(head + inner) % 256
+    return head + inner + b"10=" + f"{checksum:03d}".encode() + SOH
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "Y" if value else "N"
+    return str(value)
