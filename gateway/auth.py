@@ -61,7 +61,7 @@ class Authenticator:
                            "sign again", detail_ms=now - timestamp)
         if not 8 <= len(nonce) <= 64:
             raise ApiError(GatewayCode.INVALID_ARGS, "the nonce must have 8 to 64 characters")
-        if not keys.signature_matches(self._secret(record), payload, signature):
+        if not keys.signature_matches(self.secret(record), payload, signature):
             raise ApiError(GatewayCode.BAD_SIGNATURE)
         if not keys.ip_allowed(record.grant.ips, address):
             raise ApiError(GatewayCode.IP_NOT_ALLOWED, address=address)
@@ -76,7 +76,8 @@ class Authenticator:
         """Drop a revoked key's secret from memory."""
         self._secrets.pop(key_id, None)
 
-    def _secret(self, record: KeyRecord) -> str:
+    def secret(self, record: KeyRecord) -> str:
+        """A key's secret (unsealed once, then kept in memory)."""
         secret = self._secrets.get(record.grant.key_id)
         if secret is None:
             secret = self._secrets[record.grant.key_id] = keys.unseal(record.grant, self.kek)

@@ -38,7 +38,9 @@ def answer(gw: Gateway, ws: ServerConnection, request: Request) -> Response | No
     if path in ("/healthz", "/health"):
         return json_response(ws, HTTPStatus.OK, {"status": "ok", "seq": gw.core.last_seq})
     if path == "/status":
-        return json_response(ws, HTTPStatus.OK, {**gw.node_status(), "gateway": gw.stats()})
+        extra = {name: part() for name, part in gw.extra_status.items()}
+        return json_response(ws, HTTPStatus.OK, {**gw.node_status(), "gateway": gw.stats(),
+                                                 **extra})
     if path == "/metrics":
         response = ws.respond(HTTPStatus.OK, gw.metrics.text())
         response.headers["Content-Type"] = "text/plain; version=0.0.4"

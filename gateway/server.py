@@ -117,6 +117,7 @@ class Gateway:
         self._server: Server | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self.node_status = status or node.status
+        self.extra_status: dict[str, Callable[[], object]] = {}  # more parts of /status
         self.metrics.gauge("gridworks_ws_connections", lambda: len(self.connections),
                            "open WebSocket connections")
         self.metrics.gauge("gridworks_core_seq", lambda: self.core.last_seq,

@@ -10,7 +10,10 @@ import os
 import signal
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from gridworks.commands_core import node_config, node_options
 from gridworks.config import ENV_PREFIX, NodeConfig, gateway_limits, web_root, with_overrides
@@ -18,6 +21,7 @@ from gridworks.config import ENV_PREFIX, NodeConfig, gateway_limits, web_root, w
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from gateway.fix.acceptor import FixAcceptor
     from gateway.limits import KeyLimiter
     from gateway.rest.app import RestServer
     from gateway.server import Gateway
@@ -48,6 +52,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="Redis URL: per-key limits shared with the other gateway processes")
     p.add_argument("--pg", default=None,
                    help="PostgreSQL DSN: project the history there (run `gridworks db migrate`)")
+    p.add_argument("--fix-config", default=None,
+                   help="a TOML file of FIX sessions: run the FIX acceptor (docs/fix.md)")
+    p.add_argument("--fix-port", type=int, default=None,
+                   help="the FIX acceptor's port (default: the one in the FIX config file)")
     p.set_defaults(handler=_serve)
 
 
@@ -56,7 +64,8 @@ def _serve(args: argparse.Namespace) -> int:
                      snapshot_every=args.snapshot_every,
                      open_market=False if args.closed else None, simulate=args.simulate,
                      sim_speed=args.sim_speed, sim_seed=args.sim_seed, pg=args.pg,
-                         redis=args.redis, rest_port=args.rest_port)
+                         redis=args.redis, rest_port=args.rest_port,
+                         fix_config=args.fix_config, fix_port=args.fix_port)
     if config.simulate:
         config = round_the_clock(config, os.environ)
     try:
@@ -119,6 +128,7 @@ async def _run_node(config: NodeConfig) -> None:
     print(f"gridworks: WebSocket API on ws://{config.host}:{config.port}/ "
           f"(HTTP: /healthz, /metrics, /status); journal fsync policy: {config.fsync}")
     rest = await _start_rest(gateway, config)
+    fix = await _start_fix(gateway, config)
     if gateway.static is not None:
         print(f"gridworks: web terminal on http://{config.host}:{config.port}/ "
               "(log in with an API key, e.g. the demo trader's)")
@@ -136,9 +146,29 @@ async def _run_node(config: NodeConfig) -> None:
             await asyncio.gather(task, return_exceptions=True)
     if rest is not None:
         await rest.stop()
+    if fix is not None:
+        await fix.stop()
     await gateway.stop()
     await node.stop()
     print(f"gridworks: stopped at seq {node.core.last_seq}")
+
+
+async def _start_fix(gateway: Gateway, config: NodeConfig) -> FixAcceptor | None:
+    """With ``--fix-config``: the FIX acceptor on its own port."""
+    if not config.fix_config:
+        return None
+    from gateway.fix import config as fix_config
+    from gateway.fix.acceptor import FixAcceptor
+
+    settings = fix_config.load(Path(config.fix_config))
+    if config.fix_port >= 0:
+        settings = msgspec.structs.replace(settings, port=config.fix_port)
+    acceptor = FixAcceptor(gateway, settings, config.data_dir, config.host)
+    await acceptor.start()
+    gateway.extra_status["fix"] = acceptor.stats
+    print(f"gridworks: FIX 4.4 acceptor on {acceptor.host}:{acceptor.port} "
+          f"as {settings.comp_id} ({len(settings.sessions)} sessions)")
+    return acceptor
 
 
 def _redis(config: NodeConfig) -> Redis:

@@ -51,6 +51,8 @@ class NodeConfig(msgspec.Struct, frozen=True, kw_only=True):
     pg: str = ""  # PostgreSQL DSN for history (the projector); "" = none
     redis: str = ""  # Redis URL shared by gateway processes; "" = none
     redis_prefix: str = "gridworks"  # the keys this deployment uses in Redis
+    fix_config: str = ""  # a TOML file of FIX sessions: the acceptor runs when given
+    fix_port: int = -1  # the FIX acceptor's port (-1: the one in the FIX config file)
 
 
 TIMES_OF_DAY = {"square_off_at", "end_of_day_at"}

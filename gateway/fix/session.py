@@ -58,6 +58,7 @@ class SessionState(msgspec.Struct):
     next_in: int = 1
     next_out: int = 1
     sent: dict[int, tuple[str, list[tuple[int, str]], str]] = {}
+    day: str = ""  # the session day these numbers belong to (see the schedule)
 
 
 @dataclass
@@ -104,6 +105,19 @@ class Session:
         self.test_request: tuple[str, int] | None = None  # (TestReqID, sent at)
         self._held: dict[int, Message] = {}  # too-high messages waiting for the gap
         self._resend_asked_from = 0  # the gap start a ResendRequest is out for
+
+    def connect(self) -> None:
+        """A new connection for this session: nothing of the last one's carries over but
+        the state."""
+        self.logged_on = False
+        self.test_request = None
+        self._held.clear()
+        self._resend_asked_from = 0
+
+    def logout(self, text: str, now: int) -> bytes:
+        """Our own Logout (ending the session day, or the server stopping)."""
+        self.logged_on = False
+        return self.message("5", [(58, text)], now)
 
     # --- building ------------------------------------------------------------------------------
 
