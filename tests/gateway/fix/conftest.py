@@ -5,6 +5,7 @@ messages by hand, so that tests can break them on purpose."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -58,7 +59,8 @@ class FixMarket:
                                     for a in (self.alice, self.bob)])
             self.hashes = {"desk": HASHER.hash(DESK_PASSWORD),
                            "copy": HASHER.hash(COPY_PASSWORD)}
-        assert self.alice is not None and self.bob is not None
+        assert self.alice is not None
+        assert self.bob is not None
         self.gateway = Gateway(self.node, self.node.kek,
                                GatewayConfig(port=0, limits=Limits(heartbeat_s=0.5)),
                                admin=admin)
@@ -77,14 +79,17 @@ class FixMarket:
         self.port = self.acceptor.port  # the same port after a restart
 
     async def stop(self) -> None:
-        assert self.acceptor and self.gateway and self.node
+        assert self.acceptor
+        assert self.gateway
+        assert self.node
         await self.acceptor.stop()
         await self.gateway.stop(reconnect_after_ms=10)
         await self.node.stop()
 
     def credentials(self, comp_id: str) -> list[tuple[int, Any]]:
         """The Logon fields that authenticate a session."""
-        assert self.alice and self.bob
+        assert self.alice
+        assert self.bob
         if comp_id in ("ALICE", "BOB"):
             key = self.alice if comp_id == "ALICE" else self.bob
             return [(553, key.key_id), (554, key.secret)]
@@ -186,10 +191,8 @@ class FixClient:
 
     async def close(self) -> None:
         self.writer.close()
-        try:
+        with contextlib.suppress(ConnectionError):
             await self.writer.wait_closed()
-        except ConnectionError:
-            pass
 
 
 def order(cl_ord_id: str, side: int = 1, qty: int = 10, price: str = "1410.00",

@@ -3,6 +3,7 @@ orders, replace, cancel, status, mass cancel, refusals, and the drop copy."""
 
 from __future__ import annotations
 
+from gateway.client import Client
 from gateway.fix.codec import Message
 from tests.gateway.fix.conftest import FixMarket, order
 
@@ -91,7 +92,8 @@ async def test_a_buy_that_crosses_many_orders_reports_each_fill(market: FixMarke
     assert [(r[32], r[31], r[14], r[151]) for r in reports[1:]] == [
         ("5", "1410.00", "5", "7"), ("5", "1410.50", "10", "2"), ("2", "1411.00", "12", "0")]
     # (5 x 1410 + 5 x 1410.5 + 2 x 1411) / 12
-    assert reports[-1][6] == "1410.375" and reports[-1][39] == "2"
+    assert reports[-1][6] == "1410.375"
+    assert reports[-1][39] == "2"
     await alice.close()
     await bob.close()
 
@@ -107,7 +109,8 @@ async def test_ioc_remainder_expires_and_market_orders_work(market: FixMarket) -
     assert [r[150] for r in market_order] == ["0", "C"]
     # the unfilled rest of an IOC expires, as on the WebSocket API (and Binance's FIX)
     assert [(r[150], r[39]) for r in kinds] == [("0", "0"), ("F", "1"), ("C", "C")]
-    assert kinds[-1][14] == "3" and kinds[-1][151] == "0"
+    assert kinds[-1][14] == "3"
+    assert kinds[-1][151] == "0"
     await alice.close()
     await bob.close()
 
@@ -141,8 +144,21 @@ async def test_the_drop_copy_sees_every_report_of_its_accounts_and_may_not_trade
     await bob.expect("8")
     seen = [report(await copy.expect("8")) for _ in range(2)]
     assert [(r[11], r[150]) for r in seen] == [("c1", "0"), ("c1", "F")]  # not bob's
-    # orders from the WebSocket API are copied too
+    assert report(await alice.expect("8"))[150] == "F"
+    # orders from the WebSocket API are copied too, and a FIX session can cancel them
     assert market.gateway is not None
+    assert market.alice is not None
+    ws = await Client.connect(f"ws://127.0.0.1:{market.gateway.port}/")
+    await ws.login(market.alice.key_id, market.alice.secret)
+    placed = await ws.request("place", symbol="RELIANCE", side="buy", qty=3, price=140000,
+                              client_order_id="ws1")
+    copied = report(await copy.expect("8"))
+    assert (copied[11], copied[150], copied[37]) == ("ws1", "0", str(placed["order_id"]))
+    await alice.send("F", [(41, "ws1"), (11, "c4"), (55, "RELIANCE"), (54, 1), (60, "x")])
+    cancelled = report(await alice.expect("8"))
+    assert (cancelled[150], cancelled[11], cancelled[41]) == ("4", "c4", "ws1")
+    assert report(await copy.expect("8"))[150] == "4"
+    await ws.close()
     await copy.send("D", order("c3"))
     refused = await copy.expect("j")
     assert (refused.get(380), refused.get(372)) == ("6", "D")
