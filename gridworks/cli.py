@@ -13,6 +13,7 @@ from gridworks import (
     commands_accounts,
     commands_core,
     commands_db,
+    commands_fix,
     commands_relay,
     commands_serve,
 )
@@ -28,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for register in [commands_serve.register, *commands_core.REGISTRARS,
-                     commands_accounts.register, commands_db.register, commands_relay.register]:
+                     commands_accounts.register, commands_db.register, commands_fix.register,
+                     commands_relay.register]:
         register(sub)
     return parser
 
