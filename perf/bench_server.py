@@ -31,7 +31,7 @@ BENCH_LIMITS = Limits(messages_per_s=1e9, key_messages_per_s=1e9, max_subscripti
 
 
 async def serve(data: Path, fsync: str, accounts: int, max_orders: int,
-                rest: bool = False) -> None:
+                rest: bool = False, fix: bool = False) -> None:
     node = Node(NodeConfig(data_dir=data, fsync=fsync, demo_accounts=False,  # type: ignore[arg-type]
                            square_off_at="", end_of_day_at="", max_orders=max_orders))
     await node.start()
@@ -54,6 +54,17 @@ async def serve(data: Path, fsync: str, accounts: int, max_orders: int,
         server = RestServer(gateway, LocalKeyLimiter(1e9, 2e9), None, "127.0.0.1", 0)
         await server.start()
         info["rest_port"] = server.port
+    acceptor = None
+    if fix:
+        from gateway.fix.acceptor import FixAcceptor
+        from gateway.fix.config import FixConfig, SessionConfig
+
+        sessions = [SessionConfig(f"BENCH{n}", key_id=key_id)
+                    for n, (_, key_id, _) in enumerate(keys)]
+        acceptor = FixAcceptor(gateway, FixConfig(port=0, sessions=sessions), data,
+                               "127.0.0.1")
+        await acceptor.start()
+        info["fix_port"] = acceptor.port
     settle_garbage_collector()
     print(json.dumps(info), flush=True)
     stop = asyncio.Event()
@@ -63,6 +74,8 @@ async def serve(data: Path, fsync: str, accounts: int, max_orders: int,
     await stop.wait()
     if server is not None:
         await server.stop()
+    if acceptor is not None:
+        await acceptor.stop()
     await gateway.stop(reconnect_after_ms=0)
     await node.stop(snapshot_now=False)
     print(json.dumps({"stopped": node.stats.commands}), flush=True)
@@ -75,10 +88,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--accounts", type=int, default=4)
     parser.add_argument("--max-orders", type=int, default=262_144)
     parser.add_argument("--rest", action="store_true", help="also serve the REST API")
+    parser.add_argument("--fix", action="store_true",
+                        help="also run the FIX acceptor (a session BENCH<n> per account)")
     args = parser.parse_args(argv)
     import uvloop
 
-    uvloop.run(serve(args.data, args.fsync, args.accounts, args.max_orders, args.rest))
+    uvloop.run(serve(args.data, args.fsync, args.accounts, args.max_orders, args.rest,
+                      args.fix))
     return 0
 
 

@@ -29,15 +29,18 @@ class Server:
     keys: list[list]
     process: subprocess.Popen[str]
     rest_port: int = 0
+    fix_port: int = 0
 
 
 @contextmanager
-def server(fsync: str, accounts: int, rest: bool = False) -> Iterator[Server]:
+def server(fsync: str, accounts: int, rest: bool = False,
+           fix: bool = False) -> Iterator[Server]:
     CACHE.mkdir(parents=True, exist_ok=True)
     data = Path(tempfile.mkdtemp(prefix="gateway-", dir=CACHE))
     process = subprocess.Popen(
         [sys.executable, "-m", "perf.bench_server", "--data", str(data), "--fsync", fsync,
-         "--accounts", str(accounts), *(["--rest"] if rest else [])],
+         "--accounts", str(accounts), *(["--rest"] if rest else []),
+         *(["--fix"] if fix else [])],
         stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
@@ -45,7 +48,8 @@ def server(fsync: str, accounts: int, rest: bool = False) -> Iterator[Server]:
         if not line:
             raise RuntimeError("the benchmark server did not start")
         info = json.loads(line)
-        yield Server(info["port"], info["keys"], process, info.get("rest_port", 0))
+        yield Server(info["port"], info["keys"], process, info.get("rest_port", 0),
+                     info.get("fix_port", 0))
     finally:
         stop(process)
         shutil.rmtree(data, ignore_errors=True)

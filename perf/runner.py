@@ -33,6 +33,7 @@ SCENARIOS = {
     "terminal": "perf.scenarios.terminal",
     "projector": "perf.scenarios.projector",
     "rest": "perf.scenarios.rest_orders",
+    "fix": "perf.scenarios.fix_orders",
 }
 
 

@@ -75,12 +75,13 @@ class Endpoint:
             self.outbox += data
 
     def flush(self) -> None:
-        """Write what this step produced in one go, and save the state it left."""
+        """Save the state this step left, then write what it produced in one go (saved
+        first: a client never sees a number the server could forget)."""
+        self.log.save(self.session.state)
         writer, data = self.writer, self.outbox
         if data and writer is not None and not writer.is_closing():
             writer.write(b"".join(data) if len(data) > 1 else data[0])
         self.outbox = []
-        self.log.save(self.session.state)
 
     def disconnect(self) -> None:
         self.flush()
@@ -208,7 +209,7 @@ class FixAcceptor:
             for msg_type, body, _ in endpoint.session.state.sent.values():
                 if msg_type != "8":
                     continue
-                fields = dict(body)
+                fields = fields_of(body)
                 oid = fields.get(37, "")
                 if not oid.isdigit():
                     continue
@@ -451,6 +452,16 @@ def _password_matches(password_hash: str, password: str) -> bool:
         return HASHER.verify(password_hash, password)
     except Exception:  # a wrong password, or a hash this library cannot read
         return False
+
+
+def fields_of(body: str) -> dict[int, str]:
+    """Stored body fields (``tag=value<SOH>...``) by tag."""
+    out: dict[int, str] = {}
+    for part in body.split("\x01"):
+        tag, _, value = part.partition("=")
+        if tag.isdigit():
+            out.setdefault(int(tag), value)
+    return out
 
 
 def _paise(text: str) -> int:

@@ -133,15 +133,15 @@ class Framer:
 
 
 def _fields(data: bytes) -> list[tuple[int, str]] | None:
+    """The fields of a checksummed message; None if one is not ``tag=value`` with a tag of
+    digits that does not start with 0. Values are text as sent (bytes above 127 as Latin-1)."""
     out: list[tuple[int, str]] = []
-    for part in data.split(SOH)[:-1]:
-        tag, eq, value = part.partition(b"=")
-        if not eq or not tag.isdigit() or tag.startswith(b"0"):
+    append = out.append
+    for part in data.decode("latin-1").split("\x01")[:-1]:
+        tag, eq, value = part.partition("=")
+        if not eq or not tag.isdecimal() or tag[0] == "0" or not tag.isascii():
             return None
-        try:
-            out.append((int(tag), value.decode("ascii")))
-        except UnicodeDecodeError:
-            out.append((int(tag), value.decode("latin-1")))
+        append((int(tag), value))
     return out
 
 
@@ -149,15 +149,23 @@ def encode(msg_type: str, header: list[tuple[int, object]],
            body: list[tuple[int, object]]) -> bytes:
     """A whole message: BeginString, BodyLength, MsgType, then the header and body fields in
     the order given, then the CheckSum."""
-    parts = [f"35={msg_type}".encode()]
-    parts += [f"{t}={_text(v)}".encode() for t, v in (*header, *body)]
-    inner = SOH.join(parts) + SOH
-    head = b"8=FIX.4.4" + SOH + b"9=" + str(len(inner)).encode() + SOH
-    checksum = sum(head + inner) % 256
-    return head + inner + b"10=" + f"{checksum:03d}".encode() + SOH
+    return frame(msg_type, field_bytes(header), field_bytes(body))
 
 
-def _text(value: object) -> str:
-    if isinstance(value, bool):
+def field_bytes(fields: list[tuple[int, object]]) -> bytes:
+    """Fields as ``tag=value<SOH>...`` (booleans as Y/N)."""
+    return "".join([f"{t}={_text(v)}\x01" for t, v in fields]).encode("latin-1")
+
+
+def frame(msg_type: str, header: bytes, body: bytes) -> bytes:
+    """BeginString, BodyLength and MsgType around encoded header and body fields, and the
+    CheckSum after them."""
+    inner = b"35=" + msg_type.encode() + SOH + header + body
+    head = b"8=FIX.4.4\x019=%d\x01" % len(inner)
+    return head + inner + b"10=%03d\x01" % ((sum(head) + sum(inner)) % 256)
+
+
+def _text(value: object) -> object:
+    if value is True or value is False:
         return "Y" if value else "N"
-    return str(value)
+    return value

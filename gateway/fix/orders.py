@@ -147,11 +147,18 @@ def replace(account: int, order_id: int, fields: OrderFields) -> Amend:
                  trigger=fields.trigger, disclosed=fields.disclosed)
 
 
+_rupees: dict[int, str] = {}
+
+
 def rupees(value: int) -> str:
     """Paise as the decimal rupees FIX prices are written in."""
-    sign = "-" if value < 0 else ""
-    whole, fraction = divmod(abs(value), 100)
-    return f"{sign}{whole}.{fraction:02d}"
+    text = _rupees.get(value)
+    if text is None:
+        if len(_rupees) > 4096:  # prices repeat: a small memo of recent ones is enough
+            _rupees.clear()
+        sign = "-" if value < 0 else ""
+        text = _rupees[value] = f"{sign}{abs(value) // 100}.{abs(value) % 100:02d}"
+    return text
 
 
 def average_rupees(cost: int, qty: int) -> str:

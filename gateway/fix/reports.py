@@ -81,6 +81,10 @@ _ORD_REJ = {
 }
 _CXL_REJ = {RejectCode.ORDER_NOT_FOUND: 1, RejectCode.ORDER_NOT_AMENDABLE: 0}
 TOO_LATE, UNKNOWN_ORDER, DUPLICATE_CL_ORD_ID, OTHER = 0, 1, 6, 99
+# FIX codes by the core's plain ints (enum lookups cost more than building a report)
+_SIDES = {int(Side.BUY): "1", int(Side.SELL): "2"}
+_ORD_TYPES = {int(k): v for k, v in orders.FIX_ORD_TYPES.items()}
+_TIFS = {int(k): v for k, v in orders.FIX_TIFS.items()}
 
 
 def reject_text(code: RejectCode) -> str:
@@ -339,13 +343,13 @@ class Reports:
         if orig:
             body.append((41, orig))
         body += [(17, self._exec_id()), (150, exec_type), (39, order.status),
-                 (1, order.account), (55, order.symbol), (54, _side(order.side)),
-                 (38, order.qty), (40, orders.FIX_ORD_TYPES.get(OrderType(order.type), "2"))]
+                 (1, order.account), (55, order.symbol), (54, _SIDES.get(order.side, "2")),
+                 (38, order.qty), (40, _ORD_TYPES.get(order.type, "2"))]
         if order.price:
             body.append((44, orders.rupees(order.price)))
         if order.trigger:
             body.append((99, orders.rupees(order.trigger)))
-        body.append((59, orders.FIX_TIFS.get(TimeInForce(order.tif), "0")))
+        body.append((59, _TIFS.get(order.tif, "0")))
         if last is not None:
             qty, price, trade_id = last
             body += [(32, qty), (31, orders.rupees(price)), (880, trade_id)]
@@ -387,10 +391,6 @@ class Reports:
     def _symbol(self, instrument: int) -> str:
         symbols = self.symbols()
         return symbols[instrument] if 0 <= instrument < len(symbols) else ""
-
-
-def _side(value: int) -> str:
-    return "1" if value == Side.BUY else "2"
 
 
 def _client_ids(batch: CommandBatch) -> dict[int, str]:

@@ -29,14 +29,16 @@ The sequence numbers and the application messages sent (for resends) are the ses
 
 from __future__ import annotations
 
+import calendar
 import datetime
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
-from gateway.fix.codec import Message, encode
+from gateway.fix.codec import Message, field_bytes, frame
 
 ADMIN_TYPES = frozenset({"0", "1", "2", "3", "4", "5", "A"})
 APP_TYPES = frozenset({"D", "F", "G", "H", "q"})
@@ -48,16 +50,15 @@ REQUIRED = {"A": (98, 108), "1": (112,), "2": (7, 16), "4": (36,), "D": (11, 55,
 INTEGER_TAGS = frozenset({7, 16, 34, 36, 98, 108, 530})
 DECIMAL_TAGS = frozenset({38, 44, 99, 110, 111})
 HEADER_TAGS = (8, 9, 35, 49, 56, 34, 52)
-TIME_FORMAT = "%Y%m%d-%H:%M:%S.%f"
 
 
 class SessionState(msgspec.Struct):
     """What survives a restart: the next sequence numbers and the application messages sent
-    (seq -> [msg_type, body fields, SendingTime]) that a ResendRequest may ask for."""
+    that a ResendRequest may ask for (their body fields as sent, ``tag=value<SOH>...``)."""
 
     next_in: int = 1
     next_out: int = 1
-    sent: dict[int, tuple[str, list[tuple[int, str]], str]] = {}
+    sent: dict[int, tuple[str, str, str]] = {}  # seq -> (MsgType, body fields, SendingTime)
     day: str = ""  # the session day these numbers belong to (see the schedule)
 
 
@@ -73,19 +74,64 @@ class Outcome:
     logged_on: bool = False
 
 
+_last_stamp: list[object] = [-1, "", -1, ""]  # last second and its text, last ms and its
+
+
 def sending_time(ns: int) -> str:
-    moment = datetime.datetime.fromtimestamp(ns / 1e9, datetime.UTC)
-    return moment.strftime(TIME_FORMAT)[:-3]
+    """UTC as FIX writes it, to the millisecond: ``YYYYMMDD-HH:MM:SS.sss``."""
+    ms = ns // 1_000_000
+    if ms == _last_stamp[2]:
+        return _last_stamp[3]  # type: ignore[return-value]
+    second, rest = divmod(ms, 1_000)
+    if second != _last_stamp[0]:
+        _last_stamp[0] = second
+        _last_stamp[1] = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(second))
+    text = f"{_last_stamp[1]}.{rest:03d}"
+    _last_stamp[2], _last_stamp[3] = ms, text
+    return text
+
+
+_day_starts: dict[str, int] = {}
 
 
 def parse_time(text: str) -> int | None:
-    for fmt in (TIME_FORMAT, "%Y%m%d-%H:%M:%S"):
-        try:
-            moment = datetime.datetime.strptime(text, fmt).replace(tzinfo=datetime.UTC)
-        except ValueError:
-            continue
-        return int(moment.timestamp() * 1e9)
-    return None
+    """A UTCTimestamp (``YYYYMMDD-HH:MM:SS`` with up to nine decimals) as ns since the epoch;
+    None if it is not one."""
+    if len(text) < 17 or text[8] != "-" or text[11] != ":" or text[14] != ":":
+        return None
+    day = _day_starts.get(text[:8])
+    if day is None:
+        day = _day_start(text[:8])
+        if day is None:
+            return None
+    hours, minutes, seconds = text[9:11], text[12:14], text[15:17]
+    if not (hours.isdigit() and minutes.isdigit() and seconds.isdigit()):
+        return None
+    h, m, sec = int(hours), int(minutes), int(seconds)
+    if h > 23 or m > 59 or sec > 60:
+        return None
+    fraction = text[17:]
+    ns = 0
+    if fraction:
+        digits = fraction[1:]
+        if fraction[0] != "." or not digits.isdigit() or len(digits) > 9:
+            return None
+        ns = int(digits.ljust(9, "0"))
+    return day + ((h * 60 + m) * 60 + sec) * 1_000_000_000 + ns
+
+
+def _day_start(text: str) -> int | None:
+    if not text.isdigit():
+        return None
+    try:
+        date = datetime.date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+    except ValueError:
+        return None
+    start = calendar.timegm(date.timetuple()) * 1_000_000_000
+    if len(_day_starts) > 64:
+        _day_starts.clear()
+    _day_starts[text] = start
+    return start
 
 
 class Session:
@@ -105,6 +151,7 @@ class Session:
         self.test_request: tuple[str, int] | None = None  # (TestReqID, sent at)
         self._held: dict[int, Message] = {}  # too-high messages waiting for the gap
         self._resend_asked_from = 0  # the gap start a ResendRequest is out for
+        self._header = f"49={our_id}\x0156={their_id}\x0134=".encode()
 
     def connect(self) -> None:
         """A new connection for this session: nothing of the last one's carries over but
@@ -121,23 +168,25 @@ class Session:
 
     # --- building ------------------------------------------------------------------------------
 
-    def message(self, msg_type: str, body: list[tuple[int, Any]], now: int,
+    def message(self, msg_type: str, body: list[tuple[int, Any]] | bytes, now: int,
                 seq: int | None = None, poss_dup: str | None = None) -> bytes:
         """One outbound message with the next sequence number (or ``seq`` for a resend);
-        application messages are kept for resends."""
-        number = self.state.next_out if seq is None else seq
-        header: list[tuple[int, Any]] = [(49, self.our_id), (56, self.their_id), (34, number)]
+        application messages are kept for resends (their fields as encoded)."""
+        state = self.state
+        number = state.next_out if seq is None else seq
+        fields = body if isinstance(body, bytes) else field_bytes(body)
+        stamp = sending_time(now)
         if poss_dup is not None:
-            header += [(43, "Y"), (52, sending_time(now)), (122, poss_dup)]
+            header = b"%s%d\x0143=Y\x0152=%s\x01122=%s\x01" % (
+                self._header, number, stamp.encode(), poss_dup.encode())
         else:
-            header.append((52, sending_time(now)))
+            header = b"%s%d\x0152=%s\x01" % (self._header, number, stamp.encode())
         if seq is None:
             if msg_type not in ADMIN_TYPES:
-                self.state.sent[number] = (msg_type, [(t, str(v)) for t, v in body],
-                                           sending_time(now))
-            self.state.next_out += 1
+                state.sent[number] = (msg_type, fields.decode("latin-1"), stamp)
+            state.next_out = number + 1
         self.last_out = now
-        return encode(msg_type, header, body)
+        return frame(msg_type, header, fields)
 
     def send_app(self, msg_type: str, body: list[tuple[int, Any]], now: int) -> bytes:
         return self.message(msg_type, body, now)
@@ -293,7 +342,8 @@ class Session:
                 out.send.append(self._gap_fill(gap_from, seq, now))
                 gap_from = None
             msg_type, body, original = stored
-            out.send.append(self.message(msg_type, body, now, seq=seq, poss_dup=original))
+            out.send.append(self.message(msg_type, body.encode("latin-1"), now, seq=seq,
+                                         poss_dup=original))
         if gap_from is not None:
             out.send.append(self._gap_fill(gap_from, end + 1, now))
 

@@ -3,11 +3,11 @@ still answer ResendRequests.
 
 The file is a log of JSON lines, each the change of one step: ``[next_in, next_out, day,
 [[seq, msg_type, body, sending_time], ...]]`` with the application messages sent in that
-step. Loading replays the lines; a last line cut short by a crash is ignored (its step's
-messages were written to the socket at most, and the client recovers them by a resend of
-what the next message shows missing). A reset (a new session day, or ResetSeqNumFlag)
-rewrites the file with the new state alone. Only the newest ``keep`` messages are held;
-older ones are answered with a gap fill.
+step (``body``: their fields as sent, ``tag=value<SOH>...``). Loading replays the lines;
+a last line cut short by a crash is ignored: the acceptor saves a step before it writes
+the step's messages to the socket, so the client never saw them. A reset (a new session
+day, or ResetSeqNumFlag) rewrites the file with the new state alone. Only the newest
+``keep`` messages are held; older ones are answered with a gap fill.
 
 Lines are written through the file's buffer and flushed after each step: the operating
 system holds them once the call returns, so a crash of the process loses nothing.
@@ -24,8 +24,7 @@ import msgspec
 from gateway.fix.session import SessionState
 
 _encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(tuple[int, int, str, list[tuple[int, str,
-                                                                list[tuple[int, str]], str]]])
+_decoder = msgspec.json.Decoder(tuple[int, int, str, list[tuple[int, str, str, str]]])
 
 
 class SessionLog:

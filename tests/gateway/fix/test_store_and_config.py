@@ -19,17 +19,17 @@ def test_the_log_replays_numbers_and_messages(tmp_path: Path) -> None:
     state = log.load()
     assert (state.next_in, state.next_out, state.sent) == (1, 1, {})
     state.next_in, state.next_out = 3, 4
-    state.sent[2] = ("8", [(37, "1")], "20261201-10:00:00.000")
+    state.sent[2] = ("8", "37=1\x01", "20261201-10:00:00.000")
     state.day = "2026-12-01"
     log.save(state)
     state.next_out = 6
-    state.sent[5] = ("8", [(37, "2")], "20261201-10:00:01.000")
+    state.sent[5] = ("8", "37=2\x01", "20261201-10:00:01.000")
     log.save(state)
     log.close()
     again = SessionLog(tmp_path / "s.log").load()
     assert (again.next_in, again.next_out, again.day) == (3, 6, "2026-12-01")
-    assert again.sent == {2: ("8", [(37, "1")], "20261201-10:00:00.000"),
-                          5: ("8", [(37, "2")], "20261201-10:00:01.000")}
+    assert again.sent == {2: ("8", "37=1\x01", "20261201-10:00:00.000"),
+                          5: ("8", "37=2\x01", "20261201-10:00:01.000")}
 
 
 def test_a_torn_last_line_is_ignored_and_a_reset_rewrites(tmp_path: Path) -> None:
@@ -56,7 +56,7 @@ def test_only_the_newest_messages_are_kept(tmp_path: Path) -> None:
     log = SessionLog(tmp_path / "s.log", keep=3)
     state = log.load()
     for seq in range(1, 8):
-        state.sent[seq] = ("8", [], "t")
+        state.sent[seq] = ("8", "", "t")
         state.next_out = seq + 1
         log.save(state)
     assert sorted(state.sent) == [5, 6, 7]
