@@ -249,6 +249,7 @@ class FixAcceptor:
         except Exception:
             log.exception("a FIX connection failed")
         finally:
+            self.entry.submit_held()  # what the last read brought counts, closing or not
             self._connections.pop(task, None)
             if endpoint is not None and endpoint.writer is writer:
                 endpoint.disconnect()
@@ -280,6 +281,7 @@ class FixAcceptor:
                     continue
                 if not self._step(endpoint, item):
                     return endpoint
+            self.entry.submit_held()
             if endpoint is not None:
                 endpoint.flush()
                 if writer.transport.get_write_buffer_size() > MAX_QUEUED:

@@ -2,10 +2,12 @@
 
 NewOrderSingle (D), OrderCancelRequest (F), OrderCancelReplaceRequest (G), OrderStatusRequest
 (H) and OrderMassCancelRequest (q) become core commands, queued to the node in the order
-they arrived. Their answers come back from the core's events (`Reports`), except what is
-refused here before the core sees it (a bad field, an unknown order, a ClOrdID in use, a
-full queue): that is answered at once. Drop-copy sessions are read-only: every application
-message they send gets a BusinessMessageReject (NotAuthorized).
+they arrived: the acceptor calls `OrderEntry.submit_held` after each read of the socket,
+so a burst of orders is one submission with one receipt. Their answers come back from the
+core's events (`Reports`), except what is refused here before the core sees it (a bad
+field, an unknown order, a ClOrdID in use, a full queue): that is answered at once.
+Drop-copy sessions are read-only: every application message they send gets a
+BusinessMessageReject (NotAuthorized).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from engine.commands import Cancel, CancelAll
+from engine.commands import Cancel, CancelAll, InvalidCommandError
 from engine.types import ALL_INSTRUMENTS, OrderType, Product, TimeInForce
 from gateway.fix import orders
 from gateway.fix.codec import Message
@@ -71,6 +73,7 @@ class OrderEntry:
         self.reports = reports
         self.accounts = accounts
         self.max_backlog = max_backlog
+        self._held: list[tuple[object, Pending, Callable[[str], None]]] = []
 
     def handle(self, trader: Trader, msg: Message, now: int, reply: Reply) -> None:
         kind = msg.msg_type
@@ -202,20 +205,39 @@ class OrderEntry:
 
     def _submit(self, command: object, request: Pending,
                 refused: Callable[[str], None]) -> None:
+        """Hold the command for `submit_held`, which queues everything one read of the
+        socket brought as one submission (one receipt for all of them)."""
+        self._held.append((command, request, refused))
+
+    def submit_held(self) -> None:
+        held, self._held = self._held, []
+        if not held:
+            return
         if self.node.backlog >= self.max_backlog:
-            refused("SERVER_BUSY: too many requests are waiting; retry later")
+            for _, _, refused in held:
+                refused("SERVER_BUSY: too many requests are waiting; retry later")
             return
         try:
-            receipt = self.node.enqueue([command])
+            receipt = self.node.enqueue([command for command, _, _ in held])
         except RuntimeError:
-            refused("SHUTTING_DOWN: the server is stopping")
+            for _, _, refused in held:
+                refused("SHUTTING_DOWN: the server is stopping")
             return
 
         def durable(future: asyncio.Future[Any]) -> None:
-            if future.cancelled() or future.exception() is not None:
-                refused("OUTCOME_UNKNOWN: the command was not applied")
+            failure = None if future.cancelled() else future.exception()
+            if isinstance(failure, InvalidCommandError) and len(held) > 1:
+                for one in held:  # find the one the core could not take: each on its own
+                    self._held.append(one)
+                    self.submit_held()
                 return
-            self.reports.expect(future.result().first_seq, request)
+            if future.cancelled() or failure is not None:
+                for _, _, refused in held:
+                    refused("OUTCOME_UNKNOWN: the command was not applied")
+                return
+            first = future.result().first_seq
+            for offset, (_, request, _) in enumerate(held):
+                self.reports.expect(first + offset, request)
         receipt.add_done_callback(durable)
 
     def _instrument(self, symbol: str) -> int | None:
