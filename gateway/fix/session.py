@@ -6,7 +6,8 @@ Rules (the FIX session-level spec, as the QuickFIX acceptance scenarios test the
 * The first message must be a Logon with the expected CompIDs and valid credentials, else
   the connection is dropped. ``ResetSeqNumFlag=Y`` starts both sequences at 1.
 * Every inbound message is checked in order: CompIDs (Reject 9 + Logout), SendingTime within
-  ``max_skew`` of our clock (Reject 10 + Logout), then its sequence number:
+  ``max_skew`` of our clock, and a PossDup's OrigSendingTime not after it (Reject 10 +
+  Logout), then its sequence number:
   - higher than expected: the message is kept, a ResendRequest for the gap is sent (once),
     and the kept messages are processed when the gap is filled;
   - lower, without PossDupFlag: Logout "MsgSeqNum too low, expecting X but received Y" and
@@ -230,6 +231,10 @@ class Session:
             out.send.append(self.message("5", [(58, refused)], now))
             out.close, out.reason = True, refused
             return out
+        if msg.get(98) != "0":
+            out.send.append(self.message("5", [(58, "EncryptMethod(98) must be 0")], now))
+            out.close, out.reason = True, "bad EncryptMethod"
+            return out
         interval = msg.get(108) or ""
         if not interval.isdigit() or int(interval) <= 0:
             out.send.append(self.message("5", [(58, "HeartBtInt must be a positive integer")],
@@ -268,6 +273,13 @@ class Session:
             return False
         if not (msg.get(34) or "").isdigit():
             out.close, out.reason = True, "MsgSeqNum missing"
+            return False
+        original = msg.get(122)
+        if msg.get(43) == "Y" and original is not None and (
+                (parse_time(original) or stamp + 1) > stamp):
+            self._reject(msg, 10, "SendingTime accuracy problem: OrigSendingTime is later "
+                         "than SendingTime", now, out, tag=122)
+            self._logout("SendingTime accuracy problem", now, out)
             return False
         return True
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from gateway.fix.codec import Framer, Message, encode
-from gateway.fix.session import Session, SessionState, sending_time
+from gateway.fix.session import Session, SessionState, parse_time, sending_time
 
 SECOND = 1_000_000_000
 T0 = 1_796_000_000 * SECOND
@@ -203,3 +203,40 @@ def test_a_restarted_session_carries_on() -> None:
 def order(cl_ord_id: str) -> list[tuple[int, Any]]:
     return [(11, cl_ord_id), (55, "RELIANCE"), (54, 1), (60, sending_time(T0)), (38, 5),
             (40, 2), (44, "1410.00")]
+
+
+def test_logon_needs_encrypt_method_zero() -> None:
+    out = session().receive(Counterparty().msg("A", [(98, 1), (108, 30), (554, "pw")]), T0)
+    assert out.close
+    assert parsed(out.send)[0].get(58) == "EncryptMethod(98) must be 0"
+
+
+def test_a_poss_dup_sent_before_it_was_first_sent_is_refused() -> None:
+    s, c = session(), Counterparty()
+    logged_on(s, c)
+    later = sending_time(T0 + 5 * SECOND)
+    out = s.receive(c.msg("0", extra=[(43, "Y"), (122, later)]), T0)
+    assert [(m.msg_type, m.get(373), m.get(371)) for m in parsed(out.send)] == [
+        ("3", "10", "122"), ("5", None, None)]
+    assert out.close
+
+
+@pytest.mark.parametrize(("text", "ns"), [
+    ("20261201-10:00:00", 0), ("20261201-10:00:00.5", 500_000_000),
+    ("20261201-10:00:00.123", 123_000_000), ("20261201-10:00:00.123456789", 123_456_789)])
+def test_sending_times_parse_to_the_nanosecond(text: str, ns: int) -> None:
+    base = 1_796_119_200 * SECOND  # 2026-12-01 10:00:00 UTC
+    assert parse_time(text) == base + ns
+
+
+@pytest.mark.parametrize("text", [
+    "", "20261201", "20261301-10:00:00", "20261201-24:00:00", "20261201-10:61:00",
+    "20261201 10:00:00", "20261201-10:00:00.", "20261201-10:00:00.1234567890",
+    "2026120a-10:00:00", "20261201-10:00:0x"])
+def test_malformed_sending_times_are_refused(text: str) -> None:
+    assert parse_time(text) is None
+
+
+def test_sending_time_round_trips_to_the_millisecond() -> None:
+    for ns in (T0, T0 + 999_999_999, T0 + 1_000_000, T0 + 86_399 * SECOND + 1):
+        assert parse_time(sending_time(ns)) == ns - ns % 1_000_000

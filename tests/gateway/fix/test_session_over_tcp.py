@@ -8,6 +8,7 @@ import asyncio
 import time
 
 from gateway.fix.session import sending_time
+from gridworks.admin import Admin
 from tests.gateway.fix.conftest import FixMarket, order
 
 SECOND = 1_000_000_000
@@ -211,3 +212,17 @@ async def test_messages_are_answered_when_sent_in_one_burst(market: FixMarket) -
     await asyncio.sleep(0)
     await alice.close()
 
+
+
+async def test_revoking_the_key_logs_the_session_out(market: FixMarket) -> None:
+    alice = await market.client("ALICE")
+    assert market.node is not None
+    assert market.alice is not None
+    admin = Admin(market.node, market.node.kek)
+    await admin.revoke_key(market.alice.account, market.alice.key_id)
+    got = await alice.closed()
+    assert [(m.msg_type, m.get(58)) for m in got] == [("5", "API_KEY_REVOKED")]
+    again = await market.client("ALICE", logon=False)
+    again.seq = alice.seq
+    reply = await again.logon(market.credentials("ALICE"))
+    assert (reply.msg_type, reply.get(58)) == ("5", "unknown or revoked API key")
