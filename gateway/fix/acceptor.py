@@ -431,8 +431,12 @@ class FixAcceptor:
                     endpoint.flush()
             if time.monotonic() - last_schedule >= 1.0:
                 last_schedule = time.monotonic()
-                for endpoint in self.endpoints.values():
-                    self._roll_day(endpoint, now)
+                self.roll_days(now)
+
+    def roll_days(self, now: int) -> None:
+        """Apply the session schedule at ``now`` (the ticker calls it once a second)."""
+        for endpoint in self.endpoints.values():
+            self._roll_day(endpoint, now)
 
     def _roll_day(self, endpoint: Endpoint, now: int) -> None:
         """At the session's daily reset time: log out, and start numbering again at 1."""

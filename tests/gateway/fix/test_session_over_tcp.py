@@ -226,3 +226,22 @@ async def test_revoking_the_key_logs_the_session_out(market: FixMarket) -> None:
     again.seq = alice.seq
     reply = await again.logon(market.credentials("ALICE"))
     assert (reply.msg_type, reply.get(58)) == ("5", "unknown or revoked API key")
+
+
+async def test_the_session_day_ends_at_the_reset_time(market: FixMarket) -> None:
+    alice = await market.client("ALICE")
+    await alice.send("D", order("day1", price="1400.00"))
+    await alice.expect("8")
+    assert market.acceptor is not None
+    market.acceptor.roll_days(time.time_ns())  # the same day: nothing happens
+    await alice.send("1", [(112, "same-day")])
+    assert (await alice.expect("0", skip=())).get(112) == "same-day"
+    market.acceptor.roll_days(time.time_ns() + 86_400 * SECOND)
+    got = await alice.closed()
+    assert [(m.msg_type, m.get(58)) for m in got] == [("5", "end of the session day")]
+    state = market.acceptor.endpoints["ALICE"].session.state
+    assert (state.next_in, state.next_out, state.sent) == (1, 1, {})
+    fresh = await market.client("ALICE", logon=False)  # numbering starts again at 1
+    reply = await fresh.logon(market.credentials("ALICE"))
+    assert (reply.msg_type, reply.get(34)) == ("A", "1")
+    await fresh.close()
