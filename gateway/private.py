@@ -184,7 +184,7 @@ class AccountFeeds:
         someone follows them now, else ``None``: the state changed but nobody needs its new
         value now."""
         self._kept = kept
-        client_ids = self._client_ids(batch)
+        client_ids = client_order_ids(batch)
         out: list[Update] = []
         touched: set[int] = set()
         for row in rows:
@@ -215,11 +215,6 @@ class AccountFeeds:
                     positions = self.positions(account, marks)
                 out.append((account, "positions", positions))
         return out
-
-    def _client_ids(self, batch: CommandBatch) -> dict[int, str]:
-        rows = batch.rows
-        return {int(rows[i, C_OID]): e for i, e in enumerate(batch.extras)
-                if type(e) is str and rows[i, C_KIND] == K_NEW_ORDER}
 
     def _record(self, order: Order) -> Update:
         """The order's state now, as an update of its channel (a copy: the order goes on
@@ -354,6 +349,13 @@ class AccountFeeds:
         last = self.core.book.last_prices()
         return [price or spec.ref_price for price, spec in zip(last, self.core.specs,
                                                                 strict=False)]
+
+
+def client_order_ids(batch: CommandBatch) -> dict[int, str]:
+    """The client order id of each new order in a batch, by its order id."""
+    rows = batch.rows
+    return {int(rows[i, C_OID]): e for i, e in enumerate(batch.extras)
+            if type(e) is str and rows[i, C_KIND] == K_NEW_ORDER}
 
 
 def _copy(order: Order) -> Order:

@@ -25,8 +25,6 @@ from typing import Any
 from engine.codes import MESSAGES, RejectCode
 from engine.commands import CommandBatch
 from engine.layout import (
-    C_KIND,
-    C_OID,
     E_A,
     E_ACCT,
     E_B,
@@ -57,6 +55,7 @@ from engine.layout import (
 from engine.types import OrderType, Reason, Side, TimeInForce
 from gateway.fix import orders
 from gateway.fix.session import sending_time
+from gateway.private import client_order_ids
 
 Body = list[tuple[int, Any]]
 DONE_KEPT = 20_000  # finished orders remembered for status requests and late cancels
@@ -211,7 +210,7 @@ class Reports:
                 if request is None and not self.watched(row[E_ACCT]):
                     continue
                 if request is None and client_ids is None:
-                    client_ids = _client_ids(batch)
+                    client_ids = client_order_ids(batch)
                 name = request.cl_ord_id if request else (client_ids or {}).get(row[E_OID], "")
                 self._accepted(row, name, request, out)
             elif kind in (EV_CANCELLED, EV_EXPIRED):
@@ -315,7 +314,7 @@ class Reports:
         if command == K_NEW_ORDER:
             if request is None and not self.watched(r[E_ACCT]):
                 return
-            name = request.cl_ord_id if request else _client_ids(batch).get(r[E_OID], "")
+            name = request.cl_ord_id if request else client_order_ids(batch).get(r[E_OID], "")
             order = Order(r[E_OID], r[E_ACCT], self._symbol(r[E_INSTR]), r[E_SIDE], r[E_QTY],
                           r[E_PRICE], 0, int(OrderType.LIMIT), int(TimeInForce.DAY), name,
                           request.owner if request else None, status=REJECTED)
@@ -392,8 +391,3 @@ class Reports:
         symbols = self.symbols()
         return symbols[instrument] if 0 <= instrument < len(symbols) else ""
 
-
-def _client_ids(batch: CommandBatch) -> dict[int, str]:
-    rows = batch.rows
-    return {int(rows[i, C_OID]): e for i, e in enumerate(batch.extras)
-            if type(e) is str and rows[i, C_KIND] == K_NEW_ORDER}
