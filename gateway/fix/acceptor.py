@@ -34,6 +34,7 @@ from accounts.users import HASHER
 from engine.commands import CommandBatch
 from engine.layout import E_KIND
 from engine.types import EventKind, Product
+from gateway.fix import orders
 from gateway.fix.application import OrderEntry, Trader, from_record
 from gateway.fix.codec import Framer, Message
 from gateway.fix.config import FixConfig, SessionConfig, session_day
@@ -219,7 +220,7 @@ class FixAcceptor:
                     names.append(name)
                 if fields.get(150) == "F":
                     qty = int(fields.get(32, "0"))
-                    cum, cost = cum + qty, cost + qty * _paise(fields.get(31, "0"))
+                    cum, cost = cum + qty, cost + qty * orders.paise(fields.get(31, "0"), "LastPx")
                 seen[int(oid)] = (names, cum, cost)
             for oid, (names, cum, cost) in seen.items():
                 record = feeds.live.get(oid)
@@ -468,11 +469,6 @@ def fields_of(body: str) -> dict[int, str]:
         if tag.isdigit():
             out.setdefault(int(tag), value)
     return out
-
-
-def _paise(text: str) -> int:
-    whole, _, fraction = text.partition(".")
-    return int(whole or 0) * 100 + int((fraction + "00")[:2])
 
 
 def _order_of(record: Any, owner: str | None, names: list[str]) -> Order:
