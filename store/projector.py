@@ -22,20 +22,17 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 
-from engine import journal
 from engine.commands import CommandBatch
 from engine.core import Core, CoreConfig
-from engine.recovery import journal_dir
+from engine.follower import Follower
 from portfolio.views import average_price
 from store import shadow
 from store.migrate import pending
@@ -62,18 +59,19 @@ MAX_QUEUED = 500_000  # commands held for the projector before it falls back to 
 @dataclass
 class ProjectorStats:
     projected_seq: int = 0  # everything up to here is in the database
-    head_seq: int = 0  # the newest durable seq the node reported
     transactions: int = 0
     commands: int = 0
     rows: int = 0
     rebuilds: int = 0
-    from_journal: int = 0  # commands read back from the journal (after an overflow or a start)
-    overflows: int = 0
     failures: int = 0
     last_error: str = ""
     connected: bool = False
     apply_seconds: float = 0.0  # in the core and building rows
     write_seconds: float = 0.0  # in PostgreSQL
+
+    head_seq: int = 0  # the newest durable seq the node reported (kept by the follower)
+    from_journal: int = 0  # commands read back from the journal (after an overflow or a start)
+    overflows: int = 0
 
     @property
     def lag(self) -> int:
@@ -88,33 +86,21 @@ class Projector:
         self.data_dir = data_dir
         self.core_config = core_config
         self.dsn = dsn
-        self.max_queued = max_queued
-        self.chunk = chunk
         self.retry_s = retry_s
         self._connect = connect or (lambda dsn: asyncpg.connect(dsn))
         self.stats = ProjectorStats(head_seq=durable_seq)
-        self._queue: deque[CommandBatch] = deque()
-        self._queued = 0
-        self._overflowed = False
-        self._wake = asyncio.Event()
-        self._journal: Iterator[CommandBatch] | None = None
-        self._journal_after = -1
+        self.follower = Follower(data_dir, durable_seq, max_queued, chunk)
 
     # --- the node's side ---------------------------------------------------------------------
 
     def feed(self, batch: CommandBatch, events: object = None) -> None:
         """A durable batch (a node listener): queued, never waited for."""
-        self.stats.head_seq = max(self.stats.head_seq, batch.last_seq)
-        if not self._overflowed:
-            if self._queued + len(batch) > self.max_queued:
-                self._queue.clear()
-                self._queued = 0
-                self._overflowed = True
-                self.stats.overflows += 1
-            else:
-                self._queue.append(batch)
-                self._queued += len(batch)
-        self._wake.set()
+        self.follower.feed(batch)
+        self._sync_stats()
+
+    def _sync_stats(self) -> None:
+        f, s = self.follower, self.stats
+        s.head_seq, s.from_journal, s.overflows = f.head_seq, f.from_journal, f.overflows
 
     # --- the loop ------------------------------------------------------------------------------
 
@@ -151,14 +137,13 @@ class Projector:
         writing: asyncio.Task[None] | None = None  # the previous chunk, still being written
         try:
             while True:
-                batches = await self._next_batches(core.last_seq)
+                batches = await self.follower.next_batches(core.last_seq)
+                self._sync_stats()
                 if not batches:
                     if writing is not None:
                         await writing
                         writing = None
-                    self._wake.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), 0.5)
+                    await self.follower.wait()
                     continue
                 started = time.perf_counter()
                 rows = Rows()
@@ -188,7 +173,7 @@ class Projector:
     async def _rebuild(self, conn: asyncpg.Connection, seq: int) -> tuple[Core, Tracker]:
         """The projector's core at ``seq``, and order tracking that knows the average price
         of orders still open then (from their fills in the database)."""
-        self._journal = None
+        self.follower.restart()
         core = await asyncio.to_thread(shadow.core_at, self.data_dir, seq, self.core_config)
         tracker = Tracker(core)
         feeds = tracker.feeds
@@ -203,60 +188,13 @@ class Projector:
         self.stats.rebuilds += 1
         return core, tracker
 
-    async def _next_batches(self, at: int) -> list[CommandBatch]:
-        """The next commands after ``at``: from the queue when it continues from there, else
-        read back from the journal up to where the queue (or the node) is."""
-        while self._queue and self._queue[0].last_seq <= at:
-            self._queued -= len(self._queue.popleft())
-        if self._queue and self._queue[0].first_seq <= at + 1:
-            self._journal = None
-            return self._take_queued(at)
-        until = self._queue[0].first_seq - 1 if self._queue else self.stats.head_seq
-        if until <= at:
-            if self._overflowed:  # caught up with the journal: the queue can take over again
-                self._overflowed = False
-            return []
-        return await asyncio.to_thread(self._read_journal, at, min(until, at + self.chunk))
-
-    def _take_queued(self, at: int) -> list[CommandBatch]:
-        taken: list[CommandBatch] = []
-        count = 0
-        while self._queue and count < self.chunk:
-            batch = self._queue.popleft()
-            self._queued -= len(batch)
-            if batch.first_seq <= at:  # overlaps what is applied already
-                batch = batch.slice(at + 1 - batch.first_seq, len(batch))
-            taken.append(batch)
-            count += len(batch)
-            at = batch.last_seq
-        return taken
-
-    def _read_journal(self, at: int, until: int) -> list[CommandBatch]:
-        if self._journal is None or self._journal_after != at:
-            self._journal = journal.read(journal_dir(self.data_dir), after_seq=at)
-        out: list[CommandBatch] = []
-        for batch in self._journal:
-            if batch.last_seq > until:
-                out.append(batch.slice(0, until - batch.first_seq + 1))
-                self._journal = None  # the rest of that batch is not durable-known yet
-                break
-            out.append(batch)
-            if batch.last_seq == until:
-                break
-        else:
-            self._journal = None
-        read = sum(len(b) for b in out)
-        self.stats.from_journal += read
-        self._journal_after = at + read
-        return out
-
     def status(self) -> dict[str, object]:
         s = self.stats
         return {"projected_seq": s.projected_seq, "head_seq": s.head_seq, "lag": s.lag,
                 "connected": s.connected, "transactions": s.transactions, "rows": s.rows,
                 "from_journal": s.from_journal, "overflows": s.overflows,
                 "rebuilds": s.rebuilds, "failures": s.failures, "last_error": s.last_error,
-                "queued": self._queued}
+                "queued": self.follower.queued}
 
 
 async def _projected(conn: asyncpg.Connection) -> int:
