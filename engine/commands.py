@@ -501,3 +501,13 @@ def encode_extras(extras: list[Extra]) -> bytes:
 
 def decode_extras(data: bytes) -> list[Any]:
     return EXTRAS_DECODER.decode(data)
+
+
+def client_order_ids(batch: CommandBatch) -> dict[int, str]:
+    """The client order id of each new order in a batch, by its order id."""
+    rows = batch.rows
+    return {int(rows[i, C_OID]): e for i, e in enumerate(batch.extras)
+            if type(e) is str and rows[i, C_KIND] == _NEW_ORDER}
+
+
+_NEW_ORDER = int(CmdKind.NEW_ORDER)

@@ -16,11 +16,9 @@ from collections.abc import Callable
 import msgspec
 
 from engine.codes import RejectCode
-from engine.commands import CommandBatch
+from engine.commands import CommandBatch, client_order_ids
 from engine.core import Core
 from engine.layout import (
-    C_KIND,
-    C_OID,
     E_A,
     E_ACCT,
     E_B,
@@ -349,13 +347,6 @@ class AccountFeeds:
         last = self.core.book.last_prices()
         return [price or spec.ref_price for price, spec in zip(last, self.core.specs,
                                                                 strict=False)]
-
-
-def client_order_ids(batch: CommandBatch) -> dict[int, str]:
-    """The client order id of each new order in a batch, by its order id."""
-    rows = batch.rows
-    return {int(rows[i, C_OID]): e for i, e in enumerate(batch.extras)
-            if type(e) is str and rows[i, C_KIND] == K_NEW_ORDER}
 
 
 def _copy(order: Order) -> Order:

@@ -11,7 +11,7 @@ journal files.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import msgspec
@@ -23,11 +23,19 @@ from engine.core import Core, CoreConfig
 from engine.recovery import journal_dir, replay, snapshot_dir
 
 
-def core_at(data_dir: Path, seq: int, config: CoreConfig) -> Core:
-    """The core as it stood after command ``seq``."""
+def core_at(data_dir: Path, seq: int, config: CoreConfig,
+            replayed: Callable[[np.ndarray], None] | None = None) -> Core:
+    """The core as it stood after command ``seq``. With ``replayed``, the commands between
+    the snapshot and ``seq`` are applied batch by batch and their events handed to it (a
+    consumer warming state that snapshots do not hold)."""
     core = _snapshot_at_or_before(data_dir, seq, config) or Core(config)
     if core.last_seq < seq:
-        replay(core, read_range(data_dir, core.last_seq, seq))
+        batches = read_range(data_dir, core.last_seq, seq)
+        if replayed is None:
+            replay(core, batches)
+        else:
+            for batch in batches:
+                replayed(core.apply(batch))
     if core.last_seq != seq:
         raise journal.JournalCorruptError(
             f"the journal ends at seq {core.last_seq}; seq {seq} was asked for")

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.codes import MESSAGES, RejectCode
-from engine.commands import CommandBatch
+from engine.commands import CommandBatch, client_order_ids
 from engine.layout import (
     E_A,
     E_ACCT,
@@ -55,7 +55,6 @@ from engine.layout import (
 from engine.types import OrderType, Reason, Side, TimeInForce
 from gateway.fix import orders
 from gateway.fix.session import sending_time
-from gateway.private import client_order_ids
 
 Body = list[tuple[int, Any]]
 DONE_KEPT = 20_000  # finished orders remembered for status requests and late cancels
