@@ -21,6 +21,7 @@ from gridworks.config import ENV_PREFIX, NodeConfig, gateway_limits, web_root, w
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from bus.kafka import KafkaPublisher
     from gateway.fix.acceptor import FixAcceptor
     from gateway.limits import KeyLimiter
     from gateway.rest.app import RestServer
@@ -52,6 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="Redis URL: per-key limits shared with the other gateway processes")
     p.add_argument("--pg", default=None,
                    help="PostgreSQL DSN: project the history there (run `gridworks db migrate`)")
+    p.add_argument("--kafka", default=None,
+                   help="Kafka bootstrap servers: publish the event topics (docs/kafka.md)")
     p.add_argument("--fix-config", default=None,
                    help="a TOML file of FIX sessions: run the FIX acceptor (docs/fix.md)")
     p.add_argument("--fix-port", type=int, default=None,
@@ -65,7 +68,8 @@ def _serve(args: argparse.Namespace) -> int:
                      open_market=False if args.closed else None, simulate=args.simulate,
                      sim_speed=args.sim_speed, sim_seed=args.sim_seed, pg=args.pg,
                          redis=args.redis, rest_port=args.rest_port,
-                         fix_config=args.fix_config, fix_port=args.fix_port)
+                         fix_config=args.fix_config, fix_port=args.fix_port,
+                         kafka=args.kafka)
     if config.simulate:
         config = round_the_clock(config, os.environ)
     try:
@@ -120,14 +124,21 @@ async def _run_node(config: NodeConfig) -> None:
     from gridworks.admin import Admin
 
     projector, projecting = _start_projector(node, config)
-    status = node.status if projector is None else (
-        lambda: {**node.status(), "projector": projector.status()})
+    publisher, publishing = _start_publisher(node, config)
+    parts = {name: part.status for name, part in (("projector", projector),
+                                                   ("kafka", publisher)) if part is not None}
+
+    def status() -> dict[str, object]:
+        return {**node.status(), **{name: part() for name, part in parts.items()}}
     gateway = Gateway(node, node.kek, GatewayConfig(host=config.host, port=config.port,
                                                     limits=gateway_limits(config),
                                                     web_root=web_root(config),
                                                     key_limiter=shared_key_limiter(config),
                                                     sessions=shared_sessions(config)),
                       status=status, admin=Admin(node, node.kek))
+    if publisher is not None:
+        gateway.metrics.gauge("gridworks_kafka_lag", lambda: publisher.stats.lag,
+                              "commands durable in the journal but not yet on Kafka")
     if projector is not None:
         gateway.metrics.gauge("gridworks_projector_lag", lambda: projector.stats.lag,
                               "commands durable in the journal but not yet in PostgreSQL")
@@ -148,7 +159,7 @@ async def _run_node(config: NodeConfig) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     print("gridworks: stopping")
-    for task in (simulator, projecting, fanout):
+    for task in (simulator, projecting, publishing, fanout):
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
@@ -264,6 +275,25 @@ def _start_projector(node: Node, config: NodeConfig) -> tuple[Projector | None,
     node.listeners.append(projector.feed)
     print("gridworks: projecting history into PostgreSQL (lag on /status and /metrics)")
     return projector, asyncio.create_task(projector.run(), name="gridworks-projector")
+
+
+def _start_publisher(node: Node, config: NodeConfig) -> tuple[KafkaPublisher | None,
+                                                               asyncio.Task[None] | None]:
+    """With ``--kafka``: the event topics, following the node from the last checkpoint."""
+    if not config.kafka:
+        return None, None
+    from bus.kafka import KafkaConfig, KafkaPublisher
+    from gridworks.config import core_config
+
+    assert node.core is not None
+    settings = KafkaConfig(config.kafka, prefix=config.kafka_prefix, format=config.kafka_format,
+                           idempotent=config.kafka_idempotent,
+                           partitions=config.kafka_partitions)
+    publisher = KafkaPublisher(config.data_dir, core_config(config), settings,
+                               durable_seq=node.core.last_seq)
+    node.listeners.append(publisher.feed)
+    print(f"gridworks: publishing events to Kafka at {config.kafka} (lag on /status)")
+    return publisher, asyncio.create_task(publisher.run(), name="gridworks-kafka")
 
 
 def _start_simulator(node: object, config: NodeConfig) -> asyncio.Task[None] | None:

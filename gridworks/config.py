@@ -51,6 +51,11 @@ class NodeConfig(msgspec.Struct, frozen=True, kw_only=True):
     pg: str = ""  # PostgreSQL DSN for history (the projector); "" = none
     redis: str = ""  # Redis URL shared by gateway processes; "" = none
     redis_prefix: str = "gridworks"  # the keys this deployment uses in Redis
+    kafka: str = ""  # Kafka bootstrap servers: publish the event topics there; "" = none
+    kafka_prefix: str = ""  # put before every topic name
+    kafka_format: Literal["json", "msgpack"] = "json"
+    kafka_idempotent: bool = True  # the idempotent producer (off for brokers without it)
+    kafka_partitions: int = 6  # for topics the publisher creates
     fix_config: str = ""  # a TOML file of FIX sessions: the acceptor runs when given
     fix_port: int = -1  # the FIX acceptor's port (-1: the one in the FIX config file)
 
