@@ -178,15 +178,19 @@ def _register_asyncapi(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("asyncapi", help="print the WebSocket API as an AsyncAPI document")
     p.add_argument("--typescript", action="store_true",
                    help="print the same types as TypeScript declarations (the SDK's generated.ts)")
+    p.add_argument("--kafka", action="store_true",
+                   help="print the Kafka event topics' document instead (docs/kafka-asyncapi.json)")
     p.set_defaults(handler=_asyncapi)
 
 
 def _asyncapi(args: argparse.Namespace) -> int:
     from importlib import metadata
 
+    from bus import asyncapi as kafka_asyncapi
     from gateway import asyncapi, typescript
 
-    render = typescript.render if args.typescript else asyncapi.render
+    render = (kafka_asyncapi.render if args.kafka else
+              typescript.render if args.typescript else asyncapi.render)
     sys.stdout.write(render(metadata.version("gridworks")))
     return 0
 
