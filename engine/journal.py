@@ -110,6 +110,19 @@ def decode_payload(payload: memoryview, count: int) -> CommandBatch:
     return CommandBatch(rows.astype(np.int64, copy=False), extras)
 
 
+def decode_frame(data: bytes) -> CommandBatch:
+    """One whole frame (as `encode_frame` made it) back into a writable batch; a frame that
+    is cut, padded or fails its checksum raises `JournalCorruptError`."""
+    problem = _frame_problem(data, 0, 0)
+    if problem is not None:
+        raise JournalCorruptError(problem[0])
+    _, length, _, count, _ = HEADER.unpack_from(data, 0)
+    if HEADER.size + length != len(data):
+        raise JournalCorruptError("bytes after the frame")
+    batch = decode_payload(memoryview(data)[HEADER.size:], count)
+    return CommandBatch(batch.rows.copy(), batch.extras)
+
+
 def segment_paths(directory: Path) -> list[Path]:
     return sorted(p for p in directory.glob("*" + SEGMENT_SUFFIX) if p.stem.isdigit())
 

@@ -24,13 +24,14 @@ class Sequencer:
         self.next_seq = next_seq
         self._clock = clock
 
-    def stamp(self, batch: CommandBatch) -> CommandBatch:
-        """Number the batch's commands in order and stamp them with one acceptance time."""
+    def stamp(self, batch: CommandBatch, at: int | None = None) -> CommandBatch:
+        """Number the batch's commands in order and stamp them with one acceptance time:
+        ``at``, or the clock's reading."""
         rows = batch.rows
         n = rows.shape[0]
         seqs = np.arange(self.next_seq, self.next_seq + n, dtype=np.int64)
         rows[:, C_SEQ] = seqs
-        rows[:, C_TS] = self._clock()
+        rows[:, C_TS] = self._clock() if at is None else at
         new_orders = rows[:, C_KIND] == K_NEW_ORDER
         rows[new_orders, C_OID] = seqs[new_orders]
         self.next_seq += n

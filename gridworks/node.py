@@ -138,12 +138,7 @@ class Node:
         return self.recovery
 
     def _bootstrap_commands(self) -> list[Command]:
-        specs = demo_instruments()
-        commands: list[Command] = [AddInstrument(spec) for spec in specs]
-        if self.config.open_market:
-            for instr in range(len(specs)):
-                commands += [SetPhase(instr, Phase.PRE_OPEN), SetPhase(instr, Phase.CONTINUOUS)]
-        return commands
+        return bootstrap_commands(self.config.open_market)
 
     async def stop(self, snapshot_now: bool = True) -> None:
         """Finish queued work, make everything durable, optionally snapshot, release."""
@@ -314,16 +309,8 @@ class Node:
     def status(self) -> dict[str, object]:
         core = self.core
         assert core is not None
-        instruments = []
-        for instr, spec in enumerate(core.specs):
-            instruments.append({
-                "id": instr, "symbol": spec.symbol, "segment": spec.segment,
-                "phase": Phase(core.book.phase(instr)).name, "tick": spec.tick,
-                "lot": spec.lot, "ref_price": spec.ref_price,
-                "band": [spec.band_lo, spec.band_hi],
-            })
         return {
-            "seq": core.last_seq,
+            **core_status(core),
             "book": self.config.book,
             "fsync": self.config.fsync,
             "uptime_s": round(time.time() - self.stats.started_at, 3),
@@ -332,8 +319,30 @@ class Node:
             "snapshots": self.stats.snapshots,
             "session_commands": self.stats.session_commands,
             "last_snapshot_seq": self.stats.last_snapshot_seq,
-            "instruments": instruments,
         }
+
+
+def bootstrap_commands(open_market: bool) -> list[Command]:
+    """A new core's first commands: the demo instruments, open for trading if asked."""
+    specs = demo_instruments()
+    commands: list[Command] = [AddInstrument(spec) for spec in specs]
+    if open_market:
+        for instr in range(len(specs)):
+            commands += [SetPhase(instr, Phase.PRE_OPEN), SetPhase(instr, Phase.CONTINUOUS)]
+    return commands
+
+
+def core_status(core: Core) -> dict[str, object]:
+    """The core's sequence number and its instruments, as /status shows them."""
+    instruments = []
+    for instr, spec in enumerate(core.specs):
+        instruments.append({
+            "id": instr, "symbol": spec.symbol, "segment": spec.segment,
+            "phase": Phase(core.book.phase(instr)).name, "tick": spec.tick,
+            "lot": spec.lot, "ref_price": spec.ref_price,
+            "band": [spec.band_lo, spec.band_hi],
+        })
+    return {"seq": core.last_seq, "instruments": instruments}
 
 
 def _refuse_unencodable(items: list[_Pending]) -> list[_Pending]:

