@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from gateway.rest.app import RestServer
     from gateway.server import Gateway
     from gateway.sessions import SessionStore
+    from gridworks.admin import Credentials
     from gridworks.node import Node
     from store.projector import Projector
 
@@ -59,6 +60,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a TOML file of FIX sessions: run the FIX acceptor (docs/fix.md)")
     p.add_argument("--fix-port", type=int, default=None,
                    help="the FIX acceptor's port (default: the one in the FIX config file)")
+    p.add_argument("--role", choices=["single", "engine", "gateway"], default=None,
+                   help="cluster mode: a shard's engine (leader or standby) or a stateless "
+                        "gateway (both need --kafka; engines need --redis); default single")
+    p.add_argument("--shard", type=int, default=None, help="the shard served (default 0)")
+    p.add_argument("--shards", type=int, default=None,
+                   help="how many shards the cluster has (default 1)")
+    p.add_argument("--node-id", default=None,
+                   help="this process's name in the cluster (default: host and process id)")
     p.set_defaults(handler=_serve)
 
 
@@ -69,7 +78,12 @@ def _serve(args: argparse.Namespace) -> int:
                      sim_speed=args.sim_speed, sim_seed=args.sim_seed, pg=args.pg,
                          redis=args.redis, rest_port=args.rest_port,
                          fix_config=args.fix_config, fix_port=args.fix_port,
-                         kafka=args.kafka)
+                         kafka=args.kafka, role=args.role, shard=args.shard,
+                         shards=args.shards, node_id=args.node_id)
+    if config.role != "single":
+        from gridworks.cluster_roles import run_role
+
+        return run_role(config)
     if config.simulate:
         config = round_the_clock(config, os.environ)
     try:
@@ -120,7 +134,7 @@ async def _run_node(config: NodeConfig) -> None:
     print(f"gridworks: data in {config.data_dir.resolve()}")
     for line in report.lines():
         print(f"gridworks: {line}")
-    _print_first_credentials(node, config)
+    print_first_credentials(node.first_credentials, config)
     from gridworks.admin import Admin
 
     projector, projecting = _start_projector(node, config)
@@ -143,10 +157,10 @@ async def _run_node(config: NodeConfig) -> None:
         gateway.metrics.gauge("gridworks_projector_lag", lambda: projector.stats.lag,
                               "commands durable in the journal but not yet in PostgreSQL")
     await gateway.start()
-    fanout = _start_fanout(gateway, config)
+    fanout = start_fanout(gateway, config)
     print(f"gridworks: WebSocket API on ws://{config.host}:{config.port}/ "
           f"(HTTP: /healthz, /metrics, /status); journal fsync policy: {config.fsync}")
-    rest = await _start_rest(gateway, config)
+    rest = await start_rest(gateway, config)
     fix = await _start_fix(gateway, config)
     if gateway.static is not None:
         print(f"gridworks: web terminal on http://{config.host}:{config.port}/ "
@@ -218,7 +232,7 @@ def shared_key_limiter(config: NodeConfig, name: str = "ws-key",
     return SharedLimiter(RedisBuckets(redis, config.redis_prefix), name, rate, 2 * rate)
 
 
-async def _start_rest(gateway: Gateway, config: NodeConfig) -> RestServer | None:
+async def start_rest(gateway: Gateway, config: NodeConfig) -> RestServer | None:
     """The REST API on its own port, with history from PostgreSQL when configured."""
     if config.rest_port < 0:
         return None
@@ -249,7 +263,7 @@ async def _start_rest(gateway: Gateway, config: NodeConfig) -> RestServer | None
     return rest
 
 
-def _start_fanout(gateway: Gateway, config: NodeConfig) -> asyncio.Task[None] | None:
+def start_fanout(gateway: Gateway, config: NodeConfig) -> asyncio.Task[None] | None:
     """With ``--redis``: every public channel to Redis, for `gridworks relay` processes."""
     if not config.redis:
         return None
@@ -314,10 +328,10 @@ def _report_simulator_end(task: asyncio.Task[None]) -> None:
         print(f"gridworks: the market simulator stopped: {task.exception()!r}", file=sys.stderr)
 
 
-def _print_first_credentials(node: object, config: NodeConfig) -> None:
+def print_first_credentials(made: list[Credentials], config: NodeConfig) -> None:
     from gridworks.admin import DEMO, credentials_path
 
-    for credentials in getattr(node, "first_credentials", []):
+    for credentials in made:
         path = credentials_path(config.data_dir, credentials.name)
         if credentials.name == DEMO:
             print(f"gridworks: demo trader: account {credentials.account} {credentials.name!r}, "

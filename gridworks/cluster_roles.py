@@ -1,0 +1,162 @@
+"""``gridworks serve --role engine|gateway``: the two processes of cluster mode.
+
+* **engine** — one of a shard's engines (`gridworks.shard`): a hot standby following the
+  shard's log that leads when it wins the lease. Plain HTTP on ``--port``: ``/healthz``
+  (200 while the process runs) and ``/status`` (role, epoch, log position, instruments).
+* **gateway** — the WebSocket API (and REST) of the single-process server, over a replica
+  of the shard's core read from the log (`gridworks.replica`); its trading requests go to
+  the shard's leader through Kafka. It keeps nothing of its own: start as many as needed.
+
+Every process of a cluster must share the key-encryption key (``GRIDWORKS_KEK``): the
+engines store API secrets encrypted with it and the gateways check signatures with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+
+import msgspec
+
+from gridworks.config import ConfigError, NodeConfig, core_config
+
+
+def run_role(config: NodeConfig) -> int:
+    if not config.kafka:
+        raise ConfigError(f"--role {config.role} needs --kafka (the shard's log)")
+    if config.role == "engine" and not config.redis:
+        raise ConfigError("--role engine needs --redis (the shard's leadership lease)")
+    if not 0 <= config.shard < config.shards:
+        raise ConfigError(f"--shard {config.shard} is not one of the {config.shards} shards")
+    if not config.node_id:
+        config = msgspec.structs.replace(
+            config, node_id=f"{config.role}-{socket.gethostname()}-{os.getpid()}")
+    import uvloop
+
+    runner = _run_engine if config.role == "engine" else _run_gateway
+    with contextlib.suppress(KeyboardInterrupt):
+        uvloop.run(runner(config))
+    return 0
+
+
+def shard_log(config: NodeConfig) -> object:
+    from bus.commandlog import ShardLog
+    from bus.kafka import KafkaConfig
+
+    return ShardLog(KafkaConfig(config.kafka, prefix=config.kafka_prefix,
+                                idempotent=config.kafka_idempotent),
+                    shard=config.shard, shards=config.shards,
+                    fetch_wait_ms=config.fetch_wait_ms)
+
+
+async def _stopped() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+# --- engine ------------------------------------------------------------------------------------
+
+async def _run_engine(config: NodeConfig) -> None:
+    from redis.asyncio import Redis
+
+    from accounts import keys
+    from gridworks.node import bootstrap_commands
+    from gridworks.shard import ShardEngine, ShardSettings
+    from gridworks.status_http import StatusServer
+
+    redis = Redis.from_url(config.redis, socket_timeout=0.5, socket_connect_timeout=0.5)
+    settings = ShardSettings(node_id=config.node_id, lease_ms=config.lease_ms,
+                             mark_interval_ms=config.mark_interval_ms,
+                             square_off_at=config.square_off_at,
+                             end_of_day_at=config.end_of_day_at)
+    engine = ShardEngine(shard_log(config), core_config(config), redis,  # type: ignore[arg-type]
+                         config.redis_prefix, settings,
+                         lambda: bootstrap_commands(config.open_market))
+    kek = keys.load_kek(config.data_dir)
+    if config.demo_accounts and config.shard == 0:
+        engine.on_lead.append(lambda: _demo_accounts(engine, kek, config))
+    engine.on_lead.append(lambda: print(
+        f"gridworks: {config.node_id} leads shard {config.shard} at epoch {engine.epoch}",
+        flush=True))
+    await engine.start()
+    print(f"gridworks: engine {config.node_id} of shard {config.shard}/{config.shards} "
+          f"standing by at log offset {engine.replica.applier.next_offset}", flush=True)
+    status = StatusServer(engine.status, config.host, config.port)
+    await status.start()
+    print(f"gridworks: engine status on http://{config.host}:{status.port}/status", flush=True)
+    running = asyncio.create_task(engine.run(), name="shard-engine")
+    await _stopped()
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)
+    await status.stop()
+    await engine.stop()
+    await redis.aclose()
+
+
+async def _demo_accounts(engine: object, kek: bytes, config: NodeConfig) -> None:
+    from gridworks.admin import Admin, create_demo_accounts
+    from gridworks.commands_serve import print_first_credentials
+
+    replica = engine.replica  # type: ignore[attr-defined]
+    made = await create_demo_accounts(Admin(replica, kek), config.data_dir)  # type: ignore[arg-type]
+    print_first_credentials(made, config)
+    sys.stdout.flush()
+
+
+# --- gateway -----------------------------------------------------------------------------------
+
+async def _run_gateway(config: NodeConfig) -> None:
+    from accounts import keys
+    from bus.commandlog import ensure_topics
+    from gateway.server import Gateway, GatewayConfig
+    from gridworks.admin import Admin
+    from gridworks.commands_serve import (
+        settle_garbage_collector,
+        shared_key_limiter,
+        shared_sessions,
+        start_fanout,
+        start_rest,
+    )
+    from gridworks.config import gateway_limits, web_root
+    from gridworks.replica import Replica
+    from gridworks.requests import RequestSender
+
+    log = shard_log(config)
+    await ensure_topics(log)  # type: ignore[arg-type]
+    replica = Replica(log, core_config(config), client_id=config.node_id)  # type: ignore[arg-type]
+    await replica.start()
+    while replica.core is not None and not replica.core.specs:
+        print(f"gridworks: waiting for shard {config.shard}'s engine to set the market up",
+              flush=True)
+        await asyncio.sleep(0.5)
+    sender = RequestSender(replica)
+    await sender.start()
+    kek = keys.load_kek(config.data_dir)
+    gateway = Gateway(replica, kek, GatewayConfig(host=config.host, port=config.port,
+                                                  limits=gateway_limits(config),
+                                                  web_root=web_root(config),
+                                                  key_limiter=shared_key_limiter(config),
+                                                  sessions=shared_sessions(config)),
+                      admin=Admin(replica, kek))  # type: ignore[arg-type]
+    await gateway.start()
+    print(f"gridworks: gateway {config.node_id} of shard {config.shard} on "
+          f"ws://{config.host}:{gateway.port}/ at seq {replica.core.last_seq}", flush=True)
+    rest = await start_rest(gateway, config)
+    fanout = start_fanout(gateway, config)
+    settle_garbage_collector()
+    await _stopped()
+    if fanout is not None:
+        fanout.cancel()
+        await asyncio.gather(fanout, return_exceptions=True)
+    if rest is not None:
+        await rest.stop()
+    await gateway.stop()
+    await sender.stop()
+    await replica.stop()
