@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 
 from gridworks import (
     commands_accounts,
+    commands_cluster,
     commands_core,
     commands_db,
     commands_fix,
@@ -30,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for register in [commands_serve.register, *commands_core.REGISTRARS,
                      commands_accounts.register, commands_db.register, commands_fix.register,
-                     commands_relay.register]:
+                     commands_relay.register, commands_cluster.register]:
         register(sub)
     return parser
 
