@@ -21,7 +21,9 @@ predecessor may have acknowledged.
 
 Entries say which gateway requests they carry (`RequestRef`) and how far into the requests
 partition they reach, so a new leader goes on exactly where the applied log ends: each
-request is applied once, however often leaders change.
+request is applied once, however often leaders change. A requester numbers its requests
+upwards, and a request whose number its requester has already had applied is left out, so
+sending a request again (when its fate is unknown) is safe.
 """
 
 from __future__ import annotations
@@ -69,10 +71,12 @@ class LogEntry:
 
 @dataclass(frozen=True)
 class Admitted:
-    """An entry the rule applies: its commands, numbered and stamped."""
+    """An entry the rule applies: its commands, numbered and stamped, and the requests they
+    came from (a request already applied once is left out, with its commands)."""
 
     entry: LogEntry
     batch: CommandBatch
+    refs: tuple[RequestRef, ...]
 
 
 class LogOrderError(ValueError):
@@ -89,6 +93,8 @@ class LogApplier:
         self.next_offset = 0
         self.requests_hi = -1  # the last requests offset that applied entries took in
         self.skipped = 0  # command entries of deposed leaders
+        self.repeats = 0  # requests left out because an earlier entry applied them
+        self.last_request: dict[str, int] = {}  # requester -> the last number applied
         self.last_ts = 0
         self._sequencer = Sequencer(next_seq, clock=lambda: 0)
 
@@ -113,7 +119,35 @@ class LogApplier:
             self.epoch, self.leader = meta.epoch, meta.writer
         self.last_ts = max(self.last_ts, meta.ts)
         self.requests_hi = max(self.requests_hi, meta.requests_hi)
-        return Admitted(entry, self._sequencer.stamp(entry.batch, at=self.last_ts))
+        batch, refs = self._first_times(entry.batch, meta.refs)
+        if not len(batch):
+            return None
+        return Admitted(entry, self._sequencer.stamp(batch, at=self.last_ts), refs)
+
+    def _first_times(self, batch: CommandBatch, refs: tuple[RequestRef, ...],
+                     ) -> tuple[CommandBatch, tuple[RequestRef, ...]]:
+        """The entry without the requests applied before. A requester numbers its requests
+        upwards, so one that is sent again (a retry whose first attempt was in fact
+        delivered, a step of a transfer resumed after a restart) is recognised by its
+        number, and applied once."""
+        kept: list[RequestRef] = []
+        dropped: list[tuple[int, int]] = []  # row ranges
+        row = 0
+        for ref in refs:
+            if ref.number > self.last_request.get(ref.gateway, 0):
+                self.last_request[ref.gateway] = ref.number
+                kept.append(ref)
+            else:
+                dropped.append((row, row + ref.count))
+                self.repeats += 1
+            row += ref.count
+        if not dropped:
+            return batch, refs
+        keep = np.ones(len(batch), dtype=bool)
+        for start, stop in dropped:
+            keep[start:stop] = False
+        rows = np.flatnonzero(keep).tolist()
+        return CommandBatch(batch.rows[keep], [batch.extras[i] for i in rows]), tuple(kept)
 
 
 def request_bounds(admitted: Admitted) -> list[tuple[RequestRef, int, int]]:
@@ -121,7 +155,7 @@ def request_bounds(admitted: Admitted) -> list[tuple[RequestRef, int, int]]:
     (first, last)."""
     seq = admitted.batch.first_seq
     out = []
-    for ref in admitted.entry.meta.refs:
+    for ref in admitted.refs:
         out.append((ref, seq, seq + ref.count - 1))
         seq += ref.count
     return out

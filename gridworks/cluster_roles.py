@@ -127,10 +127,12 @@ async def _run_gateway(config: NodeConfig) -> None:
     from gridworks.config import gateway_limits, web_root
     from gridworks.replica import Replica
     from gridworks.requests import RequestSender
+    from gridworks.shard import run_name
 
     log = shard_log(config)
     await ensure_topics(log)  # type: ignore[arg-type]
-    replica = Replica(log, core_config(config), client_id=config.node_id)  # type: ignore[arg-type]
+    replica = Replica(log, core_config(config),  # type: ignore[arg-type]
+                      client_id=run_name(config.node_id))
     await replica.start()
     while replica.core is not None and not replica.core.specs:
         print(f"gridworks: waiting for shard {config.shard}'s engine to set the market up",

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bus.commandlog import ShardLog, decode_entry
-from engine.commandlog import Admitted, LogApplier, LogEntry, request_bounds
+from engine.commandlog import Admitted, LogApplier, LogEntry, RequestRef, request_bounds
 from engine.commands import Command, CommandBatch, InvalidCommandError
 from engine.core import Core, CoreConfig
 from engine.layout import E_SEQ
@@ -35,6 +35,8 @@ from gridworks.node import Listener, NodeStoppedError, Receipt, core_status
 
 log = logging.getLogger("gridworks.replica")
 Sender = Callable[[int, CommandBatch], None]  # (request number, unstamped commands)
+# Every request of an applied entry: (its ref, first and last seq, the entry's events).
+RequestWatcher = Callable[[RequestRef, int, int, np.ndarray], None]
 
 
 @dataclass
@@ -63,6 +65,7 @@ class Replica:
         self.request_timeout_s = request_timeout_s
         self.listeners: list[Listener] = []
         self.sender: Sender | None = None
+        self.watcher: RequestWatcher | None = None
         self.stats = ReplicaStats()
         self._pending: dict[int, _Waiting] = {}
         self._numbers = itertools.count(1)
@@ -143,6 +146,9 @@ class Replica:
         return admitted.batch, events
 
     def _answer(self, admitted: Admitted, events: np.ndarray) -> None:
+        if self.watcher is not None:
+            for ref, first, last in request_bounds(admitted):
+                self.watcher(ref, first, last, events)
         if not self._pending:
             return
         seqs = events[:, E_SEQ]

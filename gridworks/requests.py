@@ -20,7 +20,7 @@ log = logging.getLogger("gridworks.requests")
 class RequestSender:
     def __init__(self, replica: Replica) -> None:
         self.replica = replica
-        self._queue: asyncio.Queue[tuple[int, CommandBatch]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[str, int, CommandBatch]] = asyncio.Queue()
         self._producer: AIOKafkaProducer | None = None
         self._task: asyncio.Task[None] | None = None
         self.sent = 0
@@ -42,14 +42,19 @@ class RequestSender:
                 await self._producer.stop()
 
     def send(self, number: int, batch: CommandBatch) -> None:
-        self._queue.put_nowait((number, batch))
+        self._queue.put_nowait((self.replica.client_id, number, batch))
+
+    def send_as(self, requester: str, number: int, batch: CommandBatch) -> None:
+        """A request in another requester's name and numbering (its answer comes back to
+        whoever watches for it, not to the replica's waiting futures)."""
+        self._queue.put_nowait((requester, number, batch))
 
     async def _run(self) -> None:
         assert self._producer is not None
         partition = self.replica.log.requests
         while True:
-            number, batch = await self._queue.get()
-            value, headers = request_record(self.replica.client_id, number, batch)
+            requester, number, batch = await self._queue.get()
+            value, headers = request_record(requester, number, batch)
             try:
                 delivery = await self._producer.send(partition.topic, value,
                                                      partition=partition.partition,

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -37,6 +38,11 @@ from gridworks.replica import Replica
 from gridworks.session import SessionSchedule
 
 log = logging.getLogger("gridworks.shard")
+
+
+def run_name(node_id: str) -> str:
+    """A requester name for this run of a process (its request numbers start at 1)."""
+    return f"{node_id}#{uuid.uuid4().hex[:8]}"
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,8 @@ class ShardEngine:
         self.settings = settings
         self.clock = clock
         self.bootstrap = bootstrap
-        self.replica = Replica(shard_log, core_config, client_id=settings.node_id)
+        # The requester name is new every run: request numbers start again at 1.
+        self.replica = Replica(shard_log, core_config, client_id=run_name(settings.node_id))
         self.replica.sender = self._queue_local
         self.replica.listeners.append(self._watch_trades)
         self.lease = Lease(redis, redis_prefix, shard_log.shard, settings.node_id,
@@ -85,7 +92,11 @@ class ShardEngine:
     async def run(self) -> None:
         """Stand by and lead, for as long as the process runs."""
         while True:
-            epoch = await self.lease.acquire(self.replica.applier.epoch)
+            try:
+                epoch = await self.lease.acquire(self.replica.applier.epoch)
+            except Exception:  # Redis is away: no one leads until it is back
+                log.warning("shard %d: the lease cannot be reached", self.log.shard)
+                epoch = None
             if epoch is None:
                 await asyncio.sleep(self.settings.poll_s)
                 continue
@@ -180,7 +191,7 @@ class ShardEngine:
                 refs: list[RequestRef] = []
                 batches: list[CommandBatch] = []
                 for number, batch in local:
-                    refs.append(RequestRef(self.settings.node_id, number, len(batch)))
+                    refs.append(RequestRef(self.replica.client_id, number, len(batch)))
                     batches.append(batch)
                 for request in decode_requests(messages):
                     if isinstance(request, int):

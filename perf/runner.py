@@ -34,6 +34,7 @@ SCENARIOS = {
     "projector": "perf.scenarios.projector",
     "rest": "perf.scenarios.rest_orders",
     "fix": "perf.scenarios.fix_orders",
+    "cluster": "perf.scenarios.cluster",
 }
 
 

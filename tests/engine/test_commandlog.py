@@ -151,3 +151,25 @@ def test_an_unreadable_record_is_skipped_alike_everywhere() -> None:
     assert applier.skipped == 1
     assert applier.next_seq == 1
     assert decode_entry(6, value, [("other", b"")]).meta.epoch == -1
+
+
+def test_a_request_sent_again_is_applied_once() -> None:
+    applier = LogApplier()
+    once = CommandBatch.of([Deposit(0, 5), Deposit(1, 7)])
+    first = applier.admit(LogEntry(0, EntryMeta(EntryKind.COMMANDS, 1, 1, "a", (
+        RequestRef("t:1", 1, 1), RequestRef("gw", 1, 1)), 3), once))
+    assert first is not None
+    assert len(first.batch) == 2
+    again = CommandBatch.of([Deposit(0, 5), Deposit(1, 9), Deposit(2, 11)])
+    second = applier.admit(LogEntry(1, EntryMeta(EntryKind.COMMANDS, 1, 2, "a", (
+        RequestRef("t:1", 1, 1), RequestRef("gw", 2, 1), RequestRef("t:1", 2, 1)), 6), again))
+    assert second is not None
+    assert [c.amount for c in second.batch.commands()] == [9, 11]  # type: ignore[attr-defined]
+    assert [(r.gateway, r.number) for r in second.refs] == [("gw", 2), ("t:1", 2)]
+    assert second.batch.first_seq == 3
+    assert applier.repeats == 1
+    only_repeats = applier.admit(LogEntry(2, EntryMeta(EntryKind.COMMANDS, 1, 3, "a", (
+        RequestRef("gw", 2, 1),), 9), CommandBatch.of([Deposit(1, 9)])))
+    assert only_repeats is None
+    assert applier.requests_hi == 9
+    assert applier.next_seq == 5
