@@ -135,10 +135,30 @@ def rest(results: dict) -> Figure:
     return fig
 
 
+def fix(results: dict) -> Figure:
+    cases = {f"{k}/s": v for k, v in results.items() if isinstance(v, dict) and "latency_us" in v}
+    fig = make_subplots(rows=1, cols=1, subplot_titles=(
+        "FIX NewOrderSingle to ExecutionReport(New), from the scheduled send",))
+    _percentile_traces(fig, {k: v["latency_us"] for k, v in cases.items()}, 1, 1, "µs")
+    return fig
+
+
+def cluster(results: dict) -> Figure:
+    cases = {k: v for k, v in results.items() if isinstance(v, dict) and "latency_us" in v}
+    rounds = results["failover"]["rounds"]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(
+        "order to ack: one process vs cluster (from the scheduled send)",
+        "failover: SIGKILL of the leader to the next acknowledgement (s)"))
+    _percentile_traces(fig, {k: v["latency_us"] for k, v in cases.items()}, 1, 1, "µs")
+    fig.add_trace(go.Bar(x=[f"round {n + 1}" for n in range(len(rounds))],
+                         y=[r["failover_s"] for r in rounds], showlegend=False), row=1, col=2)
+    return fig
+
+
 BUILDERS: dict[str, Callable[[dict], Figure]] = {
     "engine": engine, "batch": batch, "replay": replay, "journal": journal, "risk": risk,
     "mtm": mtm, "orders": orders, "fanout": fanout, "terminal": terminal,
-    "projector": projector, "rest": rest,
+    "projector": projector, "rest": rest, "fix": fix, "cluster": cluster,
 }
 
 

@@ -66,3 +66,9 @@ def test_the_terminal_scenario_measures_the_page_in_chromium(
     assert set(case["goals_met"]) == set(results["goals"])
     assert results["bundle"]["js_gzip_kb"] > 0
     assert chart.stat().st_size > 10_000
+
+
+def test_every_scenario_can_be_drawn() -> None:
+    from perf import plot, runner
+
+    assert set(runner.SCENARIOS) == set(plot.BUILDERS)
