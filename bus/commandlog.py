@@ -74,13 +74,16 @@ class ShardLog:
 
 
 async def ensure_topics(log_: ShardLog) -> None:
-    """The log and requests topics, with a partition per shard, unless they exist."""
+    """The log and requests topics, with a partition per shard, unless they exist (with
+    replication 1: in production create them beforehand with the replication wanted)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=log_.kafka.bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [NewTopic(log_.kafka.topic(name), log_.shards, 1)
-                  for name in (COMMANDS_TOPIC, REQUESTS_TOPIC)
+        # The log is the shards' state: none of it may age out.
+        retention = {COMMANDS_TOPIC: {"retention.ms": "-1"}, REQUESTS_TOPIC: {}}
+        wanted = [NewTopic(log_.kafka.topic(name), log_.shards, 1, topic_configs=configs)
+                  for name, configs in retention.items()
                   if log_.kafka.topic(name) not in existing]
         if wanted:
             with contextlib.suppress(TopicAlreadyExistsError):
