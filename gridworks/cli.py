@@ -17,6 +17,7 @@ from gridworks import (
     commands_fix,
     commands_relay,
     commands_serve,
+    commands_transfer,
 )
 from gridworks.config import ConfigError
 
@@ -31,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for register in [commands_serve.register, *commands_core.REGISTRARS,
                      commands_accounts.register, commands_db.register, commands_fix.register,
-                     commands_relay.register, commands_cluster.register]:
+                     commands_relay.register, commands_cluster.register,
+                     commands_transfer.register]:
         register(sub)
     return parser
 

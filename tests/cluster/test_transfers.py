@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sys
 
 import pytest
 from redis.asyncio import Redis
@@ -148,3 +150,33 @@ async def test_transfers_between_shards(broker: str, redis: Redis, redis_prefix:
             if shard.task is not None and not shard.task.done():
                 with contextlib.suppress(Exception):
                     await shard.down()
+
+
+async def test_gridworks_transfer_moves_money_once(broker: str, redis: Redis,
+                                                   redis_prefix: str, kafka_prefix: str) -> None:
+    kafka = KafkaConfig(broker, prefix=kafka_prefix, idempotent=False)
+    logs = {k: ShardLog(kafka, shard=k, shards=2) for k in (0, 1)}
+    shards = {k: Shard(logs[k], redis, redis_prefix, f"engine-{k}") for k in (0, 1)}
+    try:
+        for shard in shards.values():
+            await shard.up()
+        alice = {k: await open_account(logs[k], "alice", FUNDS) for k in (0, 1)}
+        env = {**os.environ, "GRIDWORKS_KAFKA_PREFIX": kafka_prefix,
+               "GRIDWORKS_KAFKA_IDEMPOTENT": "0", "GRIDWORKS_MAX_ACCOUNTS": "64",
+               "GRIDWORKS_MAX_ORDERS": "4096"}
+        argv = [sys.executable, "-m", "gridworks.cli", "transfer", "--kafka", broker,
+                "--shards", "2", "--id", "cli-1", "--from", f"1:{alice[1]}", "--to",
+                f"0:{alice[0]}", "--amount", "1234.56"]
+        for _ in range(2):  # the second run finds the transfer done and moves nothing
+            run = await asyncio.create_subprocess_exec(
+                *argv, env=env, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT)
+            out, _ = await asyncio.wait_for(run.communicate(), 60)
+            assert run.returncode == 0, out.decode()
+            assert "transfer cli-1: done" in out.decode()
+        await wait_for(lambda: cash(shards[0].core, alice[0]) == FUNDS + 1_234_56)
+        assert cash(shards[1].core, alice[1]) == FUNDS - 1_234_56
+    finally:
+        for shard in shards.values():
+            with contextlib.suppress(Exception):
+                await shard.down()
