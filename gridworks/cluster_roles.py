@@ -3,6 +3,10 @@
 * **engine** — one of a shard's engines (`gridworks.shard`): a hot standby following the
   shard's log that leads when it wins the lease. Plain HTTP on ``--port``: ``/healthz``
   (200 while the process runs) and ``/status`` (role, epoch, log position, instruments).
+* **follower** — a replica of the shard that keeps a journal of its own
+  (`gridworks.local_journal`) and runs from it what a single node runs beside its core: the
+  event-topics publisher on the same Kafka (always) and the PostgreSQL projector (with
+  ``--pg``). ``/healthz`` and ``/status`` on ``--port``.
 * **gateway** — the WebSocket API (and REST) of the single-process server, over a replica
   of the shard's core read from the log (`gridworks.replica`); its trading requests go to
   the shard's leader through Kafka. It keeps nothing of its own: start as many as needed.
@@ -37,7 +41,8 @@ def run_role(config: NodeConfig) -> int:
             config, node_id=f"{config.role}-{socket.gethostname()}-{os.getpid()}")
     import uvloop
 
-    runner = _run_engine if config.role == "engine" else _run_gateway
+    runner = {"engine": _run_engine, "gateway": _run_gateway,
+              "follower": _run_follower}[config.role]
     with contextlib.suppress(KeyboardInterrupt):
         uvloop.run(runner(config))
     return 0
@@ -108,6 +113,45 @@ async def _demo_accounts(engine: object, kek: bytes, config: NodeConfig) -> None
     made = await create_demo_accounts(Admin(replica, kek), config.data_dir)  # type: ignore[arg-type]
     print_first_credentials(made, config)
     sys.stdout.flush()
+
+
+# --- follower ----------------------------------------------------------------------------------
+
+async def _run_follower(config: NodeConfig) -> None:
+    from bus.commandlog import ensure_topics
+    from gridworks.commands_serve import start_projector, start_publisher
+    from gridworks.local_journal import LocalJournal
+    from gridworks.replica import Replica
+    from gridworks.shard import run_name
+    from gridworks.status_http import StatusServer
+
+    log = shard_log(config)
+    await ensure_topics(log)  # type: ignore[arg-type]
+    replica = Replica(log, core_config(config),  # type: ignore[arg-type]
+                      client_id=run_name(config.node_id))
+    local = LocalJournal(config.data_dir)
+    replica.recorders.append(local.record)
+    await replica.start()
+    print(f"gridworks: follower {config.node_id} of shard {config.shard} at seq "
+          f"{replica.core.last_seq} (journal in {config.data_dir})", flush=True)
+    projector, projecting = start_projector(replica, config)  # type: ignore[arg-type]
+    publisher, publishing = start_publisher(replica, config)  # type: ignore[arg-type]
+
+    def status() -> dict[str, object]:
+        parts = {"projector": projector, "kafka": publisher}
+        return {**replica.status(), "journal_seq": local.last_seq,
+                **{name: part.status() for name, part in parts.items() if part is not None}}
+    server = StatusServer(status, config.host, config.port)
+    await server.start()
+    print(f"gridworks: follower status on http://{config.host}:{server.port}/status", flush=True)
+    await _stopped()
+    for task in (projecting, publishing):
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    await server.stop()
+    await replica.stop()
+    local.close()
 
 
 # --- gateway -----------------------------------------------------------------------------------

@@ -60,9 +60,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a TOML file of FIX sessions: run the FIX acceptor (docs/fix.md)")
     p.add_argument("--fix-port", type=int, default=None,
                    help="the FIX acceptor's port (default: the one in the FIX config file)")
-    p.add_argument("--role", choices=["single", "engine", "gateway"], default=None,
-                   help="cluster mode: a shard's engine (leader or standby) or a stateless "
-                        "gateway (both need --kafka; engines need --redis); default single")
+    p.add_argument("--role", choices=["single", "engine", "gateway", "follower"], default=None,
+                   help="cluster mode: a shard's engine (leader or standby), a stateless "
+                        "gateway, or a follower running the event topics and --pg projector "
+                        "(all need --kafka; engines need --redis); default single")
     p.add_argument("--shard", type=int, default=None, help="the shard served (default 0)")
     p.add_argument("--shards", type=int, default=None,
                    help="how many shards the cluster has (default 1)")
@@ -137,8 +138,8 @@ async def _run_node(config: NodeConfig) -> None:
     print_first_credentials(node.first_credentials, config)
     from gridworks.admin import Admin
 
-    projector, projecting = _start_projector(node, config)
-    publisher, publishing = _start_publisher(node, config)
+    projector, projecting = start_projector(node, config)
+    publisher, publishing = start_publisher(node, config)
     parts = {name: part.status for name, part in (("projector", projector),
                                                    ("kafka", publisher)) if part is not None}
 
@@ -275,7 +276,7 @@ def start_fanout(gateway: Gateway, config: NodeConfig) -> asyncio.Task[None] | N
     return asyncio.create_task(publisher.run(), name="gridworks-fanout")
 
 
-def _start_projector(node: Node, config: NodeConfig) -> tuple[Projector | None,
+def start_projector(node: Node, config: NodeConfig) -> tuple[Projector | None,
                                                                asyncio.Task[None] | None]:
     """With ``--pg``: the history projector, following the node from where the database is."""
     if not config.pg:
@@ -291,7 +292,7 @@ def _start_projector(node: Node, config: NodeConfig) -> tuple[Projector | None,
     return projector, asyncio.create_task(projector.run(), name="gridworks-projector")
 
 
-def _start_publisher(node: Node, config: NodeConfig) -> tuple[KafkaPublisher | None,
+def start_publisher(node: Node, config: NodeConfig) -> tuple[KafkaPublisher | None,
                                                                asyncio.Task[None] | None]:
     """With ``--kafka``: the event topics, following the node from the last checkpoint."""
     if not config.kafka:

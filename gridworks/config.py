@@ -58,7 +58,7 @@ class NodeConfig(msgspec.Struct, frozen=True, kw_only=True):
     kafka_partitions: int = 6  # for topics the publisher creates
     fix_config: str = ""  # a TOML file of FIX sessions: the acceptor runs when given
     fix_port: int = -1  # the FIX acceptor's port (-1: the one in the FIX config file)
-    role: Literal["single", "engine", "gateway"] = "single"  # cluster mode: engine or gateway
+    role: Literal["single", "engine", "gateway", "follower"] = "single"  # cluster mode
     shard: int = 0  # the shard this engine or gateway serves (its log partition)
     shards: int = 1  # partitions of the cluster's log and requests topics
     node_id: str = ""  # this process's name in the cluster ("": host and process id)

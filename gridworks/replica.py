@@ -66,6 +66,9 @@ class Replica:
         self.listeners: list[Listener] = []
         self.sender: Sender | None = None
         self.watcher: RequestWatcher | None = None
+        # Called with every applied batch, the catch-up at start included (listeners only
+        # see what follows it): a local journal of the log.
+        self.recorders: list[Listener] = []
         self.stats = ReplicaStats()
         self._pending: dict[int, _Waiting] = {}
         self._numbers = itertools.count(1)
@@ -142,6 +145,8 @@ class Replica:
         events = self.core.apply(admitted.batch)
         self.stats.applied_entries += 1
         self.stats.commands += len(admitted.batch)
+        for record in self.recorders:
+            record(admitted.batch, events)
         self._answer(admitted, events)
         return admitted.batch, events
 
