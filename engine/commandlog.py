@@ -79,6 +79,20 @@ class Admitted:
     refs: tuple[RequestRef, ...]
 
 
+class ApplierState(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Everything the rule knows besides the core: kept beside a replica's snapshot."""
+
+    next_offset: int
+    next_seq: int
+    epoch: int
+    leader: str
+    requests_hi: int
+    last_ts: int
+    skipped: int
+    repeats: int
+    last_request: dict[str, int]
+
+
 class LogOrderError(ValueError):
     """Entries must be given in offset order, each once."""
 
@@ -101,6 +115,21 @@ class LogApplier:
     @property
     def next_seq(self) -> int:
         return self._sequencer.next_seq
+
+    def state(self) -> ApplierState:
+        return ApplierState(self.next_offset, self.next_seq, self.epoch, self.leader,
+                            self.requests_hi, self.last_ts, self.skipped, self.repeats,
+                            dict(self.last_request))
+
+    @classmethod
+    def restored(cls, state: ApplierState) -> LogApplier:
+        applier = cls(state.next_seq)
+        applier.next_offset, applier.epoch, applier.leader = (
+            state.next_offset, state.epoch, state.leader)
+        applier.requests_hi, applier.last_ts = state.requests_hi, state.last_ts
+        applier.skipped, applier.repeats = state.skipped, state.repeats
+        applier.last_request = dict(state.last_request)
+        return applier
 
     def admit(self, entry: LogEntry) -> Admitted | None:
         """The entry's commands if the core applies them; None for a fence or a skip."""

@@ -26,6 +26,7 @@ import sys
 
 import msgspec
 
+from engine.recovery import snapshot_dir
 from gridworks.config import ConfigError, NodeConfig, core_config
 
 
@@ -83,7 +84,9 @@ async def _run_engine(config: NodeConfig) -> None:
                              end_of_day_at=config.end_of_day_at)
     engine = ShardEngine(shard_log(config), core_config(config), redis,  # type: ignore[arg-type]
                          config.redis_prefix, settings,
-                         lambda: bootstrap_commands(config.open_market))
+                         lambda: bootstrap_commands(config.open_market),
+                         snapshots=snapshot_dir(config.data_dir),
+                         snapshot_every=config.snapshot_every)
     kek = keys.load_kek(config.data_dir)
     if config.demo_accounts and config.shard == 0:
         engine.on_lead.append(lambda: _demo_accounts(engine, kek, config))
@@ -128,7 +131,9 @@ async def _run_follower(config: NodeConfig) -> None:
     log = shard_log(config)
     await ensure_topics(log)  # type: ignore[arg-type]
     replica = Replica(log, core_config(config),  # type: ignore[arg-type]
-                      client_id=run_name(config.node_id))
+                      client_id=run_name(config.node_id),
+                      snapshots=snapshot_dir(config.data_dir),
+                      snapshot_every=config.snapshot_every)
     local = LocalJournal(config.data_dir)
     replica.recorders.append(local.record)
     await replica.start()
@@ -176,7 +181,9 @@ async def _run_gateway(config: NodeConfig) -> None:
     log = shard_log(config)
     await ensure_topics(log)  # type: ignore[arg-type]
     replica = Replica(log, core_config(config),  # type: ignore[arg-type]
-                      client_id=run_name(config.node_id))
+                      client_id=run_name(config.node_id),
+                      snapshots=snapshot_dir(config.data_dir),
+                      snapshot_every=config.snapshot_every)
     await replica.start()
     while replica.core is not None and not replica.core.specs:
         print(f"gridworks: waiting for shard {config.shard}'s engine to set the market up",

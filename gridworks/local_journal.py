@@ -21,8 +21,8 @@ class LocalJournal:
         journal.truncate_torn_tail(scan)
         self.last_seq = scan.last_seq  # what an earlier run wrote; the log numbers alike
         self.written = 0
-        self._writer = journal.JournalWriter(directory, self.last_seq + 1, policy="os",
-                                             last_seq_on_disk=self.last_seq)
+        self._directory = directory
+        self._writer: journal.JournalWriter | None = None
 
     def record(self, batch: CommandBatch, events: np.ndarray | None = None) -> None:
         """A replica recorder: the part of ``batch`` not written yet."""
@@ -30,10 +30,14 @@ class LocalJournal:
             return
         if batch.first_seq <= self.last_seq:
             batch = batch.slice(self.last_seq + 1 - batch.first_seq, len(batch))
+        if self._writer is None:  # a new segment where this run's batches begin
+            self._writer = journal.JournalWriter(self._directory, batch.first_seq,
+                                                 policy="os", last_seq_on_disk=self.last_seq)
         self._writer.append(batch)
         self._writer.flush()
         self.last_seq = batch.last_seq
         self.written += len(batch)
 
     def close(self) -> None:
-        self._writer.close()
+        if self._writer is not None:
+            self._writer.close()

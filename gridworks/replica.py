@@ -23,6 +23,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -31,6 +32,7 @@ from engine.commandlog import Admitted, LogApplier, LogEntry, RequestRef, reques
 from engine.commands import Command, CommandBatch, InvalidCommandError
 from engine.core import Core, CoreConfig
 from engine.layout import E_SEQ
+from gridworks import replica_snapshots
 from gridworks.node import Listener, NodeStoppedError, Receipt, core_status
 
 log = logging.getLogger("gridworks.replica")
@@ -57,10 +59,15 @@ class ReplicaStats:
 
 class Replica:
     def __init__(self, shard_log: ShardLog, core_config: CoreConfig, client_id: str, *,
-                 request_timeout_s: float = 10.0) -> None:
+                 request_timeout_s: float = 10.0, snapshots: Path | None = None,
+                 snapshot_every: int = 0) -> None:
         self.log = shard_log
+        self.core_config = core_config
         self.core: Core | None = Core(core_config)
         self.applier = LogApplier()
+        self.snapshots = snapshots  # where to keep snapshots (None: start from offset 0)
+        self.snapshot_every = snapshot_every  # commands between snapshots (0: never)
+        self.last_snapshot_seq = 0
         self.client_id = client_id
         self.request_timeout_s = request_timeout_s
         self.listeners: list[Listener] = []
@@ -80,7 +87,16 @@ class Replica:
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Read the log to its current end, then keep following it."""
+        """From the newest snapshot (if any), read the log to its current end, then keep
+        following it."""
+        if self.snapshots is not None:
+            loaded = await asyncio.to_thread(replica_snapshots.load, self.snapshots,
+                                             self.core_config.book)
+            if loaded is not None:
+                self.core, self.applier = loaded
+                self.last_snapshot_seq = self.core.last_seq
+                log.info("replica of shard %d starts from its snapshot at seq %d (offset %d)",
+                         self.log.shard, self.core.last_seq, self.applier.next_offset)
         consumer = self.log.consumer()
         await consumer.start()
         self._consumer = consumer
@@ -132,6 +148,16 @@ class Replica:
         if found:
             async with self._progress:
                 self._progress.notify_all()
+            await self._snapshot_if_due()
+
+    async def _snapshot_if_due(self) -> None:
+        core = self.core
+        if (self.snapshots is None or not self.snapshot_every or core is None
+                or core.last_seq - self.last_snapshot_seq < self.snapshot_every):
+            return
+        # The follow loop waits here, so the core stands still while its image is taken.
+        await asyncio.to_thread(replica_snapshots.save, self.snapshots, core, self.applier)
+        self.last_snapshot_seq = core.last_seq
 
     # --- applying ------------------------------------------------------------------------------
 

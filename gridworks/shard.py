@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
@@ -61,13 +62,15 @@ class ShardEngine:
     def __init__(self, shard_log: ShardLog, core_config: CoreConfig, redis: Redis,
                  redis_prefix: str, settings: ShardSettings,
                  bootstrap: Callable[[], list[Command]],
-                 clock: Callable[[], int] = time.time_ns) -> None:
+                 clock: Callable[[], int] = time.time_ns, snapshots: Path | None = None,
+                 snapshot_every: int = 0) -> None:
         self.log = shard_log
         self.settings = settings
         self.clock = clock
         self.bootstrap = bootstrap
         # The requester name is new every run: request numbers start again at 1.
-        self.replica = Replica(shard_log, core_config, client_id=run_name(settings.node_id))
+        self.replica = Replica(shard_log, core_config, client_id=run_name(settings.node_id),
+                               snapshots=snapshots, snapshot_every=snapshot_every)
         self.replica.sender = self._queue_local
         self.replica.listeners.append(self._watch_trades)
         self.lease = Lease(redis, redis_prefix, shard_log.shard, settings.node_id,

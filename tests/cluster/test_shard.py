@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -123,5 +124,46 @@ async def test_requests_come_back_as_receipts_and_the_standby_takes_over(
         with contextlib.suppress(Exception):
             await sender.stop()
         for part in (replica, second, first):
+            with contextlib.suppress(Exception):
+                await part.stop()
+
+
+async def test_a_replica_starts_again_from_its_snapshot(
+        broker: str, redis: Redis, redis_prefix: str, kafka_prefix: str,
+        tmp_path: Path) -> None:
+    shard_log = ShardLog(KafkaConfig(broker, prefix=kafka_prefix, idempotent=False))
+    leader = engine(shard_log, redis, redis_prefix, "engine-a")
+    await leader.start()
+    leading = asyncio.create_task(leader.run())
+    replica, sender = await gateway(shard_log, "gw-1")
+    replicas: list[Replica] = []
+    try:
+        await asyncio.wait_for(leader.leading.wait(), 20)
+        await wait_for(lambda: bool(replica.core.specs))
+        (created,) = ev.decode((await replica.submit([CreateAccount("alice")])).events)
+        for i in range(30):
+            await replica.submit([Deposit(created.account, 1_000 + i)])  # type: ignore[attr-defined]
+        snapshotting = Replica(shard_log, CONFIG, client_id="s1", snapshots=tmp_path,
+                               snapshot_every=10)
+        replicas.append(snapshotting)
+        await snapshotting.start()  # the catch-up reads in chunks: snapshots on the way
+        for i in range(12):
+            await replica.submit([Deposit(created.account, 5_000 + i)])  # type: ignore[attr-defined]
+        await wait_for(lambda: snapshotting.core.last_seq == replica.core.last_seq)
+        assert snapshotting.last_snapshot_seq > 0
+        await snapshotting.stop()
+
+        again = Replica(shard_log, CONFIG, client_id="s2", snapshots=tmp_path)
+        replicas.append(again)
+        await again.start()
+        assert again.stats.entries < replica.stats.entries  # it skipped what it had
+        await replica.submit([Deposit(created.account, 7)])  # type: ignore[attr-defined]
+        await wait_for(lambda: again.core.last_seq == replica.core.last_seq)
+        assert again.core.state_hash() == replica.core.state_hash()
+        assert again.applier.state() == replica.applier.state()
+    finally:
+        leading.cancel()
+        await asyncio.gather(leading, return_exceptions=True)
+        for part in (sender, *replicas, replica, leader):
             with contextlib.suppress(Exception):
                 await part.stop()
