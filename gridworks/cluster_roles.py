@@ -88,7 +88,7 @@ async def _run_engine(config: NodeConfig) -> None:
                          snapshots=snapshot_dir(config.data_dir),
                          snapshot_every=config.snapshot_every)
     kek = keys.load_kek(config.data_dir)
-    if config.demo_accounts and config.shard == 0:
+    if config.demo_accounts:
         engine.on_lead.append(lambda: _demo_accounts(engine, kek, config))
     engine.on_lead.append(lambda: print(
         f"gridworks: {config.node_id} leads shard {config.shard} at epoch {engine.epoch}",

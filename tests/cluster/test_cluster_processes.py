@@ -1,8 +1,9 @@
-"""A cluster of processes on the real broker and Redis: a shard's leader and its standby,
-two stateless gateways. Two traders on different gateways trade with each other while the
-leader is killed with SIGKILL; the standby takes over; every acknowledged order is in the
-log's state, no fill is applied twice, and both traders' private streams go on without a
-gap through the failover."""
+"""A cluster of processes on the real broker and Redis: two shards, each with a leader, a
+standby and two stateless gateways. On each shard two traders on different gateways trade
+with each other, and money moves from shard 1 to shard 0, while shard 0's leader is killed
+with SIGKILL; its standby takes over; every acknowledged order is in its shard's log state,
+no fill is applied twice, both traders' private streams go on without a gap through the
+failover, and the transfer completes with the money conserved."""
 
 from __future__ import annotations
 
@@ -14,18 +15,23 @@ from pathlib import Path
 
 import pytest
 
-from bus.commandlog import COMMANDS_TOPIC, decode_entry
+from accounts.transfers import Status, Transfer
+from bus.commandlog import COMMANDS_TOPIC, ShardLog, decode_entry
+from bus.kafka import KafkaConfig
 from engine import events as ev
 from engine.commandlog import LogApplier
 from engine.core import Core
 from gateway.client import Client, ClientError
 from gridworks.cluster import ClusterPlan, LocalCluster
 from gridworks.config import NodeConfig, core_config
+from gridworks.transfers import TransferDesk
+from portfolio.views import account_view
 from tests.bus.conftest import read_all
 from tests.store.conftest import REDIS
 
 pytestmark = pytest.mark.timeout(240)
 SYMBOL = "RELIANCE"
+CAROL = 5_000_00
 
 
 class Trader:
@@ -53,12 +59,15 @@ class Trader:
             await asyncio.sleep(0.12)  # within the account's 10 orders a second
 
 
-async def trader(cluster: LocalCluster, gateway: int, operator: dict, name: str,
+async def trader(cluster: LocalCluster, shard: int, gateway: int, name: str,
                  side: str) -> Trader:
-    url = f"ws://127.0.0.1:{cluster.gateways()[gateway].port}/"
+    operator = cluster.credentials("operator", shard)
+    url = f"ws://127.0.0.1:{cluster.gateways(shard)[gateway].port}/"
     admin = await Client.connect(url)
     await admin.login(operator["key_id"], operator["secret"])
     made = await admin.request("create_account", name=name, funds=10_00_000_00)
+    if gateway == 0:  # the account money moves between shards for, funded on shard 1
+        await admin.request("create_account", name="carol", funds=CAROL * shard, scopes=[])
     await admin.close()
     client = await Client.connect(url)
     await client.login(made["key_id"], made["secret"])
@@ -66,14 +75,21 @@ async def trader(cluster: LocalCluster, gateway: int, operator: dict, name: str,
     return Trader(client, name[0], side)
 
 
-def account_of(core: Core, t: Trader) -> int:
-    record = core.registry.account_named({"a": "alice", "b": "bob"}[t.tag])
+def account_named(core: Core | None, name: str) -> int:
+    assert core is not None
+    record = core.registry.account_named(name)
     assert record is not None
     return record.account
 
 
+def cash_of(core: Core | None, account: int) -> int:
+    assert core is not None
+    assert core.risk is not None
+    return account_view(core.risk.account_state(account)).cash
+
+
 def log_state(records: list) -> tuple[Core, list[ev._Event]]:
-    """The shard's state and events, rebuilt from its log as any replica does."""
+    """A shard's state and events, rebuilt from its log as any replica does."""
     core, applier, events = Core(core_config(NodeConfig())), LogApplier(), []
     for r in records:
         admitted = applier.admit(decode_entry(r.offset, r.value, r.headers))
@@ -82,73 +98,91 @@ def log_state(records: list) -> tuple[Core, list[ev._Event]]:
     return core, events
 
 
-async def test_kill_9_the_leader_while_two_gateways_trade(
+def check_shard(core: Core, events: list[ev._Event], traders: list[Trader]) -> None:
+    """Every acknowledged order is in the shard, no fill twice, gapless private streams."""
+    accepted = {(e.account, e.order_id) for e in events if isinstance(e, ev.Accepted)}
+    for t in traders:
+        account = account_named(core, {"a": "alice", "b": "bob"}[t.tag])
+        for cid, order_id in t.acked.items():
+            assert (account, order_id) in accepted, f"{cid} was acknowledged"
+            assert core.client_ids[(account, cid)] == order_id
+    trades = [e for e in events if isinstance(e, ev.Traded)]
+    assert trades, "the two traders traded with each other"
+    assert len({e.trade_id for e in trades}) == len(trades)
+    filled: Counter[int] = Counter()
+    for e in trades:
+        filled[e.buy_order_id] += e.qty
+        filled[e.sell_order_id] += e.qty
+    ordered = {e.order_id: e.qty for e in events if isinstance(e, ev.Accepted)}
+    assert all(filled[o] <= ordered[o] for o in filled), "no fill applied twice"
+    for t in traders:  # the gateways stayed up: one gapless stream each
+        by_channel: dict[str, list[int]] = {}
+        for push in t.pushes:
+            if push.get("ch") in ("orders", "fills"):
+                by_channel.setdefault(push["ch"], []).append(push["seq"])
+        for channel, seqs in by_channel.items():
+            assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), channel
+        account = account_named(core, {"a": "alice", "b": "bob"}[t.tag])
+        mine = [e for e in trades if account in (e.buy_account, e.sell_account)]
+        pushed = [f for p in t.pushes if p.get("ch") == "fills" and not p.get("snapshot")
+                  for f in (p["data"] if isinstance(p["data"], list) else [p["data"]])]
+        assert len(pushed) == len(mine)
+
+
+async def test_kill_9_a_leader_while_both_shards_trade(
         broker: str, redis_prefix: str, kafka_prefix: str, tmp_path: Path) -> None:
-    plan = ClusterPlan(kafka=broker, redis=REDIS, redis_prefix=redis_prefix,
+    plan = ClusterPlan(kafka=broker, redis=REDIS, shards=2, redis_prefix=redis_prefix,
                        kafka_prefix=kafka_prefix, kafka_idempotent=False, lease_ms=800,
                        env={"GRIDWORKS_FETCH_WAIT_MS": "5"})
     cluster = LocalCluster(tmp_path, plan)
-    traders: list[Trader] = []
+    traders: dict[int, list[Trader]] = {}
+    desk = None
     try:
         cluster.start()
-        first_leader = cluster.leader()
+        first_leader = cluster.leader(0)
         assert first_leader is not None
-        operator = cluster.credentials("operator")
-        traders = [await trader(cluster, 0, operator, "alice", "buy"),
-                   await trader(cluster, 1, operator, "bob", "sell")]
+        for shard in (0, 1):
+            traders[shard] = [await trader(cluster, shard, 0, "alice", "buy"),
+                              await trader(cluster, shard, 1, "bob", "sell")]
+        everyone = [t for pair in traders.values() for t in pair]
         stop = asyncio.Event()
-        running = [asyncio.create_task(t.trade(stop)) for t in traders]
+        running = [asyncio.create_task(t.trade(stop)) for t in everyone]
+        kafka = KafkaConfig(broker, prefix=kafka_prefix, idempotent=False)
+        desk = TransferDesk({k: ShardLog(kafka, shard=k, shards=2) for k in (0, 1)},
+                            core_config(NodeConfig()))
+        await desk.start()
+        carol = {k: account_named(desk.replicas[k].core, "carol") for k in (0, 1)}
         await asyncio.sleep(2.0)
-        cluster.kill(first_leader)
+
+        cluster.kill(first_leader)  # and move money onto the shard that has no leader now
+        desk.transfer(Transfer("move-1", 1, carol[1], 0, carol[0], 1_234_00))
         await asyncio.sleep(1.0)
-        before = {t.tag: len(t.acked) for t in traders}
-        await asyncio.to_thread(cluster.wait, lambda: cluster.leader() is not None, 10)
-        await asyncio.sleep(2.5)
+        before = {id(t): len(t.acked) for t in everyone}
+        await asyncio.to_thread(cluster.wait, lambda: cluster.leader(0) is not None, 10)
+        assert (await desk.settled("move-1", 20)).status == Status.DONE
+        await asyncio.sleep(2.0)
         stop.set()
         await asyncio.gather(*running)
-        for t in traders:
+        for t in everyone:
             await t.client.request("ping")
             t.pushes += t.client.drain()
 
-        new_leader = cluster.leader()
+        new_leader = cluster.leader(0)
         assert new_leader is not None
         assert new_leader.name != first_leader.name
-        assert all(len(t.acked) > before[t.tag] for t in traders), "trading went on"
-        assert all(set(t.refused) <= {"THROTTLED"} for t in traders), \
-            [t.refused for t in traders]
-
+        assert all(len(t.acked) > before[id(t)] for t in everyone), "trading went on"
+        assert all(set(t.refused) <= {"THROTTLED"} for t in everyone), \
+            [t.refused for t in everyone]
         records = await read_all(broker, [kafka_prefix + COMMANDS_TOPIC])
-        core, events = log_state(records)
-        accepted = {(e.account, e.order_id) for e in events if isinstance(e, ev.Accepted)}
-        for t in traders:
-            account = account_of(core, t)
-            for cid, order_id in t.acked.items():
-                assert (account, order_id) in accepted, f"{cid} was acknowledged"
-                assert core.client_ids[(account, cid)] == order_id
-        trades = [e for e in events if isinstance(e, ev.Traded)]
-        assert trades, "the two traders traded with each other"
-        assert len({e.trade_id for e in trades}) == len(trades)
-        filled: Counter[int] = Counter()
-        for e in trades:
-            filled[e.buy_order_id] += e.qty
-            filled[e.sell_order_id] += e.qty
-        ordered = {e.order_id: e.qty for e in events if isinstance(e, ev.Accepted)}
-        assert all(filled[o] <= ordered[o] for o in filled), "no fill applied twice"
-
-        for t in traders:  # the gateways stayed up: one gapless stream each
-            by_channel: dict[str, list[int]] = {}
-            for push in t.pushes:
-                if push.get("ch") in ("orders", "fills"):
-                    by_channel.setdefault(push["ch"], []).append(push["seq"])
-            for channel, seqs in by_channel.items():
-                assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), channel
-            account = account_of(core, t)
-            mine = [e for e in trades if account in (e.buy_account, e.sell_account)]
-            pushed = [f for p in t.pushes if p.get("ch") == "fills" and not p.get("snapshot")
-                      for f in (p["data"] if isinstance(p["data"], list) else [p["data"]])]
-            assert len(pushed) == len(mine)
+        for shard in (0, 1):
+            core, events = log_state([r for r in records if r.partition == shard])
+            check_shard(core, events, traders[shard])
+            assert cash_of(core, carol[shard]) == (CAROL - 1_234_00 if shard else 1_234_00)
+        assert desk.in_transit() == 0
     finally:
-        for t in traders:
+        for t in (t for pair in traders.values() for t in pair):
             with contextlib.suppress(Exception):
                 await t.client.close()
+        if desk is not None:
+            await desk.stop()
         cluster.stop()
