@@ -23,11 +23,16 @@ import os
 import signal
 import socket
 import sys
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from engine.recovery import snapshot_dir
 from gridworks.config import ConfigError, NodeConfig, core_config
+
+if TYPE_CHECKING:
+    from bus.commandlog import ShardLog
+    from gridworks.replica import Replica
 
 
 def run_role(config: NodeConfig) -> int:
@@ -49,7 +54,7 @@ def run_role(config: NodeConfig) -> int:
     return 0
 
 
-def shard_log(config: NodeConfig) -> object:
+def shard_log(config: NodeConfig) -> ShardLog:
     from bus.commandlog import ShardLog
     from bus.kafka import KafkaConfig
 
@@ -57,6 +62,20 @@ def shard_log(config: NodeConfig) -> object:
                                 idempotent=config.kafka_idempotent),
                     shard=config.shard, shards=config.shards,
                     fetch_wait_ms=config.fetch_wait_ms)
+
+
+async def shard_replica(config: NodeConfig) -> Replica:
+    """A replica of the configured shard (not started), with its snapshots in the data
+    directory, once the shard's topics exist."""
+    from bus.commandlog import ensure_topics
+    from gridworks.replica import Replica
+    from gridworks.shard import run_name
+
+    log = shard_log(config)
+    await ensure_topics(log)
+    return Replica(log, core_config(config), client_id=run_name(config.node_id),
+                   snapshots=snapshot_dir(config.data_dir),
+                   snapshot_every=config.snapshot_every)
 
 
 async def _stopped() -> None:
@@ -82,7 +101,7 @@ async def _run_engine(config: NodeConfig) -> None:
                              mark_interval_ms=config.mark_interval_ms,
                              square_off_at=config.square_off_at,
                              end_of_day_at=config.end_of_day_at)
-    engine = ShardEngine(shard_log(config), core_config(config), redis,  # type: ignore[arg-type]
+    engine = ShardEngine(shard_log(config), core_config(config), redis,
                          config.redis_prefix, settings,
                          lambda: bootstrap_commands(config.open_market),
                          snapshots=snapshot_dir(config.data_dir),
@@ -121,19 +140,11 @@ async def _demo_accounts(engine: object, kek: bytes, config: NodeConfig) -> None
 # --- follower ----------------------------------------------------------------------------------
 
 async def _run_follower(config: NodeConfig) -> None:
-    from bus.commandlog import ensure_topics
     from gridworks.commands_serve import start_projector, start_publisher
     from gridworks.local_journal import LocalJournal
-    from gridworks.replica import Replica
-    from gridworks.shard import run_name
     from gridworks.status_http import StatusServer
 
-    log = shard_log(config)
-    await ensure_topics(log)  # type: ignore[arg-type]
-    replica = Replica(log, core_config(config),  # type: ignore[arg-type]
-                      client_id=run_name(config.node_id),
-                      snapshots=snapshot_dir(config.data_dir),
-                      snapshot_every=config.snapshot_every)
+    replica = await shard_replica(config)
     local = LocalJournal(config.data_dir)
     replica.recorders.append(local.record)
     await replica.start()
@@ -163,7 +174,6 @@ async def _run_follower(config: NodeConfig) -> None:
 
 async def _run_gateway(config: NodeConfig) -> None:
     from accounts import keys
-    from bus.commandlog import ensure_topics
     from gateway.server import Gateway, GatewayConfig
     from gridworks.admin import Admin
     from gridworks.commands_serve import (
@@ -174,16 +184,9 @@ async def _run_gateway(config: NodeConfig) -> None:
         start_rest,
     )
     from gridworks.config import gateway_limits, web_root
-    from gridworks.replica import Replica
     from gridworks.requests import RequestSender
-    from gridworks.shard import run_name
 
-    log = shard_log(config)
-    await ensure_topics(log)  # type: ignore[arg-type]
-    replica = Replica(log, core_config(config),  # type: ignore[arg-type]
-                      client_id=run_name(config.node_id),
-                      snapshots=snapshot_dir(config.data_dir),
-                      snapshot_every=config.snapshot_every)
+    replica = await shard_replica(config)
     await replica.start()
     while replica.core is not None and not replica.core.specs:
         print(f"gridworks: waiting for shard {config.shard}'s engine to set the market up",
