@@ -30,7 +30,7 @@ from pathlib import Path
 from perf import processes, stats
 from perf.scenarios import gateway_orders
 
-RATES = (1_000, 3_000)
+RATES = (100, 1_000, 3_000)
 SECONDS = 6.0
 CONNECTIONS = 4
 ROUNDS = 3
