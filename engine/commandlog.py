@@ -141,13 +141,15 @@ class LogApplier:
             if meta.epoch > self.epoch:
                 self.epoch, self.leader = meta.epoch, meta.writer
             return None
-        if meta.epoch < self.epoch or entry.batch is None or not len(entry.batch):
+        if meta.epoch < self.epoch:
             self.skipped += 1
             return None
         if meta.epoch > self.epoch:  # a leader whose fence this replica has not seen
             self.epoch, self.leader = meta.epoch, meta.writer
         self.last_ts = max(self.last_ts, meta.ts)
         self.requests_hi = max(self.requests_hi, meta.requests_hi)
+        if entry.batch is None or not len(entry.batch):  # only unreadable requests in it
+            return None
         batch, refs = self._first_times(entry.batch, meta.refs)
         if not len(batch):
             return None

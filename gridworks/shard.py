@@ -21,6 +21,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
-from bus.commandlog import ShardLog, decode_requests, ensure_topics, entry_record
+from bus.commandlog import Request, ShardLog, decode_requests, ensure_topics, entry_record
 from bus.lease import Lease
 from engine.commandlog import EntryKind, EntryMeta, RequestRef, concat
 from engine.commands import Command, CommandBatch, Mark
@@ -39,6 +40,10 @@ from gridworks.replica import Replica
 from gridworks.session import SessionSchedule
 
 log = logging.getLogger("gridworks.shard")
+
+
+def _commands(request: Request | int) -> int:
+    return 0 if isinstance(request, int) else len(request.batch)
 
 
 def run_name(node_id: str) -> str:
@@ -184,25 +189,35 @@ class ShardEngine:
             consumer.assign([partition])
             cursor = self.replica.applier.requests_hi
             consumer.seek(partition, cursor + 1)
+            waiting: deque[Request | int] = deque()  # read, not yet in an entry
             while True:
-                found = await consumer.getmany(partition, timeout_ms=self.settings.request_wait_ms,
-                                               max_records=self.settings.max_entry)
-                messages = found.get(partition, [])
+                if not waiting:
+                    found = await consumer.getmany(
+                        partition, timeout_ms=self.settings.request_wait_ms,
+                        max_records=self.settings.max_entry)
+                    waiting.extend(decode_requests(found.get(partition, [])))
                 local, self._local = self._local, []
-                if not messages and not local:
+                if not waiting and not local:
                     continue
                 refs: list[RequestRef] = []
                 batches: list[CommandBatch] = []
+                size = 0
                 for number, batch in local:
                     refs.append(RequestRef(self.replica.client_id, number, len(batch)))
                     batches.append(batch)
-                for request in decode_requests(messages):
-                    if isinstance(request, int):
+                    size += len(batch)
+                # An entry holds at most max_entry commands (a request larger goes alone), so
+                # no log record outgrows what the broker accepts.
+                while waiting and (size == 0 or size + _commands(waiting[0])
+                                   <= self.settings.max_entry):
+                    request = waiting.popleft()
+                    if isinstance(request, int):  # unreadable: passed over
+                        cursor = request
                         continue
+                    cursor = request.offset
                     refs.append(RequestRef(request.gateway, request.number, len(request.batch)))
                     batches.append(request.batch)
-                if messages:
-                    cursor = messages[-1].offset
+                    size += len(request.batch)
                 meta = EntryMeta(EntryKind.COMMANDS, epoch, self.clock(), self.settings.node_id,
                                  tuple(refs), cursor)
                 await self._append(producer, meta, concat(batches) if batches else None)

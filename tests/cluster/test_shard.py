@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from bus.commandlog import ShardLog, entry_record
+from bus.commandlog import ShardLog, decode_entry, entry_record
 from bus.kafka import KafkaConfig
 from engine import events as ev
 from engine.commandlog import EntryKind, EntryMeta
@@ -25,6 +25,8 @@ from gridworks.node import bootstrap_commands
 from gridworks.replica import Replica
 from gridworks.requests import RequestSender
 from gridworks.shard import ShardEngine, ShardSettings
+from portfolio.views import account_view
+from tests.bus.conftest import read_all
 
 pytestmark = pytest.mark.timeout(120)
 CONFIG = CoreConfig(max_orders=4096, max_accounts=64, initial_levels=4096, max_positions=4096)
@@ -38,6 +40,10 @@ def engine(shard_log: ShardLog, redis: Redis, prefix: str, name: str) -> ShardEn
     return ShardEngine(shard_log, CONFIG, redis, prefix,
                        ShardSettings(node_id=name, lease_ms=600, mark_interval_ms=-1),
                        bootstrap)
+
+
+def cash(core: object, account: int) -> int:
+    return account_view(core.risk.account_state(account)).cash  # type: ignore[attr-defined]
 
 
 async def gateway(shard_log: ShardLog, name: str) -> tuple[Replica, RequestSender]:
@@ -165,5 +171,41 @@ async def test_a_replica_starts_again_from_its_snapshot(
         leading.cancel()
         await asyncio.gather(leading, return_exceptions=True)
         for part in (sender, *replicas, replica, leader):
+            with contextlib.suppress(Exception):
+                await part.stop()
+
+
+async def test_entries_stay_within_their_size(broker: str, redis: Redis, redis_prefix: str,
+                                              kafka_prefix: str) -> None:
+    shard_log = ShardLog(KafkaConfig(broker, prefix=kafka_prefix, idempotent=False))
+    leader = ShardEngine(shard_log, CONFIG, redis, redis_prefix,
+                         ShardSettings(node_id="small", mark_interval_ms=-1, max_entry=3,
+                                       request_wait_ms=50), bootstrap)
+    await leader.start()
+    leading = asyncio.create_task(leader.run())
+    replica, sender = await gateway(shard_log, "gw-1")
+    try:
+        await asyncio.wait_for(leader.leading.wait(), 20)
+        await wait_for(lambda: bool(replica.core.specs))
+        (created,) = ev.decode((await replica.submit([CreateAccount("alice")])).events)
+        account = created.account  # type: ignore[attr-defined]
+        pending = [replica.enqueue([Deposit(account, 1)]) for _ in range(7)]
+        pending.append(replica.enqueue([Deposit(account, 10)] * 5))  # larger than an entry
+        pending += [replica.enqueue([Deposit(account, 100)]) for _ in range(2)]
+        receipts = await asyncio.gather(*pending)
+        assert [r.last_seq - r.first_seq + 1 for r in receipts] == [1] * 7 + [5, 1, 1]
+        assert [r.first_seq for r in receipts] == sorted(r.first_seq for r in receipts)
+        records = await read_all(broker, [shard_log.commands.topic], idle_s=0.5)
+        sizes = [len(e.batch) for e in (decode_entry(r.offset, r.value, r.headers)
+                                        for r in records) if e.batch is not None]
+        assert max(sizes) == len(bootstrap())  # the leader's own bootstrap, in one entry
+        later = sizes[1:]
+        assert 5 in later
+        assert all(n <= 3 for n in later if n != 5)
+        assert cash(replica.core, account) == 7 + 50 + 200
+    finally:
+        leading.cancel()
+        await asyncio.gather(leading, return_exceptions=True)
+        for part in (sender, replica, leader):
             with contextlib.suppress(Exception):
                 await part.stop()
