@@ -78,6 +78,23 @@ async def shard_replica(config: NodeConfig) -> Replica:
                    snapshot_every=config.snapshot_every)
 
 
+def shard_events(config: NodeConfig) -> NodeConfig:
+    """With several shards, each shard's event topics (and their publisher's checkpoint)
+    under a prefix of its own, ``shard<K>.``: their sequence numbers are the shard's."""
+    if config.shards == 1:
+        return config
+    return msgspec.structs.replace(
+        config, kafka_prefix=f"{config.kafka_prefix}shard{config.shard}.")
+
+
+def shard_redis(config: NodeConfig) -> NodeConfig:
+    """A gateway's Redis keys (sessions, per-key limits, market data for relays, the
+    leaderboard) under its shard's own prefix: account ids, epochs and sessions are a
+    shard's, so a session or a token of one shard must mean nothing on another."""
+    return msgspec.structs.replace(
+        config, redis_prefix=f"{config.redis_prefix}:gw{config.shard}")
+
+
 async def _stopped() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -151,7 +168,7 @@ async def _run_follower(config: NodeConfig) -> None:
     print(f"gridworks: follower {config.node_id} of shard {config.shard} at seq "
           f"{replica.core.last_seq} (journal in {config.data_dir})", flush=True)
     projector, projecting = start_projector(replica, config)  # type: ignore[arg-type]
-    publisher, publishing = start_publisher(replica, config)  # type: ignore[arg-type]
+    publisher, publishing = start_publisher(replica, shard_events(config))  # type: ignore[arg-type]
 
     def status() -> dict[str, object]:
         parts = {"projector": projector, "kafka": publisher}
@@ -173,6 +190,7 @@ async def _run_follower(config: NodeConfig) -> None:
 # --- gateway -----------------------------------------------------------------------------------
 
 async def _run_gateway(config: NodeConfig) -> None:
+    config = shard_redis(config)
     from accounts import keys
     from gateway.server import Gateway, GatewayConfig
     from gridworks.admin import Admin

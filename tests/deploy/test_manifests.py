@@ -1,6 +1,8 @@
 """The Kubernetes manifests in deploy/: every document is valid against the official schema of
 its kind and apiVersion (bundled by kubernetes-validate, so no network is needed), and the
-manifests agree with each other and with the ``gridworks`` command line."""
+manifests agree with each other and with the ``gridworks`` command line: every shard has its
+engines, its gateways, its follower and its database, and nothing of one shard points at
+another's."""
 
 from __future__ import annotations
 
@@ -16,10 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
+import msgspec
 import pytest
 import yaml
 
+from accounts.keys import KEK_ENV
 from gridworks.cli import build_parser
+from gridworks.config import ENV_PREFIX, NodeConfig
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 # The oldest and the newest Kubernetes versions the manifests are checked against (both are
@@ -29,9 +34,21 @@ NAMESPACE = "gridworks"
 CONFIG_MAP = "gridworks-config"
 SECRET = "gridworks-secrets"
 SHARDS = 2
+SHARD_LABEL = "gridworks/shard"
+COMPONENT = "app.kubernetes.io/component"
+# The role of each container (``--role``, or ``migrate`` for ``gridworks db migrate``) and the
+# component label of its pods.
+COMPONENTS = {"engine": "engine", "gateway": "gateway", "follower": "follower",
+              "migrate": "db-migrate"}
 WORKLOADS = {"Deployment", "StatefulSet", "Job", "DaemonSet", "ReplicaSet", "Pod", "CronJob"}
 CLUSTER_SCOPED = {"Namespace"}
 VAR_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
+# What names a shard's objects and its database: gridworks-engine-1, GRIDWORKS_PG_SHARD_1.
+SHARD_NAMES = re.compile(r"(gridworks-(?:engine|gateway|follower|db-migrate)-|GRIDWORKS_PG_SHARD_)"
+                         r"(\d+)(?!\d)")
+# The variables every process reads from its environment: its settings (GRIDWORKS_<FIELD>)
+# and the key-encryption key.
+SETTINGS = {ENV_PREFIX + f.name.upper() for f in msgspec.structs.fields(NodeConfig)} | {KEK_ENV}
 
 Doc = dict[str, Any]
 
@@ -206,36 +223,79 @@ def test_kustomize_builds_the_same_objects() -> None:
     assert names == sorted((d["kind"], d["metadata"]["name"]) for _, d in RESOURCES)
 
 
+# --- shards and roles --------------------------------------------------------------------------
+
+def shard_of(doc: Doc) -> int:
+    """The shard a workload (or a Service, a budget) belongs to, from its label."""
+    value = doc["metadata"].get("labels", {}).get(SHARD_LABEL, "")
+    assert re.fullmatch(r"\d+", value), f"{doc_id('', doc)}: no {SHARD_LABEL} label"
+    return int(value)
+
+
+def role_of(container: Doc) -> str:
+    command = container["command"]
+    return options(command).get("--role", "") if command[1] == "serve" else "migrate"
+
+
+def role_workloads(role: str) -> list[Doc]:
+    """The workloads whose pods carry ``role``'s component label."""
+    return [d for _, d in workloads() if pod_labels(d).get(COMPONENT) == COMPONENTS[role]]
+
+
+def one_per_shard(role: str) -> dict[int, Doc]:
+    found: dict[int, list[Doc]] = {}
+    for doc in role_workloads(role):
+        found.setdefault(shard_of(doc), []).append(doc)
+    assert sorted(found) == list(range(SHARDS)), f"{role}: shards {sorted(found)}"
+    for shard, docs in found.items():
+        assert len(docs) == 1, f"{role}: {len(docs)} workloads for shard {shard}"
+    return {shard: docs[0] for shard, docs in found.items()}
+
+
+def pg_of(shard: int) -> str:
+    return f"$(GRIDWORKS_PG_SHARD_{shard})"
+
+
+def expected_flags(role: str, shard: int) -> dict[str, str]:
+    """The flags each role's command must give (more are allowed, not other values)."""
+    if role == "migrate":
+        return {"--pg": pg_of(shard)}
+    common = {"--role": role, "--shard": str(shard), "--shards": str(SHARDS),
+              "--kafka": "$(GRIDWORKS_KAFKA)", "--host": "0.0.0.0", "--port": "8080"}
+    return {
+        "engine": {**common, "--redis": "$(GRIDWORKS_REDIS)", "--node-id": "$(POD_NAME)"},
+        # A gateway's REST API serves history from its shard's database.
+        "gateway": {**common, "--redis": "$(GRIDWORKS_REDIS)", "--pg": pg_of(shard),
+                    "--rest-port": "8081"},
+        "follower": {**common, "--pg": pg_of(shard), "--node-id": "$(POD_NAME)"},
+    }[role]
+
+
 # --- commands ----------------------------------------------------------------------------------
-
-ENGINE_FLAGS = {"--role": "engine", "--shards": str(SHARDS), "--kafka": "$(GRIDWORKS_KAFKA)",
-                "--redis": "$(GRIDWORKS_REDIS)", "--node-id": "$(POD_NAME)"}
-GATEWAY_FLAGS = {"--role": "gateway", "--shard": "0", "--shards": str(SHARDS),
-                 "--kafka": "$(GRIDWORKS_KAFKA)", "--redis": "$(GRIDWORKS_REDIS)",
-                 "--host": "0.0.0.0", "--port": "8080", "--rest-port": "8081"}
-MIGRATE_FLAGS = {"--pg": "$(GRIDWORKS_PG)"}
-
 
 def test_every_container_runs_a_gridworks_command() -> None:
     roles = []
-    for where, _, container in all_containers():
-        command = container.get("command")
-        assert command, f"{where}: no command"
-        assert "args" not in container, f"{where}: keep the whole command in `command`"
-        assert all(isinstance(a, str) for a in command), f"{where}: unquoted number in command"
-        flags = options(command)
-        if command[:2] == ["gridworks", "serve"]:
-            role = flags.get("--role")
-            expected = ENGINE_FLAGS if role == "engine" else GATEWAY_FLAGS
-            assert flags.items() >= expected.items(), f"{where}: {command}"
-            if role == "engine":
-                assert re.fullmatch(r"\d+", flags.get("--shard", "")), f"{where}: --shard"
+    for file, doc in workloads():
+        for container in containers(doc):
+            where = doc_id(file, doc)
+            command = container.get("command")
+            assert command, f"{where}: no command"
+            assert "args" not in container, f"{where}: keep the whole command in `command`"
+            assert all(isinstance(a, str) for a in command), f"{where}: unquoted number"
+            assert command[:2] in (["gridworks", "serve"], ["gridworks", "db"]), where
+            if command[1] == "db":
+                assert command[:3] == ["gridworks", "db", "migrate"], f"{where}: {command}"
+            role = role_of(container)
+            assert role in COMPONENTS, f"{where}: unknown role {role!r}"
+            assert pod_labels(doc).get(COMPONENT) == COMPONENTS[role], f"{where}: component"
+            flags = options(command)
+            expected = expected_flags(role, shard_of(doc))
+            if role == "migrate":
+                assert flags == expected, f"{where}: {command}"
+            else:
+                assert flags.items() >= expected.items(), f"{where}: {command}, {expected}"
             roles.append(role)
-        else:
-            assert command[:3] == ["gridworks", "db", "migrate"], f"{where}: {command}"
-            assert flags == MIGRATE_FLAGS, f"{where}: {command}"
-            roles.append("migrate")
-    assert sorted(set(roles)) == ["engine", "gateway", "migrate"]
+    assert sorted(set(roles)) == sorted(COMPONENTS)
 
 
 def test_the_flags_are_ones_gridworks_accepts() -> None:
@@ -243,7 +303,7 @@ def test_the_flags_are_ones_gridworks_accepts() -> None:
     parser = build_parser()
     known = {"serve": set(subparser(parser, "serve")._option_string_actions),
              "db": set(subparser(parser, "db")._option_string_actions)}
-    for where, _, container in all_containers():
+    for where, doc, container in all_containers():
         command = container["command"]
         unknown = [a for a in command[1:] if a.startswith("--") and a not in known[command[1]]]
         assert not unknown, f"{where}: `gridworks {command[1]}` does not accept {unknown}"
@@ -254,8 +314,32 @@ def test_the_flags_are_ones_gridworks_accepts() -> None:
             except SystemExit:
                 pytest.fail(f"{where}: gridworks refuses {command}: {errors.getvalue()}")
         assert callable(args.handler)
+        assert args.pg == pg_of(shard_of(doc)) or role_of(container) == "engine", where
         if command[1] == "serve":
-            assert (args.role, args.shards) == (options(command)["--role"], SHARDS)
+            assert (args.role, args.shard, args.shards) == (
+                role_of(container), shard_of(doc), SHARDS), where
+            assert (args.host, args.port) == ("0.0.0.0", 8080), where
+
+
+def shard_labels(node: Any) -> set[str]:
+    """Every value of a shard label anywhere in a document (its labels, selectors, terms)."""
+    if isinstance(node, dict):
+        own = {str(node[SHARD_LABEL])} if SHARD_LABEL in node else set()
+        return own.union(*(shard_labels(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(shard_labels(v) for v in node))
+    return set()
+
+
+def test_nothing_of_a_shard_names_another_shard() -> None:
+    """A shard's objects name, label and select only their own shard's objects and database."""
+    for file, doc in RESOURCES:
+        if SHARD_LABEL not in doc["metadata"].get("labels", {}):
+            continue
+        where, shard = doc_id(file, doc), shard_of(doc)
+        named = {int(n) for _, n in SHARD_NAMES.findall(yaml.safe_dump(doc))}
+        assert named <= {shard}, f"{where} of shard {shard} names shards {sorted(named)}"
+        assert shard_labels(doc) == {str(shard)}, f"{where}: labels {shard_labels(doc)}"
 
 
 def test_every_variable_a_command_uses_is_defined() -> None:
@@ -265,20 +349,42 @@ def test_every_variable_a_command_uses_is_defined() -> None:
     secret_keys = {*secret.get("stringData", {}), *secret.get("data", {})}
     for where, _, container in all_containers():
         defined = {e["name"] for e in container.get("env", [])} | set(config) | secret_keys
-        for arg in container["command"]:
+        values = [e["value"] for e in container.get("env", []) if "value" in e]
+        for arg in [*container["command"], *values]:
             for name in VAR_REF.findall(arg):
                 assert name in defined, f"{where}: $({name}) is not defined"
+
+
+def test_every_variable_is_a_setting_or_used() -> None:
+    """GridWorks ignores a GRIDWORKS_ variable that names no setting, so a misspelt one would
+    change nothing: each is a setting, or a value some command uses as ``$(NAME)``."""
+    config = one("ConfigMap", CONFIG_MAP)["data"]
+    secret = one("Secret", SECRET)
+    used = {name for _, _, c in all_containers() for arg in c["command"]
+            for name in VAR_REF.findall(arg)}
+    names = {*config, *secret.get("stringData", {}), *secret.get("data", {})}
+    names |= {e["name"] for _, _, c in all_containers() for e in c.get("env", [])}
+    for name in names:
+        if name.startswith(ENV_PREFIX):
+            assert name in SETTINGS or name in used, f"{name} is neither a setting nor used"
+    # Every process would read it as its default --pg: a gateway or follower given no --pg
+    # would then serve or write one shard's history in a database shared by all shards.
+    assert "GRIDWORKS_PG" not in names
 
 
 # --- configuration -----------------------------------------------------------------------------
 
 def test_the_config_map_and_the_secret() -> None:
     config = one("ConfigMap", CONFIG_MAP)["data"]
-    assert set(config) >= {"GRIDWORKS_KAFKA", "GRIDWORKS_REDIS", "GRIDWORKS_PG",
-                           "GRIDWORKS_KAFKA_IDEMPOTENT"}
+    databases = {f"GRIDWORKS_PG_SHARD_{k}" for k in range(SHARDS)}
+    assert set(config) >= {"GRIDWORKS_KAFKA", "GRIDWORKS_REDIS", "GRIDWORKS_KAFKA_IDEMPOTENT",
+                           *databases}
     assert config["GRIDWORKS_KAFKA_IDEMPOTENT"] == "1"
     assert config["GRIDWORKS_REDIS"].startswith("redis://")
-    assert config["GRIDWORKS_PG"].startswith("postgresql://")
+    for name in databases:
+        assert config[name].startswith("postgresql://"), name
+    # The history tables do not carry the shard: each shard needs a database of its own.
+    assert len({config[name] for name in databases}) == SHARDS, "two shards share a database"
     secret = one("Secret", SECRET)
     assert set(secret.get("stringData", {})) | set(secret.get("data", {})) == {"GRIDWORKS_KEK"}
 
@@ -329,89 +435,65 @@ def test_every_container_has_requests_and_limits() -> None:
             assert 0 < request <= limit, f"{where}: {name} request {request} > limit {limit}"
 
 
-# --- engines -----------------------------------------------------------------------------------
+# --- every shard's processes -------------------------------------------------------------------
 
-def engine_sets() -> list[Doc]:
-    return [d for d in of_kind("StatefulSet")
-            if d["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/component")
-            == "engine"]
+REPLICAS = {"engine": ("StatefulSet", 2), "gateway": ("Deployment", 2),
+            "follower": ("StatefulSet", 1)}
 
 
-def test_one_statefulset_of_two_engines_per_shard() -> None:
-    shards = []
-    for statefulset in engine_sets():
-        assert statefulset["spec"]["replicas"] == 2, statefulset["metadata"]["name"]
-        (container,) = statefulset["spec"]["template"]["spec"]["containers"]
-        shards.append(int(options(container["command"])["--shard"]))
-        env = {e["name"]: e for e in container["env"]}
-        assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
-    assert sorted(shards) == list(range(SHARDS)), f"shards {shards}, expected 0..{SHARDS - 1}"
+@pytest.mark.parametrize("role", sorted(REPLICAS))
+def test_every_shard_has_its_engines_gateways_and_follower(role: str) -> None:
+    kind, replicas = REPLICAS[role]
+    for shard, doc in one_per_shard(role).items():
+        name = doc["metadata"]["name"]
+        assert doc["kind"] == kind, name
+        assert name == f"gridworks-{role}-{shard}"
+        assert doc["spec"]["replicas"] == replicas, name
+        (container,) = pod_template(doc)["containers"]
+        assert role_of(container) == role, name
+        assert options(container["command"])["--shard"] == str(shard), name
+        if "--node-id" in options(container["command"]):  # named after its pod
+            env = {e["name"]: e for e in container["env"]}
+            assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
 
 
-def test_each_shard_has_its_headless_service_budget_and_anti_affinity() -> None:
-    sets = engine_sets()
-    for statefulset in sets:
-        name = statefulset["metadata"]["name"]
-        labels = pod_labels(statefulset)
-        others = [pod_labels(s) for s in sets if s is not statefulset]
-        assert selects(statefulset["spec"]["selector"]["matchLabels"], labels), name
-        assert not any(selects(statefulset["spec"]["selector"]["matchLabels"], o)
-                       for o in others), f"{name} selects another shard's pods"
-        service = one("Service", statefulset["spec"]["serviceName"])
-        assert service["spec"]["clusterIP"] == "None", name
-        assert selects(service["spec"]["selector"], labels), name
-        assert not any(selects(service["spec"]["selector"], o) for o in others), name
-        budgets = [p for p in of_kind("PodDisruptionBudget")
-                   if selects(p["spec"]["selector"]["matchLabels"], labels)]
-        assert len(budgets) == 1, f"{name}: {len(budgets)} disruption budgets"
-        assert budgets[0]["spec"]["maxUnavailable"] == 1, name
-        assert "minAvailable" not in budgets[0]["spec"], name
-        assert not any(selects(budgets[0]["spec"]["selector"]["matchLabels"], o) for o in others)
-        terms = (statefulset["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
-                 ["preferredDuringSchedulingIgnoredDuringExecution"])
-        term = terms[0]["podAffinityTerm"]
-        assert term["topologyKey"] == "kubernetes.io/hostname", name
-        assert selects(term["labelSelector"]["matchLabels"], labels), name
-        assert not any(selects(term["labelSelector"]["matchLabels"], o) for o in others), name
+def test_every_selector_picks_one_workloads_pods() -> None:
+    """A workload's selector picks its own pods and no other's; every Service and every
+    disruption budget picks the pods of exactly one workload."""
+    pods = {doc_id(f, d): pod_labels(d) for f, d in workloads()}
+    for file, doc in workloads():
+        if doc["kind"] == "Job":
+            continue
+        where = doc_id(file, doc)
+        picked = {w for w, labels in pods.items()
+                  if selects(doc["spec"]["selector"]["matchLabels"], labels)}
+        assert picked == {where}, f"{where} selects {picked}"
+    for file, doc in RESOURCES:
+        if doc["kind"] not in {"Service", "PodDisruptionBudget"}:
+            continue
+        selector = doc["spec"]["selector"]
+        selector = selector if doc["kind"] == "Service" else selector["matchLabels"]
+        picked = {w for w, labels in pods.items() if selects(selector, labels)}
+        assert len(picked) == 1, f"{doc_id(file, doc)} selects {sorted(picked)}"
 
 
-def test_the_engine_probes_reach_the_status_port() -> None:
-    for statefulset in engine_sets():
-        (container,) = statefulset["spec"]["template"]["spec"]["containers"]
-        flags = options(container["command"])
-        # The probes come from the node, not from inside the pod.
-        assert flags["--host"] == "0.0.0.0"
-        assert_probes_hit(container, int(flags["--port"]), statefulset["metadata"]["name"])
+def owned(kind: str, workload: Doc) -> list[Doc]:
+    """The Services or budgets that select ``workload``'s pods."""
+    labels = pod_labels(workload)
+    return [d for d in of_kind(kind)
+            if selects(d["spec"]["selector"] if kind == "Service"
+                       else d["spec"]["selector"]["matchLabels"], labels)]
 
 
-def normalised(path: Path) -> list[Doc]:
-    """A shard's file with its shard number taken out."""
-    text = path.read_text()
-    docs = load(path)
-    (shard,) = set(re.findall(r'gridworks/shard: "(\d+)"', text))
+def assert_spread(workload: Doc) -> None:
+    """Anti-affinity asks for the workload's pods on different nodes."""
+    name = workload["metadata"]["name"]
+    terms = (pod_template(workload)["affinity"]["podAntiAffinity"]
+             ["preferredDuringSchedulingIgnoredDuringExecution"])
+    term = terms[0]["podAffinityTerm"]
+    assert term["topologyKey"] == "kubernetes.io/hostname", name
+    assert term["labelSelector"]["matchLabels"] == workload["spec"]["selector"]["matchLabels"]
 
-    def scrub(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {k: ("K" if k == "gridworks/shard" else scrub(v)) for k, v in node.items()}
-        if isinstance(node, list):
-            items = [scrub(v) for v in node]
-            return ["K" if i and node[i - 1] == "--shard" else v for i, v in enumerate(items)]
-        if isinstance(node, str):
-            return node.replace(f"gridworks-engine-{shard}", "gridworks-engine-K")
-        return node
-
-    return [scrub(d) for d in docs]
-
-
-def test_the_engine_shard_files_differ_only_in_the_shard() -> None:
-    files = sorted(DEPLOY.glob("engine-shard-*.yaml"))
-    assert len(files) == SHARDS
-    first = normalised(files[0])
-    for other in files[1:]:
-        assert normalised(other) == first, f"{other.name} drifted from {files[0].name}"
-
-
-# --- gateways ----------------------------------------------------------------------------------
 
 def assert_probes_hit(container: Doc, port: int, where: str) -> None:
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
@@ -424,27 +506,125 @@ def assert_probes_hit(container: Doc, port: int, where: str) -> None:
             assert ports.get(probe["port"], probe["port"]) == port, f"{where}: {kind} port"
 
 
+def test_the_probes_reach_the_status_port() -> None:
+    for file, doc in workloads():
+        for container in containers(doc):
+            if role_of(container) == "migrate":
+                continue
+            where = doc_id(file, doc)
+            flags = options(container["command"])
+            # The probes come from the node, not from inside the pod.
+            assert flags["--host"] == "0.0.0.0", where
+            assert_probes_hit(container, int(flags["--port"]), where)
+            # Each reads its shard's whole log before /healthz answers: the startup probe
+            # allows that 10 minutes before the liveness probe takes over.
+            startup = container["startupProbe"]
+            assert startup["periodSeconds"] * startup["failureThreshold"] >= 600, where
+
+
+def test_the_engines() -> None:
+    for statefulset in one_per_shard("engine").values():
+        name = statefulset["metadata"]["name"]
+        # Both start at once: the Redis lease, not pod order, decides who leads.
+        assert statefulset["spec"]["podManagementPolicy"] == "Parallel", name
+        (service,) = owned("Service", statefulset)
+        assert service["metadata"]["name"] == statefulset["spec"]["serviceName"], name
+        assert service["spec"]["clusterIP"] == "None", name
+        (budget,) = owned("PodDisruptionBudget", statefulset)
+        assert budget["spec"]["maxUnavailable"] == 1, name
+        assert "minAvailable" not in budget["spec"], name
+        assert_spread(statefulset)
+
+
 def test_the_gateways() -> None:
-    (deployment,) = of_kind("Deployment")
-    assert deployment["spec"]["replicas"] == 2
-    labels = pod_labels(deployment)
-    (container,) = deployment["spec"]["template"]["spec"]["containers"]
-    assert options(container["command"])["--role"] == "gateway"
-    assert_probes_hit(container, 8080, "gateway")
-    container_ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    (service,) = [s for s in of_kind("Service") if selects(s["spec"]["selector"], labels)]
-    assert service["spec"].get("clusterIP") != "None"
-    exposed = {container_ports.get(p["targetPort"], p["targetPort"]): p["port"]
-               for p in service["spec"]["ports"]}
-    assert exposed == {8080: 8080, 8081: 8081}
-    (budget,) = [p for p in of_kind("PodDisruptionBudget")
-                 if selects(p["spec"]["selector"]["matchLabels"], labels)]
-    assert budget["spec"]["minAvailable"] == 1
-    assert "maxUnavailable" not in budget["spec"]
+    for deployment in one_per_shard("gateway").values():
+        name = deployment["metadata"]["name"]
+        assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0, name
+        (container,) = pod_template(deployment)["containers"]
+        container_ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        (service,) = owned("Service", deployment)
+        assert service["metadata"]["name"] == name
+        assert service["spec"].get("clusterIP") != "None", name
+        exposed = {container_ports.get(p["targetPort"], p["targetPort"]): p["port"]
+                   for p in service["spec"]["ports"]}
+        assert exposed == {8080: 8080, 8081: 8081}, name
+        (budget,) = owned("PodDisruptionBudget", deployment)
+        assert budget["spec"]["minAvailable"] == 1, name
+        assert "maxUnavailable" not in budget["spec"], name
+        assert_spread(deployment)
 
 
-def test_the_migration_job() -> None:
-    job = one("Job", "gridworks-db-migrate")
-    assert pod_template(job)["restartPolicy"] in {"OnFailure", "Never"}
-    (container,) = pod_template(job)["containers"]
-    assert container["command"][:3] == ["gridworks", "db", "migrate"]
+def test_the_followers() -> None:
+    for statefulset in one_per_shard("follower").values():
+        name = statefulset["metadata"]["name"]
+        (service,) = owned("Service", statefulset)
+        assert service["metadata"]["name"] == statefulset["spec"]["serviceName"], name
+        assert service["spec"]["clusterIP"] == "None", name
+        # A budget over a single pod either blocks every drain or allows nothing to wait for.
+        assert owned("PodDisruptionBudget", statefulset) == [], name
+        # The StatefulSet default: the old pod is gone before the new one starts, so two
+        # followers never publish and project the same shard at once.
+        assert statefulset["spec"].get("podManagementPolicy", "OrderedReady") == "OrderedReady"
+
+
+def test_every_database_in_use_is_migrated() -> None:
+    """One migration Job per shard, for the database that shard's follower fills and its
+    gateways read."""
+    jobs = one_per_shard("migrate")
+    for shard, job in jobs.items():
+        assert job["metadata"]["name"] == f"gridworks-db-migrate-{shard}"
+        assert pod_template(job)["restartPolicy"] in {"OnFailure", "Never"}
+        (container,) = pod_template(job)["containers"]
+        assert container["command"][:3] == ["gridworks", "db", "migrate"]
+    migrated = {options(c["command"])["--pg"] for j in jobs.values()
+                for c in containers(j)}
+    used = {options(c["command"])["--pg"] for _, _, c in all_containers()
+            if "--pg" in c["command"]}
+    assert used == migrated == {pg_of(k) for k in range(SHARDS)}
+
+
+# --- one file per shard ------------------------------------------------------------------------
+
+def normalised(docs: list[Doc], shard: int) -> list[Doc]:
+    """Documents of one shard with the shard number taken out."""
+
+    def scrub(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: ("K" if k == SHARD_LABEL else scrub(v)) for k, v in node.items()}
+        if isinstance(node, list):
+            items = [scrub(v) for v in node]
+            return ["K" if i and node[i - 1] == "--shard" else v for i, v in enumerate(items)]
+        if isinstance(node, str):
+            return SHARD_NAMES.sub(lambda m: m[1] + "K" if m[2] == str(shard) else m[0], node)
+        return node
+
+    return [scrub(d) for d in docs]
+
+
+def file_shard(path: Path) -> int:
+    (shard,) = set(re.findall(rf'{SHARD_LABEL}: "(\d+)"', path.read_text()))
+    return int(shard)
+
+
+@pytest.mark.parametrize("role", ["engine", "gateway", "follower"])
+def test_the_shard_files_differ_only_in_the_shard(role: str) -> None:
+    files = sorted(DEPLOY.glob(f"{role}-shard-*.yaml"))
+    assert [f.name for f in files] == [f"{role}-shard-{k}.yaml" for k in range(SHARDS)]
+    assert [file_shard(f) for f in files] == list(range(SHARDS))
+    first = normalised(load(files[0]), 0)
+    for shard, other in enumerate(files[1:], start=1):
+        assert normalised(load(other), shard) == first, (
+            f"{other.name} drifted from {files[0].name}")
+
+
+def test_the_migration_jobs_differ_only_in_the_shard() -> None:
+    jobs = one_per_shard("migrate")
+    first = normalised([jobs[0]], 0)
+    for shard, job in jobs.items():
+        assert normalised([job], shard) == first, job["metadata"]["name"]
+
+
+def test_the_readme_describes_every_manifest() -> None:
+    readme = (DEPLOY / "README.md").read_text()
+    for path in yaml_files():
+        assert f"`{path.name}`" in readme, f"README.md does not mention {path.name}"
