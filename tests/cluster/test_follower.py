@@ -23,11 +23,9 @@ from bus.tansu import free_port
 from engine import events as ev
 from engine.commands import CreateAccount, Deposit, NewOrder, SetLimits
 from engine.types import Side
-from gridworks.replica import Replica
-from gridworks.requests import RequestSender
 from store.migrate import migrate
 from tests.bus.conftest import read_all
-from tests.cluster.test_shard import CONFIG, engine, wait_for
+from tests.cluster.test_shard import engine, led
 from tests.store.conftest import pg_dsn
 
 __all__ = ["pg_dsn"]
@@ -70,55 +68,47 @@ async def test_follower_projects_and_publishes_the_log_once(
     conn = await asyncpg.connect(pg_dsn)
     await migrate(conn)
     shard_log = ShardLog(KafkaConfig(broker, prefix=kafka_prefix, idempotent=False))
-    leader = engine(shard_log, redis, redis_prefix, "engine-a")
-    await leader.start()
-    leading = asyncio.create_task(leader.run())
-    replica = Replica(shard_log, CONFIG, client_id="gw")
-    sender = RequestSender(replica)
     port = free_port()
     process = None
     try:
-        await asyncio.wait_for(leader.leading.wait(), 20)
-        await replica.start()
-        await sender.start()
-        await wait_for(lambda: bool(replica.core.specs))
-        created = await replica.submit([CreateAccount("alice"), CreateAccount("bob")])
-        alice, bob = (e.account for e in ev.decode(created.events)
-                      if isinstance(e, ev.AccountCreated))
-        await replica.submit([Deposit(alice, 10**9), Deposit(bob, 10**9),
-                              SetLimits(alice, rate_per_s=0), SetLimits(bob, rate_per_s=0)])
+        async with led(engine(shard_log, redis, redis_prefix, "engine-a")) as replica:
+            created = await replica.submit([CreateAccount("alice"), CreateAccount("bob")])
+            alice, bob = (e.account for e in ev.decode(created.events)
+                          if isinstance(e, ev.AccountCreated))
+            await replica.submit([Deposit(alice, 10**9), Deposit(bob, 10**9),
+                                  SetLimits(alice, rate_per_s=0), SetLimits(bob, rate_per_s=0)])
 
-        async def trade(start: int, n: int) -> None:
-            for i in range(start, start + n):
-                await replica.submit([NewOrder(account=alice if i % 2 else bob, instrument=0,
-                                               side=Side.BUY if i % 2 else Side.SELL,
-                                               qty=2, price=141_000,
-                                               client_order_id=f"o{i}")])
+            async def trade(start: int, n: int) -> None:
+                for i in range(start, start + n):
+                    await replica.submit([NewOrder(account=alice if i % 2 else bob, instrument=0,
+                                                   side=Side.BUY if i % 2 else Side.SELL,
+                                                   qty=2, price=141_000,
+                                                   client_order_id=f"o{i}")])
 
-        await trade(0, 40)
-        process = await follower(tmp_path, broker, pg_dsn, kafka_prefix, port)
-        await caught_up(port, replica.core.last_seq)
-        process.send_signal(signal.SIGKILL)
-        await process.wait()
-        await trade(40, 40)
-        process = await follower(tmp_path, broker, pg_dsn, kafka_prefix, port)
-        await caught_up(port, replica.core.last_seq)
+            await trade(0, 40)
+            process = await follower(tmp_path, broker, pg_dsn, kafka_prefix, port)
+            await caught_up(port, replica.core.last_seq)
+            process.send_signal(signal.SIGKILL)
+            await process.wait()
+            await trade(40, 40)
+            process = await follower(tmp_path, broker, pg_dsn, kafka_prefix, port)
+            await caught_up(port, replica.core.last_seq)
 
-        seq = replica.core.last_seq
-        assert await conn.fetchval("SELECT last_seq FROM trading.projection") == seq
-        assert await conn.fetchval("SELECT count(*) FROM trading.orders") == 80
-        assert await conn.fetchval(
-            "SELECT count(DISTINCT client_order_id) FROM trading.orders") == 80
-        trades = await conn.fetchval("SELECT count(*) FROM trading.fills")
-        assert trades > 0
-        assert trades % 2 == 0  # both sides of every trade
+            seq = replica.core.last_seq
+            assert await conn.fetchval("SELECT last_seq FROM trading.projection") == seq
+            assert await conn.fetchval("SELECT count(*) FROM trading.orders") == 80
+            assert await conn.fetchval(
+                "SELECT count(DISTINCT client_order_id) FROM trading.orders") == 80
+            trades = await conn.fetchval("SELECT count(*) FROM trading.fills")
+            assert trades > 0
+            assert trades % 2 == 0  # both sides of every trade
 
-        records = await read_all(broker, [kafka_prefix + "orders.created"])
-        dedupe = Deduplicator()
-        fresh = [r for r in records if dedupe.fresh(r.topic, r.partition, r.headers)]
-        decode = decoder("json")
-        created_ids = [decode(r.value).client_order_id for r in fresh]  # type: ignore[union-attr]
-        assert sorted(created_ids) == sorted(f"o{i}" for i in range(80))
+            records = await read_all(broker, [kafka_prefix + "orders.created"])
+            dedupe = Deduplicator()
+            fresh = [r for r in records if dedupe.fresh(r.topic, r.partition, r.headers)]
+            decode = decoder("json")
+            created_ids = [decode(r.value).client_order_id for r in fresh]  # type: ignore[union-attr]
+            assert sorted(created_ids) == sorted(f"o{i}" for i in range(80))
     finally:
         if process is not None and process.returncode is None:
             process.send_signal(signal.SIGTERM)
@@ -127,8 +117,3 @@ async def test_follower_projects_and_publishes_the_log_once(
             if process.returncode is None:
                 process.kill()
         await conn.close()
-        leading.cancel()
-        await asyncio.gather(leading, return_exceptions=True)
-        for part in (sender, replica, leader):
-            with contextlib.suppress(Exception):
-                await part.stop()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -58,6 +58,25 @@ async def wait_for(condition: Callable[[], bool], timeout_s: float = 20.0) -> No
     async with asyncio.timeout(timeout_s):
         while not condition():
             await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def led(leader: ShardEngine, name: str = "gw-1") -> AsyncIterator[Replica]:
+    """``leader`` leading its shard, and a gateway's replica that sends requests, once the
+    market is set up; everything stopped afterwards."""
+    await leader.start()
+    leading = asyncio.create_task(leader.run())
+    replica, sender = await gateway(leader.log, name)
+    try:
+        await asyncio.wait_for(leader.leading.wait(), 20)
+        await wait_for(lambda: bool(replica.core.specs))
+        yield replica
+    finally:
+        leading.cancel()
+        await asyncio.gather(leading, return_exceptions=True)
+        for part in (sender, replica, leader):
+            with contextlib.suppress(Exception):
+                await part.stop()
 
 
 async def test_requests_come_back_as_receipts_and_the_standby_takes_over(
@@ -138,55 +157,44 @@ async def test_a_replica_starts_again_from_its_snapshot(
         broker: str, redis: Redis, redis_prefix: str, kafka_prefix: str,
         tmp_path: Path) -> None:
     shard_log = ShardLog(KafkaConfig(broker, prefix=kafka_prefix, idempotent=False))
-    leader = engine(shard_log, redis, redis_prefix, "engine-a")
-    await leader.start()
-    leading = asyncio.create_task(leader.run())
-    replica, sender = await gateway(shard_log, "gw-1")
     replicas: list[Replica] = []
-    try:
-        await asyncio.wait_for(leader.leading.wait(), 20)
-        await wait_for(lambda: bool(replica.core.specs))
-        (created,) = ev.decode((await replica.submit([CreateAccount("alice")])).events)
-        for i in range(30):
-            await replica.submit([Deposit(created.account, 1_000 + i)])  # type: ignore[attr-defined]
-        snapshotting = Replica(shard_log, CONFIG, client_id="s1", snapshots=tmp_path,
-                               snapshot_every=10)
-        replicas.append(snapshotting)
-        await snapshotting.start()  # the catch-up reads in chunks: snapshots on the way
-        for i in range(12):
-            await replica.submit([Deposit(created.account, 5_000 + i)])  # type: ignore[attr-defined]
-        await wait_for(lambda: snapshotting.core.last_seq == replica.core.last_seq)
-        assert snapshotting.last_snapshot_seq > 0
-        await snapshotting.stop()
+    async with led(engine(shard_log, redis, redis_prefix, "engine-a")) as replica:
+        try:
+            (created,) = ev.decode((await replica.submit([CreateAccount("alice")])).events)
+            account = created.account  # type: ignore[attr-defined]
+            for i in range(30):
+                await replica.submit([Deposit(account, 1_000 + i)])
+            snapshotting = Replica(shard_log, CONFIG, client_id="s1", snapshots=tmp_path,
+                                   snapshot_every=10)
+            replicas.append(snapshotting)
+            await snapshotting.start()  # the catch-up reads in chunks: snapshots on the way
+            for i in range(12):
+                await replica.submit([Deposit(account, 5_000 + i)])
+            await wait_for(lambda: snapshotting.core.last_seq == replica.core.last_seq)
+            assert snapshotting.last_snapshot_seq > 0
+            await snapshotting.stop()
 
-        again = Replica(shard_log, CONFIG, client_id="s2", snapshots=tmp_path)
-        replicas.append(again)
-        await again.start()
-        assert again.stats.entries < replica.stats.entries  # it skipped what it had
-        await replica.submit([Deposit(created.account, 7)])  # type: ignore[attr-defined]
-        await wait_for(lambda: again.core.last_seq == replica.core.last_seq)
-        assert again.core.state_hash() == replica.core.state_hash()
-        assert again.applier.state() == replica.applier.state()
-    finally:
-        leading.cancel()
-        await asyncio.gather(leading, return_exceptions=True)
-        for part in (sender, *replicas, replica, leader):
-            with contextlib.suppress(Exception):
-                await part.stop()
+            again = Replica(shard_log, CONFIG, client_id="s2", snapshots=tmp_path)
+            replicas.append(again)
+            await again.start()
+            assert again.stats.entries < replica.stats.entries  # it skipped what it had
+            await replica.submit([Deposit(account, 7)])
+            await wait_for(lambda: again.core.last_seq == replica.core.last_seq)
+            assert again.core.state_hash() == replica.core.state_hash()
+            assert again.applier.state() == replica.applier.state()
+        finally:
+            for part in replicas:
+                with contextlib.suppress(Exception):
+                    await part.stop()
 
 
 async def test_entries_stay_within_their_size(broker: str, redis: Redis, redis_prefix: str,
                                               kafka_prefix: str) -> None:
     shard_log = ShardLog(KafkaConfig(broker, prefix=kafka_prefix, idempotent=False))
-    leader = ShardEngine(shard_log, CONFIG, redis, redis_prefix,
-                         ShardSettings(node_id="small", mark_interval_ms=-1, max_entry=3,
-                                       request_wait_ms=50), bootstrap)
-    await leader.start()
-    leading = asyncio.create_task(leader.run())
-    replica, sender = await gateway(shard_log, "gw-1")
-    try:
-        await asyncio.wait_for(leader.leading.wait(), 20)
-        await wait_for(lambda: bool(replica.core.specs))
+    small = ShardEngine(shard_log, CONFIG, redis, redis_prefix,
+                        ShardSettings(node_id="small", mark_interval_ms=-1, max_entry=3,
+                                      request_wait_ms=50), bootstrap)
+    async with led(small) as replica:
         (created,) = ev.decode((await replica.submit([CreateAccount("alice")])).events)
         account = created.account  # type: ignore[attr-defined]
         pending = [replica.enqueue([Deposit(account, 1)]) for _ in range(7)]
@@ -203,9 +211,3 @@ async def test_entries_stay_within_their_size(broker: str, redis: Redis, redis_p
         assert 5 in later
         assert all(n <= 3 for n in later if n != 5)
         assert cash(replica.core, account) == 7 + 50 + 200
-    finally:
-        leading.cancel()
-        await asyncio.gather(leading, return_exceptions=True)
-        for part in (sender, replica, leader):
-            with contextlib.suppress(Exception):
-                await part.stop()
