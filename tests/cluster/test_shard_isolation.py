@@ -1,6 +1,7 @@
 """What one shard's gateways share through Redis and Kafka stays the shard's: a session (and
 so an access token) opened on shard 0 is refused by shard 1's gateways but accepted by
-shard 0's others; each shard publishes its event topics under its own prefix."""
+shard 0's others; each shard publishes its event topics under its own prefix. And the
+cluster commands refuse settings that cannot work, with a clear message."""
 
 from __future__ import annotations
 
@@ -41,3 +42,26 @@ def test_each_shard_has_its_own_event_topics() -> None:
     prefixes = {shard_events(NodeConfig(kafka_prefix="prod.", shard=k, shards=3)).kafka_prefix
                 for k in range(3)}
     assert prefixes == {"prod.shard0.", "prod.shard1.", "prod.shard2."}
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["serve", "--role", "engine"], "--role engine needs --kafka"),
+    (["serve", "--role", "engine", "--kafka", "127.0.0.1:9"], "--role engine needs --redis"),
+    (["serve", "--role", "gateway", "--kafka", "127.0.0.1:9", "--shard", "2", "--shards", "2"],
+     "--shard 2 is not one of the 2 shards"),
+    (["transfer", "--kafka", "127.0.0.1:9", "--shards", "2", "--id", "t", "--from", "0:1",
+      "--to", "1:1", "--amount", "1.234"], "--amount must be a positive number of rupees"),
+    (["transfer", "--kafka", "127.0.0.1:9", "--shards", "2", "--id", "t", "--from", "0:1",
+      "--to", "0:2", "--amount", "1"], "between two different shards"),
+    (["transfer", "--kafka", "127.0.0.1:9", "--shards", "2", "--id", "t", "--from", "0-1",
+      "--to", "1:1", "--amount", "1"], "--from must be shard:account"),
+])
+def test_cluster_commands_refuse_bad_settings(argv: list[str], message: str,
+                                              capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from gridworks.cli import main
+
+    for name in [k for k in os.environ if k.startswith("GRIDWORKS_")]:
+        monkeypatch.delenv(name)
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
