@@ -32,6 +32,7 @@ from gridworks.config import ConfigError, NodeConfig, core_config
 
 if TYPE_CHECKING:
     from bus.commandlog import ShardLog
+    from engine.instruments import InstrumentSpec
     from gridworks.replica import Replica
 
 
@@ -42,6 +43,8 @@ def run_role(config: NodeConfig) -> int:
         raise ConfigError("--role engine needs --redis (the shard's leadership lease)")
     if not 0 <= config.shard < config.shards:
         raise ConfigError(f"--shard {config.shard} is not one of the {config.shards} shards")
+    if config.role == "engine":
+        shard_instruments(config)  # names only instruments there are
     if not config.node_id:
         config = msgspec.structs.replace(
             config, node_id=f"{config.role}-{socket.gethostname()}-{os.getpid()}")
@@ -76,6 +79,21 @@ async def shard_replica(config: NodeConfig) -> Replica:
     return Replica(log, core_config(config), client_id=run_name(config.node_id),
                    snapshots=snapshot_dir(config.data_dir),
                    snapshot_every=config.snapshot_every)
+
+
+def shard_instruments(config: NodeConfig) -> list[InstrumentSpec]:
+    """The demo instruments this shard owns: those ``GRIDWORKS_SHARD_SYMBOLS`` names, else
+    every ``shards``-th one from the shard's index (RELIANCE on shard 0, TCS on shard 1, …)."""
+    from engine.instruments import demo_instruments
+
+    specs = demo_instruments()
+    wanted = [s.strip().upper() for s in config.shard_symbols.split(",") if s.strip()]
+    if not wanted:
+        return [spec for i, spec in enumerate(specs) if i % config.shards == config.shard]
+    unknown = sorted(set(wanted) - {spec.symbol for spec in specs})
+    if unknown:
+        raise ConfigError(f"GRIDWORKS_SHARD_SYMBOLS: no instrument {', '.join(unknown)}")
+    return [spec for spec in specs if spec.symbol in wanted]
 
 
 def shard_events(config: NodeConfig) -> NodeConfig:
@@ -113,6 +131,7 @@ async def _run_engine(config: NodeConfig) -> None:
     from gridworks.shard import ShardEngine, ShardSettings
     from gridworks.status_http import StatusServer
 
+    owned = shard_instruments(config)
     redis = Redis.from_url(config.redis, socket_timeout=0.5, socket_connect_timeout=0.5)
     settings = ShardSettings(node_id=config.node_id, lease_ms=config.lease_ms,
                              mark_interval_ms=config.mark_interval_ms,
@@ -120,7 +139,7 @@ async def _run_engine(config: NodeConfig) -> None:
                              end_of_day_at=config.end_of_day_at)
     engine = ShardEngine(shard_log(config), core_config(config), redis,
                          config.redis_prefix, settings,
-                         lambda: bootstrap_commands(config.open_market),
+                         lambda: bootstrap_commands(config.open_market, owned),
                          snapshots=snapshot_dir(config.data_dir),
                          snapshot_every=config.snapshot_every)
     kek = keys.load_kek(config.data_dir)

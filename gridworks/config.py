@@ -61,6 +61,7 @@ class NodeConfig(msgspec.Struct, frozen=True, kw_only=True):
     role: Literal["single", "engine", "gateway", "follower"] = "single"  # cluster mode
     shard: int = 0  # the shard this engine or gateway serves (its log partition)
     shards: int = 1  # partitions of the cluster's log and requests topics
+    shard_symbols: str = ""  # the instruments this shard owns, comma-separated ("": its share)
     node_id: str = ""  # this process's name in the cluster ("": host and process id)
     lease_ms: int = 1_000  # an engine's leadership lease; a dead leader's is taken after it
     fetch_wait_ms: int = 5  # longest wait of a log fetch (Kafka answers sooner with data)

@@ -36,7 +36,7 @@ from engine.commands import (
     SetPhase,
 )
 from engine.core import Core
-from engine.instruments import demo_instruments
+from engine.instruments import InstrumentSpec, demo_instruments
 from engine.layout import E_KIND, E_SEQ, EV_TRADED
 from engine.recovery import RecoveryReport, journal_dir, recover, snapshot_dir
 from engine.sequencer import Sequencer
@@ -322,9 +322,11 @@ class Node:
         }
 
 
-def bootstrap_commands(open_market: bool) -> list[Command]:
-    """A new core's first commands: the demo instruments, open for trading if asked."""
-    specs = demo_instruments()
+def bootstrap_commands(open_market: bool,
+                       specs: list[InstrumentSpec] | None = None) -> list[Command]:
+    """A new core's first commands: its instruments (the demo set unless given), open for
+    trading if asked."""
+    specs = demo_instruments() if specs is None else specs
     commands: list[Command] = [AddInstrument(spec) for spec in specs]
     if open_market:
         for instr in range(len(specs)):

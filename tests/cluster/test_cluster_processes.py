@@ -30,15 +30,17 @@ from tests.bus.conftest import read_all
 from tests.store.conftest import REDIS
 
 pytestmark = pytest.mark.timeout(240)
-SYMBOL = "RELIANCE"
+# Symbol shards: RELIANCE is shard 0's, TCS shard 1's (every second demo instrument each).
+MARKETS = {0: ("RELIANCE", 141_000), 1: ("TCS", 305_000)}
 CAROL = 5_000_00
 
 
 class Trader:
     """A terminal that places orders one after the other and keeps its private pushes."""
 
-    def __init__(self, client: Client, tag: str, side: str) -> None:
+    def __init__(self, client: Client, tag: str, side: str, shard: int) -> None:
         self.client, self.tag, self.side = client, tag, side
+        self.symbol, self.price = MARKETS[shard]
         self.acked: dict[str, int] = {}  # client order id -> order id
         self.refused: Counter[str] = Counter()
         self.pushes: list[dict] = []
@@ -49,9 +51,9 @@ class Trader:
                 return
             cid = f"{self.tag}{n}"
             try:
-                done = await self.client.request("place", timeout=15, symbol=SYMBOL,
+                done = await self.client.request("place", timeout=15, symbol=self.symbol,
                                                  side=self.side, qty=1 + n % 3,
-                                                 price=141_000, client_order_id=cid)
+                                                 price=self.price, client_order_id=cid)
                 self.acked[cid] = done["order_id"]
             except ClientError as exc:
                 self.refused[exc.code] += 1
@@ -72,7 +74,7 @@ async def trader(cluster: LocalCluster, shard: int, gateway: int, name: str,
     client = await Client.connect(url)
     await client.login(made["key_id"], made["secret"])
     await client.request("subscribe", channels=["orders", "fills"])
-    return Trader(client, name[0], side)
+    return Trader(client, name[0], side, shard)
 
 
 def account_named(core: Core | None, name: str) -> int:
@@ -176,6 +178,8 @@ async def test_kill_9_a_leader_while_both_shards_trade(
         records = await read_all(broker, [kafka_prefix + COMMANDS_TOPIC])
         for shard in (0, 1):
             core, events = log_state([r for r in records if r.partition == shard])
+            assert [spec.symbol for spec in core.specs][:1] == [MARKETS[shard][0]]
+            assert MARKETS[1 - shard][0] not in {spec.symbol for spec in core.specs}
             check_shard(core, events, traders[shard])
             assert cash_of(core, carol[shard]) == (CAROL - 1_234_00 if shard else 1_234_00)
         assert desk.in_transit() == 0

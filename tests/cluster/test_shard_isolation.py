@@ -65,3 +65,27 @@ def test_cluster_commands_refuse_bad_settings(argv: list[str], message: str,
         monkeypatch.delenv(name)
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_symbol_shards_share_the_instruments_out() -> None:
+    from engine.instruments import demo_instruments
+    from gridworks.cluster_roles import shard_instruments
+
+    every = [s.symbol for s in demo_instruments()]
+    owned = [[s.symbol for s in shard_instruments(NodeConfig(shard=k, shards=3))]
+             for k in range(3)]
+    assert sorted(s for shard in owned for s in shard) == sorted(every)  # each on one shard
+    assert owned[0][0] == every[0]
+    assert owned[1][0] == every[1]
+    chosen = shard_instruments(NodeConfig(shard=1, shards=2, shard_symbols="infy, TCS"))
+    assert [s.symbol for s in chosen] == ["TCS", "INFY"]  # in the demo set's order
+
+
+def test_an_engine_refuses_symbols_there_are_not(capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from gridworks.cli import main
+
+    monkeypatch.setenv("GRIDWORKS_SHARD_SYMBOLS", "RELIANCE,NOPE")
+    assert main(["serve", "--role", "engine", "--kafka", "127.0.0.1:9", "--redis",
+                 "redis://127.0.0.1:9/0"]) == 2
+    assert "no instrument NOPE" in capsys.readouterr().err
