@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -127,9 +128,9 @@ class LocalCluster:
         raise FileNotFoundError(f"no {name} credentials in shard {shard}'s engines")
 
     @staticmethod
-    def wait(condition: object, timeout_s: float) -> None:
+    def wait(condition: Callable[[], bool], timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
-        while not condition():  # type: ignore[operator]
+        while not condition():
             if time.monotonic() > deadline:
                 raise TimeoutError("the cluster did not get there in time")
             time.sleep(0.05)
@@ -143,8 +144,8 @@ class LocalCluster:
 
     def stop(self) -> None:
         for member in self.members:
-            if member.alive:
-                member.process.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+            if member.process is not None and member.alive:
+                member.process.send_signal(signal.SIGTERM)
         for member in self.members:
             if member.process is not None:
                 try:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from bus.commandlog import ShardLog
     from engine.instruments import InstrumentSpec
     from gridworks.replica import Replica
+    from gridworks.shard import ShardEngine
 
 
 def run_role(config: NodeConfig) -> int:
@@ -163,11 +164,11 @@ async def _run_engine(config: NodeConfig) -> None:
     await redis.aclose()
 
 
-async def _demo_accounts(engine: object, kek: bytes, config: NodeConfig) -> None:
+async def _demo_accounts(engine: ShardEngine, kek: bytes, config: NodeConfig) -> None:
     from gridworks.admin import Admin, create_demo_accounts
     from gridworks.commands_serve import print_first_credentials
 
-    replica = engine.replica  # type: ignore[attr-defined]
+    replica = engine.replica
     made = await create_demo_accounts(Admin(replica, kek), config.data_dir)  # type: ignore[arg-type]
     print_first_credentials(made, config)
     sys.stdout.flush()

@@ -17,8 +17,13 @@ import argparse
 import asyncio
 import contextlib
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
 from gridworks.config import ConfigError, from_environment
+
+if TYPE_CHECKING:
+    from accounts.transfers import Transfer
+    from gridworks.config import NodeConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -73,20 +78,19 @@ def _transfer(args: argparse.Namespace) -> int:
     return {"done": 0, "crediting": 2, "debiting": 2}.get(status, 1)
 
 
-async def _run(kafka: str, config: object, shards: int, transfer: object,
+async def _run(kafka: str, config: NodeConfig, shards: int, transfer: Transfer,
                timeout_s: float) -> str:
     from bus.commandlog import ShardLog
     from bus.kafka import KafkaConfig
     from gridworks.config import core_config
     from gridworks.transfers import TransferDesk
 
-    settings = KafkaConfig(kafka, prefix=config.kafka_prefix,  # type: ignore[attr-defined]
-                           idempotent=config.kafka_idempotent)  # type: ignore[attr-defined]
+    settings = KafkaConfig(kafka, prefix=config.kafka_prefix, idempotent=config.kafka_idempotent)
     logs = {k: ShardLog(settings, shard=k, shards=shards) for k in range(shards)}
-    desk = TransferDesk(logs, core_config(config))  # type: ignore[arg-type]
+    desk = TransferDesk(logs, core_config(config))
     await desk.start()
     try:
-        progress = desk.transfer(transfer)  # type: ignore[arg-type]
+        progress = desk.transfer(transfer)
         # Past the timeout it is still in transit: it completes when the shard is back.
         with contextlib.suppress(TimeoutError):
             progress = await desk.settled(progress.transfer.id, timeout_s)

@@ -26,9 +26,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from perf import processes, stats
 from perf.scenarios import gateway_orders
+
+if TYPE_CHECKING:
+    from gridworks.cluster import LocalCluster
 
 RATES = (100, 1_000, 3_000)
 SECONDS = 6.0
@@ -45,7 +49,7 @@ WIDE_LIMITS = {"GRIDWORKS_WS_MESSAGES_PER_S": "1e9", "GRIDWORKS_WS_KEY_MESSAGES_
 
 
 @contextmanager
-def local_cluster(accounts: int) -> Iterator[tuple[object, list]]:
+def local_cluster(accounts: int) -> Iterator[tuple[LocalCluster, list]]:
     """A broker, a shard's two engines and one gateway; ``accounts`` funded accounts without
     the order-rate throttle, as [account, key id, secret]."""
     from bus.tansu import free_port, start_broker
@@ -69,7 +73,7 @@ def local_cluster(accounts: int) -> Iterator[tuple[object, list]]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-async def _bench_accounts(cluster: object, accounts: int) -> list:
+async def _bench_accounts(cluster: LocalCluster, accounts: int) -> list:
     """Made through a replica of the shard, as an operator's tool would."""
     from bus.commandlog import ShardLog
     from bus.kafka import KafkaConfig
@@ -79,13 +83,13 @@ async def _bench_accounts(cluster: object, accounts: int) -> list:
     from gridworks.requests import RequestSender
     from gridworks.simulator import SIM_FUNDS, account_setup
 
-    plan = cluster.plan  # type: ignore[attr-defined]
+    plan = cluster.plan
     replica = Replica(ShardLog(KafkaConfig(plan.kafka, idempotent=False)), core_config(
         NodeConfig()), client_id="bench-admin")
     await replica.start()
     sender = RequestSender(replica)
     await sender.start()
-    kek = base64.b64decode(cluster.env["GRIDWORKS_KEK"])  # type: ignore[attr-defined]
+    kek = base64.b64decode(cluster.env["GRIDWORKS_KEK"])
     admin = Admin(replica, kek)  # type: ignore[arg-type]
     keys = []
     try:
@@ -100,8 +104,8 @@ async def _bench_accounts(cluster: object, accounts: int) -> list:
     return keys
 
 
-def cluster_latency(cluster: object, keys: list, rate: int, seconds: float) -> dict:
-    gateway = cluster.gateways()[0]  # type: ignore[attr-defined]
+def cluster_latency(cluster: LocalCluster, keys: list, rate: int, seconds: float) -> dict:
+    gateway = cluster.gateways()[0]
     out = processes.scratch() / "latencies.npy"
     gen = processes.generator("orders", gateway.port, "--keys", json.dumps(keys), "--rate",
                               rate, "--seconds", seconds, "--warmup", 1.0, "--spread", 0,
@@ -111,10 +115,10 @@ def cluster_latency(cluster: object, keys: list, rate: int, seconds: float) -> d
             "latency_us": stats.percentiles(latencies, 1e-3)}
 
 
-async def _failover_round(cluster: object, key: list) -> dict:
+async def _failover_round(cluster: LocalCluster, key: list) -> dict:
     from gateway.client import Client
 
-    gateway = cluster.gateways()[0]  # type: ignore[attr-defined]
+    gateway = cluster.gateways()[0]
     client = await Client.connect(f"ws://127.0.0.1:{gateway.port}/")
     await client.login(key[1], key[2])
     acks: list[tuple[float, float, bool]] = []  # (sent, answered, ok)
@@ -127,7 +131,7 @@ async def _failover_round(cluster: object, key: list) -> dict:
         acks.append((sent, time.monotonic(), bool(reply["ok"])))
 
     tasks = []
-    leader = cluster.leader()  # type: ignore[attr-defined]
+    leader = cluster.leader()
     assert leader is not None
     killed_at = 0.0
     for n in range(600):  # 3 s at one order per 5 ms
@@ -151,8 +155,8 @@ def failover(rounds: int) -> dict:
         results = []
         for r in range(rounds):
             results.append(asyncio.run(_failover_round(cluster, keys[0])))
-            cluster.wait(lambda: cluster.leader() is not None, 30)  # type: ignore[attr-defined]
-            cluster.spawn("engine", 0, f"engine-0-r{r}")  # type: ignore[attr-defined]
+            cluster.wait(lambda: cluster.leader() is not None, 30)
+            cluster.spawn("engine", 0, f"engine-0-r{r}")
             time.sleep(2.0)  # the new standby catches up
         times = [r["failover_s"] for r in results if r["failover_s"] is not None]
         return {"rounds": results, "lease_ms": LEASE_MS,
