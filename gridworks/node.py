@@ -121,7 +121,7 @@ class Node:
         self._queue = asyncio.Queue()
         self._committer = asyncio.create_task(self._commit_loop(), name="gridworks-committer")
         if self.core.last_seq == 0:
-            await self.submit(self._bootstrap_commands())
+            await self.submit(bootstrap_commands(self.config.open_market))
         if self.config.demo_accounts:
             from gridworks.admin import Admin, create_demo_accounts
 
@@ -136,9 +136,6 @@ class Node:
             self._session = asyncio.create_task(self._session_loop(self._schedule),
                                                 name="gridworks-session")
         return self.recovery
-
-    def _bootstrap_commands(self) -> list[Command]:
-        return bootstrap_commands(self.config.open_market)
 
     async def stop(self, snapshot_now: bool = True) -> None:
         """Finish queued work, make everything durable, optionally snapshot, release."""

@@ -37,8 +37,8 @@ from gridworks.node import Listener, NodeStoppedError, Receipt, core_status
 
 log = logging.getLogger("gridworks.replica")
 Sender = Callable[[int, CommandBatch], None]  # (request number, unstamped commands)
-# Every request of an applied entry: (its ref, first and last seq, the entry's events).
-RequestWatcher = Callable[[RequestRef, int, int, np.ndarray], None]
+# Every request of an applied entry, with the events its commands caused.
+RequestWatcher = Callable[[RequestRef, np.ndarray], None]
 
 
 @dataclass
@@ -177,20 +177,21 @@ class Replica:
         return admitted.batch, events
 
     def _answer(self, admitted: Admitted, events: np.ndarray) -> None:
-        if self.watcher is not None:
-            for ref, first, last in request_bounds(admitted):
-                self.watcher(ref, first, last, events)
-        if not self._pending:
+        watcher = self.watcher
+        if watcher is None and not self._pending:
             return
         seqs = events[:, E_SEQ]
         for ref, first, last in request_bounds(admitted):
-            if ref.gateway != self.client_id:
-                continue
-            waiting = self._pending.pop(ref.number, None)
-            if waiting is None or waiting.future.done():
+            mine = ref.gateway == self.client_id and ref.number in self._pending
+            if watcher is None and not mine:
                 continue
             lo, hi = np.searchsorted(seqs, [first, last + 1]).tolist()
-            waiting.future.set_result(Receipt(first, last, events[lo:hi]))
+            if watcher is not None:
+                watcher(ref, events[lo:hi])
+            if mine:
+                waiting = self._pending.pop(ref.number)
+                if not waiting.future.done():
+                    waiting.future.set_result(Receipt(first, last, events[lo:hi]))
 
     def _publish(self, published: list[tuple[CommandBatch, np.ndarray]]) -> None:
         for batch, events in published:

@@ -18,12 +18,13 @@ from bus.commandlog import ShardLog
 from engine.commandlog import RequestRef
 from engine.commands import CommandBatch
 from engine.core import CoreConfig
-from engine.layout import E_KIND, E_SEQ, EV_REJECTED
+from engine.layout import E_KIND, EV_REJECTED
 from gridworks.replica import Replica, RequestWatcher
 from gridworks.requests import RequestSender
 from gridworks.shard import run_name
 
 log = logging.getLogger("gridworks.transfers")
+STEPS = {int(step) for step in Step}
 
 
 class TransferConflictError(ValueError):
@@ -97,16 +98,15 @@ class TransferDesk:
     # --- following the logs --------------------------------------------------------------------
 
     def _watcher(self) -> RequestWatcher:
-        def watch(ref: RequestRef, first: int, last: int, events: np.ndarray) -> None:
+        def watch(ref: RequestRef, events: np.ndarray) -> None:
             transfer = parse_requester(ref.gateway)
-            if transfer is None or ref.number not in Step._value2member_map_:
+            if transfer is None or ref.number not in STEPS:
                 return
             progress = self.progress.setdefault(transfer.id, Progress(transfer))
             if progress.transfer != transfer:
                 log.error("two transfers share the id %r; the later one is ignored", transfer.id)
                 return
-            lo, hi = np.searchsorted(events[:, E_SEQ], [first, last + 1]).tolist()
-            refused = bool((events[lo:hi, E_KIND] == EV_REJECTED).any())
+            refused = bool((events[:, E_KIND] == EV_REJECTED).any())
             progress.record(Step(ref.number), not refused)
             if self._running:
                 self._advance(progress)

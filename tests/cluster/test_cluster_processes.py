@@ -25,8 +25,8 @@ from gateway.client import Client, ClientError
 from gridworks.cluster import ClusterPlan, LocalCluster
 from gridworks.config import NodeConfig, core_config
 from gridworks.transfers import TransferDesk
-from portfolio.views import account_view
 from tests.bus.conftest import read_all
+from tests.cluster.test_shard import cash
 from tests.store.conftest import REDIS
 
 pytestmark = pytest.mark.timeout(240)
@@ -82,12 +82,6 @@ def account_named(core: Core | None, name: str) -> int:
     record = core.registry.account_named(name)
     assert record is not None
     return record.account
-
-
-def cash_of(core: Core | None, account: int) -> int:
-    assert core is not None
-    assert core.risk is not None
-    return account_view(core.risk.account_state(account)).cash
 
 
 def log_state(records: list) -> tuple[Core, list[ev._Event]]:
@@ -181,7 +175,7 @@ async def test_kill_9_a_leader_while_both_shards_trade(
             assert [spec.symbol for spec in core.specs][:1] == [MARKETS[shard][0]]
             assert MARKETS[1 - shard][0] not in {spec.symbol for spec in core.specs}
             check_shard(core, events, traders[shard])
-            assert cash_of(core, carol[shard]) == (CAROL - 1_234_00 if shard else 1_234_00)
+            assert cash(core, carol[shard]) == (CAROL - 1_234_00 if shard else 1_234_00)
         assert desk.in_transit() == 0
     finally:
         for t in (t for pair in traders.values() for t in pair):

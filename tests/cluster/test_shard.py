@@ -18,7 +18,7 @@ from bus.kafka import KafkaConfig
 from engine import events as ev
 from engine.commandlog import EntryKind, EntryMeta
 from engine.commands import Command, CommandBatch, CreateAccount, Deposit, NewOrder, SetLimits
-from engine.core import CoreConfig
+from engine.core import Core, CoreConfig
 from engine.instruments import demo_instruments
 from engine.types import Side
 from gridworks.node import bootstrap_commands
@@ -42,8 +42,11 @@ def engine(shard_log: ShardLog, redis: Redis, prefix: str, name: str) -> ShardEn
                        bootstrap)
 
 
-def cash(core: object, account: int) -> int:
-    return account_view(core.risk.account_state(account)).cash  # type: ignore[attr-defined]
+def cash(core: Core | None, account: int) -> int:
+    """An account's cash as a core holds it, in paise."""
+    assert core is not None
+    assert core.risk is not None
+    return account_view(core.risk.account_state(account)).cash
 
 
 async def gateway(shard_log: ShardLog, name: str) -> tuple[Replica, RequestSender]:

@@ -23,8 +23,7 @@ from engine.core import Core
 from gridworks.replica import Replica
 from gridworks.requests import RequestSender
 from gridworks.transfers import TransferConflictError, TransferDesk
-from portfolio.views import account_view
-from tests.cluster.test_shard import CONFIG, engine, wait_for
+from tests.cluster.test_shard import CONFIG, cash, engine, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 FUNDS = 50_000_00
@@ -55,11 +54,6 @@ class Shard:
     def core(self) -> Core:
         assert self.engine.replica.core is not None
         return self.engine.replica.core
-
-
-def cash(core: Core, account: int) -> int:
-    assert core.risk is not None
-    return account_view(core.risk.account_state(account)).cash
 
 
 async def open_account(shard_log: ShardLog, name: str, funds: int) -> int:
