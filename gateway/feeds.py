@@ -102,6 +102,11 @@ class Feeds:
         """Someone subscribed to this private channel in this run."""
         return f"{name}@{account}" in self.channels
 
+    @staticmethod
+    def every(name: str, account: int) -> bool:
+        """Every private channel is kept (numbered by the log: someone may resume it)."""
+        return True
+
     def followed(self, name: str, account: int) -> bool:
         channel = self.channels.get(f"{name}@{account}")
         return channel is not None and bool(channel.subscribers)

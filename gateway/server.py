@@ -81,6 +81,21 @@ class GatewayConfig:
     web_root: Path | None = None  # a built web client to serve at / (None: a short notice)
     key_limiter: KeyLimiter | None = None  # per-key message limit (None: this process's own)
     sessions: SessionStore | None = None  # users' sessions (None: this process's memory)
+    # Cluster gateways: every channel, public and private, numbered from the first command
+    # of the shard's log, so every gateway reading the log numbers it alike and a client
+    # may resume on any of them (see `Gateway.log_epoch`). It costs every account's
+    # private channels kept, whether anyone follows them here or not. Off: channels are
+    # numbered by this run from when someone first subscribes, and resume points hold
+    # only here.
+    numbered_by_log: bool = False
+    shard: int = 0  # the log's shard, part of the epoch when numbered by the log
+
+
+def log_epoch(first_ts_ns: int, shard: int) -> int:
+    """The epoch of channels numbered by a shard's log: the time of its first command in
+    ms, times 1,000, plus the shard — the same on every gateway of the shard, different
+    for another shard or a new log (and still exact in a JavaScript number)."""
+    return first_ts_ns // 1_000_000 * 1_000 + shard
 
 
 class Gateway:
@@ -128,8 +143,14 @@ class Gateway:
 
     # --- lifecycle -----------------------------------------------------------------------------
 
+    def follow(self) -> None:
+        """Take the node's batches from now on (called before `start` when the numbering
+        must see the log from its first entry)."""
+        if self._on_batch not in self.node.listeners:
+            self.node.listeners.append(self._on_batch)
+
     async def start(self) -> None:
-        self.node.listeners.append(self._on_batch)
+        self.follow()
         self._server = await serve(
             self._handle, self.config.host, self.config.port, compression=None,
             max_size=HARD_MAX_FRAME, max_queue=64, process_request=self._http,
@@ -167,6 +188,8 @@ class Gateway:
         if not len(events):
             return
         rows = events.tolist()  # once: every consumer below walks the same rows
+        if self.config.numbered_by_log and batch.first_seq == 1:
+            self.epoch = log_epoch(rows[0][E_TS], self.config.shard)
         try:
             self._publish(batch, rows)
         finally:
@@ -189,7 +212,8 @@ class Gateway:
         # A channel exists once someone has subscribed to it in this run; until then no
         # client can hold a resume point in it, so its updates need not be kept.
         channels = self.feeds.channels
-        if self.public_sinks:  # other processes serve every public channel: number them all
+        every_channel = self.config.numbered_by_log
+        if self.public_sinks or every_channel:  # others number them too: number them all
             published = [self.feeds.public(name).publish(payload, ts)
                          for name, payload in self.market.apply(rows, self.core.specs)]
             for sink in self.public_sinks:
@@ -199,9 +223,11 @@ class Gateway:
                 if (channel := channels.get(name)) is not None:
                     channel.publish(payload, ts)
         feeds = self.feeds
-        for account, name, payload in self.accounts.apply(batch, rows, feeds.followed,
-                                                          feeds.exists):
-            if (channel := channels.get(f"{name}@{account}")) is None:
+        kept = feeds.every if every_channel else feeds.exists
+        for account, name, payload in self.accounts.apply(batch, rows, feeds.followed, kept):
+            if every_channel:
+                channel = feeds.private(name, account)
+            elif (channel := channels.get(f"{name}@{account}")) is None:
                 continue
             if payload is not None:
                 channel.publish(payload, ts)

@@ -68,15 +68,19 @@ def shard_log(config: NodeConfig) -> ShardLog:
                     fetch_wait_ms=config.fetch_wait_ms)
 
 
-async def shard_replica(config: NodeConfig) -> Replica:
-    """A replica of the configured shard (not started), with its snapshots in the data
-    directory, once the shard's topics exist."""
+async def shard_replica(config: NodeConfig, from_start: bool = False) -> Replica:
+    """A replica of the configured shard (not started), once the shard's topics exist:
+    with its snapshots in the data directory, or ``from_start`` reading the whole log and
+    handing its listeners every entry."""
     from bus.commandlog import ensure_topics
     from gridworks.replica import Replica
     from gridworks.shard import run_name
 
     log = shard_log(config)
     await ensure_topics(log)
+    if from_start:
+        return Replica(log, core_config(config), client_id=run_name(config.node_id),
+                       publish_catch_up=True)
     return Replica(log, core_config(config), client_id=run_name(config.node_id),
                    snapshots=snapshot_dir(config.data_dir),
                    snapshot_every=config.snapshot_every)
@@ -224,7 +228,18 @@ async def _run_gateway(config: NodeConfig) -> None:
     from gridworks.config import gateway_limits, web_root
     from gridworks.requests import RequestSender
 
-    replica = await shard_replica(config)
+    # Channels numbered by the log, as every gateway of the shard numbers them: the gateway
+    # follows the replica from the log's first entry on, so a client may resume anywhere.
+    replica = await shard_replica(config, from_start=True)
+    kek = keys.load_kek(config.data_dir)
+    gateway = Gateway(replica, kek, GatewayConfig(host=config.host, port=config.port,
+                                                  limits=gateway_limits(config),
+                                                  web_root=web_root(config),
+                                                  key_limiter=shared_key_limiter(config),
+                                                  sessions=shared_sessions(config),
+                                                  numbered_by_log=True, shard=config.shard),
+                      admin=Admin(replica, kek))  # type: ignore[arg-type]
+    gateway.follow()
     await replica.start()
     while replica.core is not None and not replica.core.specs:
         print(f"gridworks: waiting for shard {config.shard}'s engine to set the market up",
@@ -232,13 +247,6 @@ async def _run_gateway(config: NodeConfig) -> None:
         await asyncio.sleep(0.5)
     sender = RequestSender(replica)
     await sender.start()
-    kek = keys.load_kek(config.data_dir)
-    gateway = Gateway(replica, kek, GatewayConfig(host=config.host, port=config.port,
-                                                  limits=gateway_limits(config),
-                                                  web_root=web_root(config),
-                                                  key_limiter=shared_key_limiter(config),
-                                                  sessions=shared_sessions(config)),
-                      admin=Admin(replica, kek))  # type: ignore[arg-type]
     await gateway.start()
     print(f"gridworks: gateway {config.node_id} of shard {config.shard} on "
           f"ws://{config.host}:{gateway.port}/ at seq {replica.core.last_seq}", flush=True)

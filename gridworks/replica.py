@@ -60,7 +60,7 @@ class ReplicaStats:
 class Replica:
     def __init__(self, shard_log: ShardLog, core_config: CoreConfig, client_id: str, *,
                  request_timeout_s: float = 10.0, snapshots: Path | None = None,
-                 snapshot_every: int = 0) -> None:
+                 snapshot_every: int = 0, publish_catch_up: bool = False) -> None:
         self.log = shard_log
         self.core_config = core_config
         self.core: Core | None = Core(core_config)
@@ -69,12 +69,15 @@ class Replica:
         self.snapshot_every = snapshot_every  # commands between snapshots (0: never)
         self.last_snapshot_seq = 0
         self.client_id = client_id
+        # Listeners also get the catch-up at start (a gateway numbering its channels by
+        # the log must see every entry); else only what follows it.
+        self.publish_catch_up = publish_catch_up
         self.request_timeout_s = request_timeout_s
         self.listeners: list[Listener] = []
         self.sender: Sender | None = None
         self.watcher: RequestWatcher | None = None
-        # Called with every applied batch, the catch-up at start included (listeners only
-        # see what follows it): a local journal of the log.
+        # Called with every applied batch, the catch-up at start included, as it is
+        # applied: a local journal of the log.
         self.recorders: list[Listener] = []
         self.stats = ReplicaStats()
         self._pending: dict[int, _Waiting] = {}
@@ -105,7 +108,7 @@ class Replica:
         consumer.seek(partition, self.applier.next_offset)
         end = (await consumer.end_offsets([partition]))[partition]
         while self.applier.next_offset < end:
-            await self._read_once(consumer, publish=False)
+            await self._read_once(consumer, publish=self.publish_catch_up)
         self._tasks = [asyncio.create_task(self._follow(consumer), name="replica-follow"),
                        asyncio.create_task(self._expire(), name="replica-expire")]
 

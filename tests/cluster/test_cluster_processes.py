@@ -1,9 +1,10 @@
 """A cluster of processes on the real broker and Redis: two shards, each with a leader, a
 standby and two stateless gateways. On each shard two traders on different gateways trade
 with each other, and money moves from shard 1 to shard 0, while shard 0's leader is killed
-with SIGKILL; its standby takes over; every acknowledged order is in its shard's log state,
-no fill is applied twice, both traders' private streams go on without a gap through the
-failover, and the transfer completes with the money conserved."""
+with SIGKILL; its standby takes over; then every trader moves to the other gateway of its
+shard and resumes its streams there. Every acknowledged order is in its shard's log state,
+no fill is applied twice, each trader's private streams go on without a gap or a repeat
+through the failover and the move, and the transfer completes with the money conserved."""
 
 from __future__ import annotations
 
@@ -38,15 +39,18 @@ CAROL = 5_000_00
 class Trader:
     """A terminal that places orders one after the other and keeps its private pushes."""
 
-    def __init__(self, client: Client, tag: str, side: str, shard: int) -> None:
+    def __init__(self, client: Client, tag: str, side: str, shard: int,
+                 key: tuple[str, str], epoch: int) -> None:
         self.client, self.tag, self.side = client, tag, side
         self.symbol, self.price = MARKETS[shard]
+        self.key, self.epoch = key, epoch
+        self.numbers = itertools.count()  # client order ids go on after a move
         self.acked: dict[str, int] = {}  # client order id -> order id
         self.refused: Counter[str] = Counter()
         self.pushes: list[dict] = []
 
     async def trade(self, stop: asyncio.Event) -> None:
-        for n in itertools.count():
+        for n in self.numbers:
             if stop.is_set():
                 return
             cid = f"{self.tag}{n}"
@@ -59,6 +63,20 @@ class Trader:
                 self.refused[exc.code] += 1
             self.pushes += self.client.drain()
             await asyncio.sleep(0.12)  # within the account's 10 orders a second
+
+    async def move(self, url: str) -> None:
+        """Reconnect to another gateway and resume both streams after the last push seen."""
+        await self.client.request("ping")
+        self.pushes += self.client.drain()
+        await self.client.close()
+        last = {ch: max(p["seq"] for p in self.pushes if p.get("ch") == ch)
+                for ch in ("orders", "fills")}
+        self.client = await Client.connect(url)
+        await self.client.login(*self.key)
+        answer = await self.client.request("subscribe", channels=["orders", "fills"],
+                                           epoch=self.epoch, resume=last)
+        assert answer["epoch"] == self.epoch
+        assert all(c["resumed"] for c in answer["subscribed"].values()), answer
 
 
 async def trader(cluster: LocalCluster, shard: int, gateway: int, name: str,
@@ -73,8 +91,9 @@ async def trader(cluster: LocalCluster, shard: int, gateway: int, name: str,
     await admin.close()
     client = await Client.connect(url)
     await client.login(made["key_id"], made["secret"])
-    await client.request("subscribe", channels=["orders", "fills"])
-    return Trader(client, name[0], side, shard)
+    subscribed = await client.request("subscribe", channels=["orders", "fills"])
+    return Trader(client, name[0], side, shard, (made["key_id"], made["secret"]),
+                  subscribed["epoch"])
 
 
 def account_named(core: Core | None, name: str) -> int:
@@ -159,6 +178,15 @@ async def test_kill_9_a_leader_while_both_shards_trade(
         await asyncio.sleep(2.0)
         stop.set()
         await asyncio.gather(*running)
+        after_failover = {id(t): len(t.acked) for t in everyone}
+        for shard, pair in traders.items():  # alice was on gateway 0, bob on gateway 1
+            for gateway, t in enumerate(pair):
+                await t.move(f"ws://127.0.0.1:{cluster.gateways(shard)[1 - gateway].port}/")
+        stop = asyncio.Event()
+        running = [asyncio.create_task(t.trade(stop)) for t in everyone]
+        await asyncio.sleep(1.5)
+        stop.set()
+        await asyncio.gather(*running)
         for t in everyone:
             await t.client.request("ping")
             t.pushes += t.client.drain()
@@ -167,6 +195,7 @@ async def test_kill_9_a_leader_while_both_shards_trade(
         assert new_leader is not None
         assert new_leader.name != first_leader.name
         assert all(len(t.acked) > before[id(t)] for t in everyone), "trading went on"
+        assert all(len(t.acked) > after_failover[id(t)] for t in everyone), "and after the move"
         assert all(set(t.refused) <= {"THROTTLED"} for t in everyone), \
             [t.refused for t in everyone]
         records = await read_all(broker, [kafka_prefix + COMMANDS_TOPIC])

@@ -1,7 +1,8 @@
 """A gateway killed with SIGKILL while its client trades: the client moves to another gateway
-of the shard, finds every order the dead one acknowledged, learns the fate of the ones it
-was waiting for by their client order ids, and a retry of one that never arrived is placed
-once — the client order id refuses a second copy."""
+of the shard, resumes its orders stream there from the last message the dead one sent (the
+gateways number channels alike, by the log), finds every order the dead one acknowledged,
+learns the fate of the ones it was waiting for by their client order ids, and a retry of one
+that never arrived is placed once — the client order id refuses a second copy."""
 
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ async def test_a_client_moves_to_another_gateway(broker: str, redis_prefix: str,
         first = await Client.connect(f"ws://127.0.0.1:{doomed.port}/")
         clients.append(first)
         await first.login(demo["key_id"], demo["secret"])
+        subscribed = await first.request("subscribe", channels=["orders"])
         acked: list[str] = []
         for n in range(5):
             await first.request("place", **order(f"g{n}"))
@@ -55,12 +57,26 @@ async def test_a_client_moves_to_another_gateway(broker: str, redis_prefix: str,
         in_flight = [f"g{n}" for n in range(5, 8)]
         calls = [asyncio.create_task(first.call("place", order(cid), timeout=3))
                  for cid in in_flight]
+        await asyncio.sleep(0.3)  # some of their pushes may still come from the first
         cluster.kill(doomed)
         await asyncio.gather(*calls, return_exceptions=True)
+        before = [p for p in first.drain("orders") if not p.get("snapshot")]
+        assert before, "the first gateway pushed the orders it acknowledged"
 
         second = await Client.connect(f"ws://127.0.0.1:{other.port}/")
         clients.append(second)
         await second.login(demo["key_id"], demo["secret"])
+        resumed = await second.request("subscribe", channels=["orders"],
+                                       epoch=subscribed["epoch"],
+                                       resume={"orders": before[-1]["seq"]})
+        assert resumed["epoch"] == subscribed["epoch"]  # the same numbering on both
+        assert resumed["subscribed"]["orders"]["resumed"] is True
+        await asyncio.sleep(0.3)
+        after = second.drain("orders")
+        stream = before + after
+        assert [p["seq"] for p in stream] == list(range(stream[0]["seq"],
+                                                        stream[0]["seq"] + len(stream)))
+        pushed = {p["data"]["client_order_id"] for p in stream}
         for cid in acked:
             found = await second.request("order", client_order_id=cid)
             assert found["status"] == "OPEN"
@@ -77,6 +93,10 @@ async def test_a_client_moves_to_another_gateway(broker: str, redis_prefix: str,
             await asyncio.sleep(0.12)
         orders = await second.request("orders")
         assert sorted(o["client_order_id"] for o in orders) == sorted(acked + in_flight)
+        assert set(acked) <= pushed  # nothing the client was told of is missing
+        await asyncio.sleep(0.3)
+        later = [p["data"]["client_order_id"] for p in second.drain("orders")]
+        assert sorted(pushed | set(later)) == sorted(acked + in_flight)
     finally:
         for client in clients:
             with contextlib.suppress(Exception):
