@@ -41,8 +41,24 @@ class SealError(Exception):
 def new_key(scopes: int, kek: bytes, label: str = "",
             ips: tuple[str, ...] = ()) -> tuple[ApiKeyGrant, str]:
     """A fresh key: the grant to record, and the secret to show its owner once."""
-    key_id = KEY_PREFIX + secrets.token_hex(12)
-    secret = secrets.token_urlsafe(32)
+    return _grant(KEY_PREFIX + secrets.token_hex(12), secrets.token_urlsafe(32), scopes, kek,
+                  label, ips)
+
+
+def derived_key(scopes: int, kek: bytes, name: str, label: str = "") -> tuple[ApiKeyGrant, str]:
+    """A key that every process holding ``kek`` makes alike for ``name``: a cluster's demo
+    accounts get the same key on every shard from each shard's own first leader. Its
+    secret is as hard to guess as the KEK, whose holder can open every sealed secret
+    anyway."""
+    def derive(purpose: bytes) -> bytes:
+        return hmac.new(kek, b"gridworks key " + purpose + b"\0" + name.encode(),
+                        hashlib.sha256).digest()
+    secret = base64.urlsafe_b64encode(derive(b"secret")).rstrip(b"=").decode()
+    return _grant(KEY_PREFIX + derive(b"id")[:12].hex(), secret, scopes, kek, label, ())
+
+
+def _grant(key_id: str, secret: str, scopes: int, kek: bytes, label: str,
+           ips: tuple[str, ...]) -> tuple[ApiKeyGrant, str]:
     grant = ApiKeyGrant(
         key_id=key_id, scopes=scopes,
         secret_sha256=hashlib.sha256(secret.encode()).hexdigest(),

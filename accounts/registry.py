@@ -25,7 +25,7 @@ from engine.codes import RejectCode
 from engine.commands import ApiKeyGrant, UserGrant, grant_of, user_of
 from engine.events import event_row, rejection_row
 from engine.layout import C_ACCT, C_KIND, C_SEQ, C_TS
-from engine.types import CmdKind, EventKind
+from engine.types import NO_ACCOUNT, CmdKind, EventKind
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}")
 KEY_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
@@ -99,16 +99,23 @@ class Registry:
 
     # --- commands ------------------------------------------------------------------------------
 
-    def create_account(self, name: str, seq: int) -> AccountRecord:
+    def create_account(self, name: str, seq: int, account: int = NO_ACCOUNT) -> AccountRecord:
+        """The next free id, or ``account`` (an id it has on other shards of a cluster):
+        the ids after it stay free for later accounts."""
         if not isinstance(name, str) or not NAME.fullmatch(name):
             raise RegistryError(RejectCode.ACCOUNT_NAME_INVALID)
         if name.casefold() in self._names:
             raise RegistryError(RejectCode.ACCOUNT_NAME_TAKEN)
-        if self.next_account >= self.max_accounts:
-            raise RegistryError(RejectCode.CAPACITY_ACCOUNTS)
-        record = AccountRecord(self.next_account, name, seq)
+        if account == NO_ACCOUNT:
+            if self.next_account >= self.max_accounts:
+                raise RegistryError(RejectCode.CAPACITY_ACCOUNTS)
+            account = self.next_account
+        elif not 1 <= account < self.max_accounts or account in self.accounts:
+            raise RegistryError(RejectCode.ACCOUNT_ID_UNAVAILABLE)
+        record = AccountRecord(account, name, seq)
         self._add_account(record)
-        self.next_account += 1
+        while self.next_account in self.accounts:
+            self.next_account += 1
         return record
 
     def add_key(self, account: int, grant: object, seq: int) -> KeyRecord:
@@ -213,7 +220,7 @@ def apply_command(registry: Registry, row: np.ndarray, extra: object) -> np.ndar
     account = int(row[C_ACCT])
     try:
         if kind == CmdKind.CREATE_ACCOUNT:
-            record = registry.create_account(extra, seq)  # type: ignore[arg-type]
+            record = registry.create_account(extra, seq, account)  # type: ignore[arg-type]
             event = event_row(EventKind.ACCOUNT_CREATED, seq, ts, -1, acct=record.account)
         elif kind == CmdKind.SET_USER:
             user = registry.set_user(user_of(extra), seq)

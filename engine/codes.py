@@ -27,6 +27,7 @@ class RejectCode(IntEnum):
     UNKNOWN_API_KEY = 1012
     USER_INVALID = 1013
     USER_NAME_TAKEN = 1014
+    ACCOUNT_ID_UNAVAILABLE = 1015
 
     # 2xxx: pre-trade risk and funds
     KILL_SWITCH_GLOBAL = 2001
@@ -83,6 +84,7 @@ MESSAGES: dict[RejectCode, str] = {
     RejectCode.BOOK_NOT_EMPTY: "the instrument must be closed with an empty book",
     RejectCode.ACCOUNT_NAME_INVALID: "account names are 1-64 letters, digits, spaces or ._@-",
     RejectCode.ACCOUNT_NAME_TAKEN: "an account with this name exists",
+    RejectCode.ACCOUNT_ID_UNAVAILABLE: "an account with this id exists, or the id is out of range",
     RejectCode.CAPACITY_ACCOUNTS: "account capacity reached",
     RejectCode.UNKNOWN_ACCOUNT: "no such account",
     RejectCode.API_KEY_INVALID: "the key grant is malformed",

@@ -222,6 +222,8 @@ def user_of(extra: object) -> UserGrant | None:
 
 class CreateAccount(_Command, tag="create_account"):
     name: str
+    # The id it must have (the one it has on the cluster's other shards), or the next free.
+    account: int = NO_ACCOUNT
 
 
 class AddApiKey(_Command, tag="add_api_key"):
@@ -337,7 +339,7 @@ def encode(cmd: Command, row: np.ndarray) -> Extra:
             return None
         case CreateAccount():
             row[C_KIND] = CmdKind.CREATE_ACCOUNT
-            row[C_ACCT] = NO_ACCOUNT
+            row[C_ACCT] = cmd.account
             row[C_INSTR] = ALL_INSTRUMENTS
             return cmd.name
         case AddApiKey():
@@ -406,7 +408,7 @@ def decode(row: np.ndarray | list[int], extra: Extra) -> Command:
     if kind is CmdKind.SQUARE_OFF:
         return SquareOff(product=Product(r[C_PRODUCT]), instrument=r[C_INSTR])
     if kind is CmdKind.CREATE_ACCOUNT:
-        return CreateAccount(name=text)
+        return CreateAccount(name=text, account=r[C_ACCT])
     if kind is CmdKind.ADD_API_KEY:
         return AddApiKey(account=r[C_ACCT], grant=grant_of(extra))
     if kind is CmdKind.REVOKE_API_KEY:

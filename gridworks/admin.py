@@ -17,19 +17,22 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from accounts import keys, users
-from accounts.registry import Scope, scope_names
+from accounts.registry import Registry, Scope, scope_names
 from engine import events as ev
 from engine.codes import message
 from engine.commands import (
     AddApiKey,
+    ApiKeyGrant,
     Command,
     CreateAccount,
     Deposit,
     RevokeApiKey,
     SetUser,
+    UserGrant,
     Withdraw,
 )
 from engine.core import Core
+from engine.types import NO_ACCOUNT
 
 if TYPE_CHECKING:
     from gridworks.node import Node
@@ -74,12 +77,16 @@ class Admin:
                              scopes: int = Scope.READ | Scope.TRADE,
                              label: str = "") -> tuple[int, Credentials | None]:
         """A new account, funded with ``funds`` paise, with one key of ``scopes`` (0: none)."""
-        (created,) = await self._run([CreateAccount(name)], ev.AccountCreated)
-        account = created.account
+        account = await self.add_account(name)
         if funds:
             await self.fund(account, funds)
         credentials = await self.new_key(account, scopes, label) if scopes else None
         return account, credentials
+
+    async def add_account(self, name: str, account: int = NO_ACCOUNT) -> int:
+        """The account's id: the next free one, or ``account`` (its id on other shards)."""
+        (created,) = await self._run([CreateAccount(name, account=account)], ev.AccountCreated)
+        return int(created.account)
 
     async def fund(self, account: int, amount: int) -> None:
         """Deposit ``amount`` paise (a negative amount withdraws)."""
@@ -89,9 +96,12 @@ class Admin:
     async def new_key(self, account: int, scopes: int, label: str = "",
                       ips: tuple[str, ...] = ()) -> Credentials:
         grant, secret = keys.new_key(scopes, self.kek, label, ips)
-        await self._run([AddApiKey(account, grant)], ev.ApiKeyAdded)
+        await self.grant_key(account, grant)
         return Credentials(account, self._name(account), grant.key_id, secret,
                            scope_names(scopes))
+
+    async def grant_key(self, account: int, grant: ApiKeyGrant) -> None:
+        await self._run([AddApiKey(account, grant)], ev.ApiKeyAdded)
 
     async def revoke_key(self, account: int, key_id: str) -> None:
         await self._run([RevokeApiKey(account, key_id)], ev.ApiKeyRevoked)
@@ -102,6 +112,9 @@ class Admin:
         replace its password, role or activity."""
         grant = await asyncio.to_thread(users.user_grant, username, account, role, password,
                                         active)
+        await self.put_user(grant)
+
+    async def put_user(self, grant: UserGrant) -> None:
         await self._run([SetUser(grant)], ev.UserSet)
 
     def resolve(self, who: str) -> int:
@@ -134,6 +147,9 @@ class Admin:
         assert self.node.core is not None
         return self.node.core
 
+    def registry(self) -> Registry:
+        return self._core().registry
+
     def _name(self, account: int) -> str:
         record = self._core().registry.accounts.get(account)
         return record.name if record else str(account)
@@ -153,19 +169,43 @@ OPERATOR, DEMO = "operator", "demo"
 DEMO_FUNDS = 10_00_000 * RUPEE  # ten lakh rupees
 
 
-async def create_demo_accounts(admin: Admin, data_dir: Path) -> list[Credentials]:
-    """The operator (an admin key, no money) and a funded demo trader, unless they exist;
-    their credentials are written under ``<data>/credentials`` for the owner only."""
-    if admin.node.core is not None and admin.node.core.registry.account_named(OPERATOR):
-        return []
+async def create_demo_accounts(admin: Admin, data_dir: Path,
+                               cluster: bool = False) -> list[Credentials]:
+    """The operator (an admin key, no money) and a funded demo trader, those of them that do
+    not exist yet; their credentials are written under ``<data>/credentials`` for the owner
+    only. In a ``cluster`` each shard's first leader makes them with the same ids and keys
+    (derived from the KEK), so one demo login works on every shard."""
     made = []
-    for name, funds, scopes in ((OPERATOR, 0, Scope.ADMIN | Scope.READ),
-                                (DEMO, DEMO_FUNDS, Scope.READ | Scope.TRADE)):
-        _, credentials = await admin.create_account(name, funds, scopes, label="first start")
-        assert credentials is not None
-        write_credentials(data_dir, credentials)
-        made.append(credentials)
+    for number, (name, funds, scopes) in enumerate(((OPERATOR, 0, Scope.ADMIN | Scope.READ),
+                                                    (DEMO, DEMO_FUNDS, Scope.READ | Scope.TRADE)),
+                                                   start=1):
+        if cluster:
+            credentials = await _shared_account(admin, number, name, funds, scopes)
+        elif admin.registry().account_named(name) is None:
+            credentials = (await admin.create_account(name, funds, scopes,
+                                                      label="first start"))[1]
+        else:
+            credentials = None
+        if credentials is not None:
+            write_credentials(data_dir, credentials)
+            made.append(credentials)
     return made
+
+
+async def _shared_account(admin: Admin, account: int, name: str, funds: int,
+                          scopes: int) -> Credentials | None:
+    """The demo account ``account`` as every shard has it, made where it is missing (a
+    leader that died half-way is finished by the next); None when it was all there."""
+    grant, secret = keys.derived_key(scopes, admin.kek, name, label="first start")
+    registry = admin.registry()
+    if registry.account_named(name) is None:
+        await admin.add_account(name, account=account)
+        if funds:
+            await admin.fund(account, funds)
+    elif grant.key_id in registry.keys:
+        return None
+    await admin.grant_key(account, grant)
+    return Credentials(account, name, grant.key_id, secret, scope_names(scopes))
 
 
 def credentials_path(data_dir: Path, name: str) -> Path:

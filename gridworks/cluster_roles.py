@@ -173,7 +173,8 @@ async def _demo_accounts(engine: ShardEngine, kek: bytes, config: NodeConfig) ->
     from gridworks.commands_serve import print_first_credentials
 
     replica = engine.replica
-    made = await create_demo_accounts(Admin(replica, kek), config.data_dir)  # type: ignore[arg-type]
+    made = await create_demo_accounts(Admin(replica, kek), config.data_dir,  # type: ignore[arg-type]
+                                      cluster=True)
     print_first_credentials(made, config)
     sys.stdout.flush()
 

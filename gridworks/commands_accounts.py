@@ -11,6 +11,12 @@ commands. When a server is running on that directory (its lock says so), they as
 server instead, over its WebSocket API with the operator's key from
 ``<data>/credentials/operator.json``. A new key's secret is printed once and is not stored
 anywhere in clear.
+
+With ``--kafka HOST:PORT --shards N`` they act on a cluster instead
+(`gridworks.account_desk`): every account exists on every shard with the same id, keys and
+users; ``fund`` deposits on ``--shard`` (default 0), and ``list`` sums the balances over the
+shards. It needs the key-encryption key that every process of the cluster shares
+(``GRIDWORKS_KEK``).
 """
 
 from __future__ import annotations
@@ -39,6 +45,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", dest="data_dir", type=Path, default=None,
                    help="data directory (default ./data)")
+    p.add_argument("--kafka", default=None,
+                   help="act on the cluster on these Kafka bootstrap servers instead")
+    p.add_argument("--shards", type=int, default=None, help="the cluster's shards")
+    p.add_argument("--shard", type=int, default=0,
+                   help="with --kafka: the shard `fund` deposits on (default 0)")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     actions.add_parser("list", help="accounts with their balances and keys")
@@ -100,6 +111,12 @@ def run(args: argparse.Namespace) -> int:
 
     config = with_overrides(from_environment(), data_dir=args.data_dir)
     action = ACTIONS[args.action]
+    if args.kafka:
+        try:
+            return asyncio.run(_with_cluster(config, action, args))
+        except AdminError as exc:
+            print(f"gridworks: {exc}", file=sys.stderr)
+            return 1
     try:
         return asyncio.run(_with_admin(config, action, args))
     except DataDirLockedError as exc:
@@ -135,6 +152,28 @@ async def _with_server(config: NodeConfig, action: Callable[..., Awaitable[int]]
         return await action(admin, args)
     finally:
         await admin.close()
+
+
+async def _with_cluster(config: NodeConfig, action: Callable[..., Awaitable[int]],
+                        args: argparse.Namespace) -> int:
+    from accounts import keys
+    from bus.commandlog import ShardLog
+    from bus.kafka import KafkaConfig
+    from gridworks.account_desk import AccountDesk
+    from gridworks.config import ConfigError, core_config
+
+    shards = args.shards or config.shards
+    if not 0 <= args.shard < shards:
+        raise ConfigError(f"--shard {args.shard} is not one of the {shards} shards")
+    kafka = KafkaConfig(args.kafka, prefix=config.kafka_prefix,
+                        idempotent=config.kafka_idempotent)
+    desk = AccountDesk({k: ShardLog(kafka, shard=k, shards=shards) for k in range(shards)},
+                       core_config(config), keys.load_kek(config.data_dir), fund_shard=args.shard)
+    await desk.start()
+    try:
+        return await action(desk, args)
+    finally:
+        await desk.stop()
 
 
 async def _with_admin(config: NodeConfig, action: Callable[..., Awaitable[int]],

@@ -7,7 +7,6 @@ sends its next step. A step is applied once however often it is sent."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
@@ -19,9 +18,8 @@ from engine.commandlog import RequestRef
 from engine.commands import CommandBatch
 from engine.core import CoreConfig
 from engine.layout import E_KIND, EV_REJECTED
-from gridworks.replica import Replica, RequestWatcher
-from gridworks.requests import RequestSender
-from gridworks.shard import run_name
+from gridworks.replica import RequestWatcher
+from gridworks.shard_links import ShardLinks
 
 log = logging.getLogger("gridworks.transfers")
 STEPS = {int(step) for step in Step}
@@ -35,9 +33,8 @@ class TransferDesk:
     def __init__(self, logs: dict[int, ShardLog], core_config: CoreConfig, *,
                  resend_s: float = 5.0) -> None:
         self.resend_s = resend_s
-        self.replicas = {shard: Replica(shard_log, core_config, client_id=run_name("desk"))
-                         for shard, shard_log in logs.items()}
-        self.senders = {shard: RequestSender(r) for shard, r in self.replicas.items()}
+        self.links = ShardLinks(logs, core_config, "desk")
+        self.replicas, self.senders = self.links.replicas, self.links.senders
         self.progress: dict[str, Progress] = {}
         self._sent: dict[tuple[str, Step], float] = {}  # by this desk, this run: when
         self._resending: asyncio.Task[None] | None = None
@@ -48,10 +45,7 @@ class TransferDesk:
 
     async def start(self) -> None:
         """Read every shard's log, then resume the transfers left unfinished."""
-        for replica in self.replicas.values():
-            await replica.start()
-        for sender in self.senders.values():
-            await sender.start()
+        await self.links.start()
         self._running = True
         for progress in self.progress.values():
             self._advance(progress)
@@ -62,12 +56,7 @@ class TransferDesk:
         if self._resending is not None:
             self._resending.cancel()
             await asyncio.gather(self._resending, return_exceptions=True)
-        for sender in self.senders.values():
-            with contextlib.suppress(Exception):
-                await sender.stop()
-        for replica in self.replicas.values():
-            with contextlib.suppress(Exception):
-                await replica.stop()
+        await self.links.stop()
 
     # --- transfers -----------------------------------------------------------------------------
 

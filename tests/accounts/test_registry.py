@@ -54,6 +54,30 @@ def test_accounts_get_dense_ids_and_unique_names() -> None:
     assert core.registry.account_named("bob trader").account == 2
 
 
+def test_an_account_can_be_given_the_id_it_has_on_other_shards() -> None:
+    """A cluster makes one account on every shard under the same id: an id given is taken
+    when free and in range, and the next free ids go around it."""
+    core, seq = core_and_sequencer(max_accounts=5)
+    out = run(core, seq, CreateAccount("dana", account=3), CreateAccount("erin"),
+              CreateAccount("fay", account=3), CreateAccount("gus", account=0),
+              CreateAccount("hal", account=5), CreateAccount("dana", account=4),
+              CreateAccount("ivy"), CreateAccount("jo", account=4), CreateAccount("kim"))
+    assert codes(out) == ["AccountCreated", "AccountCreated", "ACCOUNT_ID_UNAVAILABLE",
+                          "ACCOUNT_ID_UNAVAILABLE", "ACCOUNT_ID_UNAVAILABLE",
+                          "ACCOUNT_NAME_TAKEN", "AccountCreated", "AccountCreated",
+                          "CAPACITY_ACCOUNTS"]
+    assert [e.account for e in out if isinstance(e, ev.AccountCreated)] == [3, 1, 2, 4]
+    # Replayed from the journal's encoding, the ids are the same.
+    replayed, again = core_and_sequencer(max_accounts=5)
+    batch = again.stamp(CommandBatch.of([CreateAccount("dana", account=3),
+                                         CreateAccount("erin")]))
+    journaled = CommandBatch(batch.rows.copy(), decode_extras(encode_extras(batch.extras)))
+    assert journaled.commands()[0] == CreateAccount("dana", account=3)
+    replayed.apply(journaled)
+    assert replayed.registry.account_named("dana").account == 3
+    assert replayed.registry.account_named("erin").account == 1
+
+
 def test_keys_are_granted_checked_and_revoked() -> None:
     core, seq = core_and_sequencer()
     run(core, seq, CreateAccount("alice"), CreateAccount("bob"))

@@ -156,6 +156,9 @@ async def test_kill_9_a_leader_while_both_shards_trade(
         cluster.start()
         first_leader = cluster.leader(0)
         assert first_leader is not None
+        # Each shard's first leader made the demo accounts alike: one login for both.
+        assert cluster.credentials("demo", 0) == cluster.credentials("demo", 1)
+        assert cluster.credentials("operator", 0) == cluster.credentials("operator", 1)
         for shard in (0, 1):
             traders[shard] = [await trader(cluster, shard, 0, "alice", "buy"),
                               await trader(cluster, shard, 1, "bob", "sell")]

@@ -303,6 +303,7 @@ export const ERRORS: Readonly<Record<number, { code: ErrorCodeName; message: str
   1012: { code: "UNKNOWN_API_KEY", message: "no such active key for this account" },
   1013: { code: "USER_INVALID", message: "the user record is malformed (name, role, account or hash)" },
   1014: { code: "USER_NAME_TAKEN", message: "the user name belongs to another account" },
+  1015: { code: "ACCOUNT_ID_UNAVAILABLE", message: "an account with this id exists, or the id is out of range" },
   2001: { code: "KILL_SWITCH_GLOBAL", message: "trading is stopped for everyone (kill switch)" },
   2002: { code: "KILL_SWITCH_ACCOUNT", message: "trading is stopped for this account (kill switch)" },
   2003: { code: "KILL_SWITCH_INSTRUMENT", message: "trading is stopped in this instrument (kill switch)" },
@@ -377,6 +378,7 @@ export const ERRORS: Readonly<Record<number, { code: ErrorCodeName; message: str
   4030: { code: "SESSIONS_UNAVAILABLE", message: "password logins and tokens need the session store, which cannot be reached now; API keys still work" },
 };
 export type ErrorCodeName =
+  | "ACCOUNT_ID_UNAVAILABLE"
   | "ACCOUNT_INVALID"
   | "ACCOUNT_NAME_INVALID"
   | "ACCOUNT_NAME_TAKEN"
