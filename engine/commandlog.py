@@ -101,7 +101,7 @@ class LogApplier:
     """The rule above, over entries given in offset order; everything it decides is a
     function of the entries alone."""
 
-    def __init__(self, next_seq: int = 1) -> None:
+    def __init__(self, next_seq: int = 1, order_id_base: int = 0) -> None:
         self.epoch = 0  # the newest fence's
         self.leader = ""  # who wrote it
         self.next_offset = 0
@@ -110,7 +110,7 @@ class LogApplier:
         self.repeats = 0  # requests left out because an earlier entry applied them
         self.last_request: dict[str, int] = {}  # requester -> the last number applied
         self.last_ts = 0
-        self._sequencer = Sequencer(next_seq, clock=lambda: 0)
+        self._sequencer = Sequencer(next_seq, clock=lambda: 0, order_id_base=order_id_base)
 
     @property
     def next_seq(self) -> int:
@@ -122,8 +122,8 @@ class LogApplier:
                             dict(self.last_request))
 
     @classmethod
-    def restored(cls, state: ApplierState) -> LogApplier:
-        applier = cls(state.next_seq)
+    def restored(cls, state: ApplierState, order_id_base: int = 0) -> LogApplier:
+        applier = cls(state.next_seq, order_id_base)
         applier.next_offset, applier.epoch, applier.leader = (
             state.next_offset, state.epoch, state.leader)
         applier.requests_hi, applier.last_ts = state.requests_hi, state.last_ts

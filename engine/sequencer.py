@@ -18,11 +18,14 @@ DAY_NS = 86_400 * 10**9
 
 
 class Sequencer:
-    def __init__(self, next_seq: int, clock: Callable[[], int]) -> None:
+    def __init__(self, next_seq: int, clock: Callable[[], int], order_id_base: int = 0) -> None:
         if next_seq < 1:
             raise ValueError("sequence numbers start at 1")
         self.next_seq = next_seq
         self._clock = clock
+        # Added to a new order's sequence number to make its id: 0 on a single node; a
+        # cluster shard's own range (`shard_order_ids`), so ids are unique across shards.
+        self.order_id_base = order_id_base
 
     def stamp(self, batch: CommandBatch, at: int | None = None) -> CommandBatch:
         """Number the batch's commands in order and stamp them with one acceptance time:
@@ -33,9 +36,24 @@ class Sequencer:
         rows[:, C_SEQ] = seqs
         rows[:, C_TS] = self._clock() if at is None else at
         new_orders = rows[:, C_KIND] == K_NEW_ORDER
-        rows[new_orders, C_OID] = seqs[new_orders]
+        rows[new_orders, C_OID] = seqs[new_orders] + self.order_id_base
         self.next_seq += n
         return batch
+
+
+ORDER_ID_SPAN = 10**12  # sequence numbers a cluster shard's order ids have room for
+
+
+def shard_order_ids(shard: int) -> int:
+    """The order id base of a cluster shard: shard K's order ids are K * 10**12 + their
+    sequence number (shard 0's are its sequence numbers), so an order id names its shard
+    and stays exact in a JavaScript number for thousands of shards."""
+    return shard * ORDER_ID_SPAN
+
+
+def order_shard(order_id: int) -> int:
+    """The shard whose sequencer gave this order id."""
+    return order_id // ORDER_ID_SPAN
 
 
 class CountingClock:

@@ -32,6 +32,7 @@ from engine.commandlog import Admitted, LogApplier, LogEntry, RequestRef, reques
 from engine.commands import Command, CommandBatch, InvalidCommandError
 from engine.core import Core, CoreConfig
 from engine.layout import E_SEQ
+from engine.sequencer import shard_order_ids
 from gridworks import replica_snapshots
 from gridworks.node import Listener, NodeStoppedError, Receipt, core_status
 
@@ -64,7 +65,7 @@ class Replica:
         self.log = shard_log
         self.core_config = core_config
         self.core: Core | None = Core(core_config)
-        self.applier = LogApplier()
+        self.applier = LogApplier(order_id_base=shard_order_ids(shard_log.shard))
         self.snapshots = snapshots  # where to keep snapshots (None: start from offset 0)
         self.snapshot_every = snapshot_every  # commands between snapshots (0: never)
         self.last_snapshot_seq = 0
@@ -94,7 +95,8 @@ class Replica:
         following it."""
         if self.snapshots is not None:
             loaded = await asyncio.to_thread(replica_snapshots.load, self.snapshots,
-                                             self.core_config.book)
+                                             self.core_config.book,
+                                             shard_order_ids(self.log.shard))
             if loaded is not None:
                 self.core, self.applier = loaded
                 self.last_snapshot_seq = self.core.last_seq

@@ -37,7 +37,8 @@ def save(directory: Path, core: Core, applier: LogApplier, keep: int = 3) -> Pat
     return path
 
 
-def load(directory: Path, book: str | None = None) -> tuple[Core, LogApplier] | None:
+def load(directory: Path, book: str | None = None,
+         order_id_base: int = 0) -> tuple[Core, LogApplier] | None:
     """The newest snapshot that verifies and has its rule state, or None."""
     if not directory.exists():
         return None
@@ -50,5 +51,5 @@ def load(directory: Path, book: str | None = None) -> tuple[Core, LogApplier] | 
             continue
         if state.next_seq != image.last_seq + 1:
             continue
-        return Core.from_image(image, book=book), LogApplier.restored(state)
+        return Core.from_image(image, book=book), LogApplier.restored(state, order_id_base)
     return None

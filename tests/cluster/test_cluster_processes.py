@@ -22,6 +22,7 @@ from bus.kafka import KafkaConfig
 from engine import events as ev
 from engine.commandlog import LogApplier
 from engine.core import Core
+from engine.sequencer import order_shard, shard_order_ids
 from gateway.client import Client, ClientError
 from gridworks.cluster import ClusterPlan, LocalCluster
 from gridworks.config import NodeConfig, core_config
@@ -43,6 +44,7 @@ class Trader:
                  key: tuple[str, str], epoch: int) -> None:
         self.client, self.tag, self.side = client, tag, side
         self.symbol, self.price = MARKETS[shard]
+        self.shard = shard
         self.key, self.epoch = key, epoch
         self.numbers = itertools.count()  # client order ids go on after a move
         self.acked: dict[str, int] = {}  # client order id -> order id
@@ -103,9 +105,10 @@ def account_named(core: Core | None, name: str) -> int:
     return record.account
 
 
-def log_state(records: list) -> tuple[Core, list[ev._Event]]:
+def log_state(records: list, shard: int) -> tuple[Core, list[ev._Event]]:
     """A shard's state and events, rebuilt from its log as any replica does."""
-    core, applier, events = Core(core_config(NodeConfig())), LogApplier(), []
+    core, events = Core(core_config(NodeConfig())), []
+    applier = LogApplier(order_id_base=shard_order_ids(shard))
     for r in records:
         admitted = applier.admit(decode_entry(r.offset, r.value, r.headers))
         if admitted is not None:
@@ -120,6 +123,7 @@ def check_shard(core: Core, events: list[ev._Event], traders: list[Trader]) -> N
         account = account_named(core, {"a": "alice", "b": "bob"}[t.tag])
         for cid, order_id in t.acked.items():
             assert (account, order_id) in accepted, f"{cid} was acknowledged"
+            assert order_shard(order_id) == t.shard  # order ids name their shard
             assert core.client_ids[(account, cid)] == order_id
     trades = [e for e in events if isinstance(e, ev.Traded)]
     assert trades, "the two traders traded with each other"
@@ -203,7 +207,7 @@ async def test_kill_9_a_leader_while_both_shards_trade(
             [t.refused for t in everyone]
         records = await read_all(broker, [kafka_prefix + COMMANDS_TOPIC])
         for shard in (0, 1):
-            core, events = log_state([r for r in records if r.partition == shard])
+            core, events = log_state([r for r in records if r.partition == shard], shard)
             assert [spec.symbol for spec in core.specs][:1] == [MARKETS[shard][0]]
             assert MARKETS[1 - shard][0] not in {spec.symbol for spec in core.specs}
             check_shard(core, events, traders[shard])

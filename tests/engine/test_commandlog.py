@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bus.commandlog import decode_entry, entry_record
+from engine import events as ev
 from engine.commandlog import (
     EntryKind,
     EntryMeta,
@@ -23,6 +24,7 @@ from engine.commandlog import (
 )
 from engine.commands import CommandBatch, CreateAccount, Deposit, NewOrder
 from engine.core import Core, CoreConfig
+from engine.sequencer import order_shard, shard_order_ids
 from engine.types import Side
 from gridworks.node import bootstrap_commands
 
@@ -173,3 +175,23 @@ def test_a_request_sent_again_is_applied_once() -> None:
     assert only_repeats is None
     assert applier.requests_hi == 9
     assert applier.next_seq == 5
+
+
+def test_a_shard_s_order_ids_are_its_own() -> None:
+    """Every replica of shard K numbers orders K * 10**12 + seq: ids unique in the cluster,
+    and an order id names the shard to send its cancel to."""
+    entries = build_log([Write(0, False, 3)])
+    for shard in (0, 1, 7):
+        applier, core = LogApplier(order_id_base=shard_order_ids(shard)), Core(CONFIG)
+        accepted = []
+        for entry in entries:
+            admitted = applier.admit(copy(entry))
+            if admitted is not None:
+                accepted += [e.order_id for e in ev.decode(core.apply(admitted.batch))
+                             if isinstance(e, ev.Accepted)]
+        assert len(accepted) == 3
+        assert all(order_shard(oid) == shard for oid in accepted)
+        assert [oid - shard * 10**12 for oid in accepted] == list(
+            range(core.last_seq - 2, core.last_seq + 1))
+        restored = LogApplier.restored(applier.state(), shard_order_ids(shard))
+        assert restored.state() == applier.state()
