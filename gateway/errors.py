@@ -46,6 +46,8 @@ class GatewayCode(IntEnum):
     BAD_PASSWORD = 4028
     LEADERBOARD_UNAVAILABLE = 4029
     SESSIONS_UNAVAILABLE = 4030
+    SHARD_UNAVAILABLE = 4031
+    NOT_ROUTED = 4032
 
 
 MESSAGES: dict[GatewayCode, str] = {
@@ -81,6 +83,10 @@ MESSAGES: dict[GatewayCode, str] = {
     "not have or cannot reach now",
     GatewayCode.SESSIONS_UNAVAILABLE: "password logins and tokens need the session store, "
     "which cannot be reached now; API keys still work",
+    GatewayCode.SHARD_UNAVAILABLE: "the shard that owns this cannot be reached through this "
+    "router now; retry",
+    GatewayCode.NOT_ROUTED: "this operation acts on every shard: use `gridworks accounts "
+    "--kafka` (or a shard's own gateway)",
     GatewayCode.INTERNAL_ERROR: "the server failed on this request; it was logged",
 }
 

@@ -26,6 +26,7 @@ class Limits:
     heartbeat_s: float = 1.0
     login_window_ms: int = 30_000  # a login signature is valid this long around server time
     allowed_origins: tuple[str, ...] = ()  # pages of other origins allowed (same origin is)
+    trusted_proxies: tuple[str, ...] = ()  # peers whose X-Forwarded-For names the client
 
 
 @dataclass

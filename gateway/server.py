@@ -91,6 +91,18 @@ class GatewayConfig:
     shard: int = 0  # the log's shard, part of the epoch when numbered by the log
 
 
+def client_address(ws: ServerConnection, trusted_proxies: tuple[str, ...]) -> str:
+    """The client's address: the peer's, or, when the peer is a trusted proxy (a router),
+    the last address its X-Forwarded-For names."""
+    peer = ws.remote_address[0] if ws.remote_address else "?"
+    if peer in trusted_proxies and ws.request is not None:
+        forwarded = ws.request.headers.get("X-Forwarded-For", "")
+        last = forwarded.rpartition(",")[2].strip()
+        if last:
+            return last
+    return peer
+
+
 def log_epoch(first_ts_ns: int, shard: int) -> int:
     """The epoch of channels numbered by a shard's log: the time of its first command in
     ms, times 1,000, plus the shard — the same on every gateway of the shard, different
@@ -301,7 +313,7 @@ class Gateway:
     async def _handle(self, ws: ServerConnection) -> None:
         query = parse_qs(urlsplit(ws.request.path if ws.request else "/").query)
         fmt = "msgpack" if query.get("format") == ["msgpack"] else "json"
-        ip = ws.remote_address[0] if ws.remote_address else "?"
+        ip = client_address(ws, self.config.limits.trusted_proxies)
         if self._by_ip[ip] >= self.config.limits.connections_per_ip:
             await ws.close(CLOSE_LIMIT, "TOO_MANY_CONNECTIONS")
             return

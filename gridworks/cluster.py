@@ -1,7 +1,8 @@
 """A cluster on one machine, for development, tests and benchmarks: for each shard a leader
 and its standbys (``gridworks serve --role engine``), and stateless gateways
-(``--role gateway``), each a process of its own with its own data directory under
-``root``, all sharing one key-encryption key, Kafka and Redis."""
+(``--role gateway``), and routers in front of every shard's gateways (``--role router``),
+each a process of its own with its own data directory under ``root``, all sharing one
+key-encryption key, Kafka and Redis."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from bus.tansu import free_port
 @dataclass
 class Member:
     name: str
-    role: str  # engine | gateway
+    role: str  # engine | gateway | router
     shard: int
     port: int
     rest_port: int = -1
@@ -41,6 +42,7 @@ class ClusterPlan:
     shards: int = 1
     engines_per_shard: int = 2  # a leader and its standbys
     gateways_per_shard: int = 2
+    routers: int = 0  # in front of all the shards' gateways
     redis_prefix: str = "gridworks"
     kafka_prefix: str = ""
     kafka_idempotent: bool = True
@@ -60,6 +62,8 @@ class LocalCluster:
                     "GRIDWORKS_KAFKA_PREFIX": plan.kafka_prefix,
                     "GRIDWORKS_KAFKA_IDEMPOTENT": "1" if plan.kafka_idempotent else "0",
                     "GRIDWORKS_LEASE_MS": str(plan.lease_ms)}
+        if plan.routers:  # the gateways take the client's address from the routers
+            self.env.setdefault("GRIDWORKS_TRUSTED_PROXIES", plan.host)
 
     # --- starting ------------------------------------------------------------------------------
 
@@ -76,6 +80,15 @@ class LocalCluster:
                 self.spawn("gateway", shard, f"gateway-{shard}-{k + 1}")
         for member in self.members:
             self.wait(lambda m=member: bool(self.status(m)), timeout_s)
+        for k in range(self.plan.routers):
+            router = self.spawn("router", 0, f"router-{k + 1}")
+            self.wait(lambda m=router: bool(self.status(m)), timeout_s)
+
+    def shard_gateways(self) -> str:
+        """Every shard's gateways, as a router is told them."""
+        return ";".join(f"{shard}=" + ",".join(f"ws://{self.plan.host}:{g.port}/"
+                                                for g in self.gateways(shard))
+                        for shard in range(self.plan.shards))
 
     def spawn(self, role: str, shard: int, name: str) -> Member:
         member = Member(name, role, shard, free_port(),
@@ -87,6 +100,8 @@ class LocalCluster:
                 "--node-id", name, "--data", str(data), "--host", self.plan.host,
                 "--port", str(member.port), "--kafka", self.plan.kafka,
                 "--redis", self.plan.redis, "--rest-port", str(member.rest_port)]
+        if role == "router":
+            argv += ["--shard-gateways", self.shard_gateways()]
         log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
         member.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                           env=self.env)
@@ -118,6 +133,9 @@ class LocalCluster:
 
     def gateways(self, shard: int = 0) -> list[Member]:
         return [m for m in self.members if m.role == "gateway" and m.shard == shard]
+
+    def routers(self) -> list[Member]:
+        return [m for m in self.members if m.role == "router"]
 
     def credentials(self, name: str = "demo", shard: int = 0) -> dict:
         """Credentials the first start wrote (in the data directory of whichever engine led)."""

@@ -10,6 +10,8 @@
 * **gateway** — the WebSocket API (and REST) of the single-process server, over a replica
   of the shard's core read from the log (`gridworks.replica`); its trading requests go to
   the shard's leader through Kafka. It keeps nothing of its own: start as many as needed.
+* **router** — one WebSocket connection for clients of every shard (`gateway.router`): it
+  routes each request to a gateway of the shard it belongs to and passes the pushes back.
 
 Every process of a cluster must share the key-encryption key (``GRIDWORKS_KEK``): the
 engines store API secrets encrypted with it and the gateways check signatures with it.
@@ -28,7 +30,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from engine.recovery import snapshot_dir
-from gridworks.config import ConfigError, NodeConfig, core_config
+from gridworks.config import ConfigError, NodeConfig, core_config, shard_gateways
 
 if TYPE_CHECKING:
     from bus.commandlog import ShardLog
@@ -38,7 +40,9 @@ if TYPE_CHECKING:
 
 
 def run_role(config: NodeConfig) -> int:
-    if not config.kafka:
+    if config.role == "router":
+        shard_gateways(config)  # names a gateway for every shard
+    elif not config.kafka:
         raise ConfigError(f"--role {config.role} needs --kafka (the shard's log)")
     if config.role == "engine" and not config.redis:
         raise ConfigError("--role engine needs --redis (the shard's leadership lease)")
@@ -52,7 +56,7 @@ def run_role(config: NodeConfig) -> int:
     import uvloop
 
     runner = {"engine": _run_engine, "gateway": _run_gateway,
-              "follower": _run_follower}[config.role]
+              "follower": _run_follower, "router": _run_router}[config.role]
     with contextlib.suppress(KeyboardInterrupt):
         uvloop.run(runner(config))
     return 0
@@ -263,3 +267,16 @@ async def _run_gateway(config: NodeConfig) -> None:
     await gateway.stop()
     await sender.stop()
     await replica.stop()
+
+
+# --- router ------------------------------------------------------------------------------------
+
+async def _run_router(config: NodeConfig) -> None:
+    from gateway.router import Router
+
+    router = Router(shard_gateways(config), config.host, config.port)
+    await router.start()
+    print(f"gridworks: router {config.node_id} on ws://{config.host}:{router.port}/ in front "
+          f"of {config.shards} shards (epoch {router.directory.epoch})", flush=True)
+    await _stopped()
+    await router.stop()

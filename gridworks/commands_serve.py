@@ -60,13 +60,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a TOML file of FIX sessions: run the FIX acceptor (docs/fix.md)")
     p.add_argument("--fix-port", type=int, default=None,
                    help="the FIX acceptor's port (default: the one in the FIX config file)")
-    p.add_argument("--role", choices=["single", "engine", "gateway", "follower"], default=None,
+    p.add_argument("--role", choices=["single", "engine", "gateway", "follower", "router"],
+                   default=None,
                    help="cluster mode: a shard's engine (leader or standby), a stateless "
-                        "gateway, or a follower running the event topics and --pg projector "
-                        "(all need --kafka; engines need --redis); default single")
+                        "gateway, a follower running the event topics and --pg projector "
+                        "(all need --kafka; engines need --redis), or a router in front of "
+                        "every shard's gateways (GRIDWORKS_SHARD_GATEWAYS); default single")
     p.add_argument("--shard", type=int, default=None, help="the shard served (default 0)")
     p.add_argument("--shards", type=int, default=None,
                    help="how many shards the cluster has (default 1)")
+    p.add_argument("--shard-gateways", default=None, metavar="0=URL[,URL];1=URL",
+                   help="a router's gateways of each shard (default GRIDWORKS_SHARD_GATEWAYS)")
     p.add_argument("--node-id", default=None,
                    help="this process's name in the cluster (default: host and process id)")
     p.set_defaults(handler=_serve)
@@ -80,7 +84,8 @@ def _serve(args: argparse.Namespace) -> int:
                          redis=args.redis, rest_port=args.rest_port,
                          fix_config=args.fix_config, fix_port=args.fix_port,
                          kafka=args.kafka, role=args.role, shard=args.shard,
-                         shards=args.shards, node_id=args.node_id)
+                         shards=args.shards, node_id=args.node_id,
+                         shard_gateways=args.shard_gateways)
     if config.role != "single":
         from gridworks.cluster_roles import run_role
 

@@ -58,13 +58,18 @@ class NodeConfig(msgspec.Struct, frozen=True, kw_only=True):
     kafka_partitions: int = 6  # for topics the publisher creates
     fix_config: str = ""  # a TOML file of FIX sessions: the acceptor runs when given
     fix_port: int = -1  # the FIX acceptor's port (-1: the one in the FIX config file)
-    role: Literal["single", "engine", "gateway", "follower"] = "single"  # cluster mode
+    role: Literal["single", "engine", "gateway", "follower", "router"] = "single"  # cluster mode
     shard: int = 0  # the shard this engine or gateway serves (its log partition)
     shards: int = 1  # partitions of the cluster's log and requests topics
     shard_symbols: str = ""  # the instruments this shard owns, comma-separated ("": its share)
     node_id: str = ""  # this process's name in the cluster ("": host and process id)
     lease_ms: int = 1_000  # an engine's leadership lease; a dead leader's is taken after it
     fetch_wait_ms: int = 5  # longest wait of a log fetch (Kafka answers sooner with data)
+    # A router's gateways per shard: "0=ws://a:8080/,ws://b:8080/;1=ws://c:8080/".
+    shard_gateways: str = ""
+    # Gateways behind routers: the routers' addresses, whose X-Forwarded-For names the
+    # client (for per-address limits and keys' address allow-lists); comma-separated.
+    trusted_proxies: str = ""
 
 
 TIMES_OF_DAY = {"square_off_at", "end_of_day_at"}
@@ -107,10 +112,26 @@ def gateway_limits(config: NodeConfig) -> Limits:
                   connections_per_key=config.ws_connections_per_key,
                   connections_per_ip=config.ws_connections_per_ip,
                   heartbeat_s=config.ws_heartbeat_s, max_backlog=config.ws_max_backlog,
-                  allowed_origins=origins)
+                  allowed_origins=origins,
+                  trusted_proxies=tuple(a.strip() for a in config.trusted_proxies.split(",")
+                                        if a.strip()))
 
 
 TERMINAL = Path(__file__).resolve().parent / "terminal"  # the web terminal's build, packaged
+
+
+def shard_gateways(config: NodeConfig) -> dict[int, list[str]]:
+    """A router's gateways of each shard, from ``shard_gateways``."""
+    out: dict[int, list[str]] = {}
+    for part in filter(None, (p.strip() for p in config.shard_gateways.split(";"))):
+        shard, equals, urls = part.partition("=")
+        if not equals or not shard.strip().isdigit():
+            raise ConfigError(f"GRIDWORKS_SHARD_GATEWAYS: {part!r} is not SHARD=URL[,URL...]")
+        out[int(shard)] = [u.strip() for u in urls.split(",") if u.strip()]
+    if sorted(out) != list(range(config.shards)) or not all(out.values()):
+        raise ConfigError(f"GRIDWORKS_SHARD_GATEWAYS must name gateways for each of the "
+                          f"{config.shards} shards (0 to {config.shards - 1})")
+    return out
 
 
 def web_root(config: NodeConfig) -> Path | None:

@@ -376,6 +376,8 @@ export const ERRORS: Readonly<Record<number, { code: ErrorCodeName; message: str
   4028: { code: "BAD_PASSWORD", message: "wrong user name or password" },
   4029: { code: "LEADERBOARD_UNAVAILABLE", message: "the leaderboard needs Redis, which this server does not have or cannot reach now" },
   4030: { code: "SESSIONS_UNAVAILABLE", message: "password logins and tokens need the session store, which cannot be reached now; API keys still work" },
+  4031: { code: "SHARD_UNAVAILABLE", message: "the shard that owns this cannot be reached through this router now; retry" },
+  4032: { code: "NOT_ROUTED", message: "this operation acts on every shard: use `gridworks accounts --kafka` (or a shard's own gateway)" },
 };
 export type ErrorCodeName =
   | "ACCOUNT_ID_UNAVAILABLE"
@@ -421,6 +423,7 @@ export type ErrorCodeName =
   | "MAX_OPEN_ORDERS"
   | "MAX_ORDER_VALUE"
   | "NOT_LOGGED_IN"
+  | "NOT_ROUTED"
   | "NO_HOLDINGS"
   | "ORDER_NOT_ALLOWED_IN_PHASE"
   | "ORDER_NOT_AMENDABLE"
@@ -442,6 +445,7 @@ export type ErrorCodeName =
   | "SCOPE_DENIED"
   | "SERVER_BUSY"
   | "SESSIONS_UNAVAILABLE"
+  | "SHARD_UNAVAILABLE"
   | "SHUTTING_DOWN"
   | "SLOW_CONSUMER"
   | "STALE_SIGNATURE"
