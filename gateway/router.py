@@ -117,7 +117,7 @@ class Router:
         self.max_queued = max_queued  # bytes waiting for a client before it is closed
         self.directory = Directory(list(upstreams))
         self.sessions: set[Session] = set()
-        self._turn = itertools.count()
+        self._turns = {shard: itertools.count() for shard in upstreams}  # round robin
         self._server: Server | None = None
 
     async def start(self) -> None:
@@ -146,7 +146,7 @@ class Router:
     async def dial(self, shard: int, fmt: Format, client_ip: str) -> ClientConnection:
         """A connection to one of the shard's gateways, trying each in turn."""
         urls = self.upstreams[shard]
-        start = next(self._turn)
+        start = next(self._turns[shard])
         failure: Exception | None = None
         for i in range(len(urls)):
             url = urls[(start + i) % len(urls)]

@@ -10,6 +10,7 @@ publishes one message, encoded once per wire format. The same port answers plain
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import socket
 import time
@@ -92,15 +93,24 @@ class GatewayConfig:
 
 
 def client_address(ws: ServerConnection, trusted_proxies: tuple[str, ...]) -> str:
-    """The client's address: the peer's, or, when the peer is a trusted proxy (a router),
-    the last address its X-Forwarded-For names."""
+    """The client's address: the peer's, or, when the peer is a trusted proxy (a router:
+    an address or a network such as a cluster's pod network), the last address its
+    X-Forwarded-For names."""
     peer = ws.remote_address[0] if ws.remote_address else "?"
-    if peer in trusted_proxies and ws.request is not None:
+    if trusted_proxies and ws.request is not None and _trusted(peer, trusted_proxies):
         forwarded = ws.request.headers.get("X-Forwarded-For", "")
         last = forwarded.rpartition(",")[2].strip()
         if last:
             return last
     return peer
+
+
+def _trusted(peer: str, proxies: tuple[str, ...]) -> bool:
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(p, strict=False) for p in proxies)
 
 
 def log_epoch(first_ts_ns: int, shard: int) -> int:

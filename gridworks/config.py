@@ -6,6 +6,7 @@ Every setting has an environment variable ``GRIDWORKS_<NAME>`` (for example
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Literal
@@ -67,8 +68,9 @@ class NodeConfig(msgspec.Struct, frozen=True, kw_only=True):
     fetch_wait_ms: int = 5  # longest wait of a log fetch (Kafka answers sooner with data)
     # A router's gateways per shard: "0=ws://a:8080/,ws://b:8080/;1=ws://c:8080/".
     shard_gateways: str = ""
-    # Gateways behind routers: the routers' addresses, whose X-Forwarded-For names the
-    # client (for per-address limits and keys' address allow-lists); comma-separated.
+    # Gateways behind routers: the routers' addresses or networks (10.244.0.0/16), whose
+    # X-Forwarded-For names the client (for per-address limits and keys' address
+    # allow-lists); comma-separated.
     trusted_proxies: str = ""
 
 
@@ -112,9 +114,18 @@ def gateway_limits(config: NodeConfig) -> Limits:
                   connections_per_key=config.ws_connections_per_key,
                   connections_per_ip=config.ws_connections_per_ip,
                   heartbeat_s=config.ws_heartbeat_s, max_backlog=config.ws_max_backlog,
-                  allowed_origins=origins,
-                  trusted_proxies=tuple(a.strip() for a in config.trusted_proxies.split(",")
-                                        if a.strip()))
+                  allowed_origins=origins, trusted_proxies=trusted_proxies(config))
+
+
+def trusted_proxies(config: NodeConfig) -> tuple[str, ...]:
+    proxies = tuple(a.strip() for a in config.trusted_proxies.split(",") if a.strip())
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ConfigError(f"GRIDWORKS_TRUSTED_PROXIES: {proxy!r} is not an address or "
+                              "a network") from None
+    return proxies
 
 
 TERMINAL = Path(__file__).resolve().parent / "terminal"  # the web terminal's build, packaged

@@ -3,7 +3,9 @@ shards (RELIANCE on shard 0, TCS on shard 1), each with an engine and two gatewa
 routers. One account and key for both shards (the demo trader, and an account made with the
 account desk); orders go to the shard owning their instrument, cancels to the shard their
 order id names, queries merge every shard's answer, private channels come per shard, and
-a client that reconnects through the other router resumes every channel where it was."""
+a client that reconnects through the other router resumes every channel where it was; when
+a shard's gateway is killed, the clients whose connections went through it are closed
+(1012), reconnect, and resume through the gateway that is left."""
 
 from __future__ import annotations
 
@@ -151,6 +153,31 @@ async def test_one_connection_trades_on_every_shard(broker: str, redis_prefix: s
             assert seqs[-1] > last[channel], "the trade made meanwhile came back"
         cids = [p["data"]["client_order_id"] for p in after if p["ch"] == "orders.0"]
         assert "a-more" in cids
+
+        # Two more connections through one router reach shard 1 by its two gateways in turn.
+        pair = [await connect(first, (demo["key_id"], demo["secret"])) for _ in range(2)]
+        clients.extend(pair)
+        for client in pair:
+            await client.request("subscribe", channels=["orders.1"], epoch=epoch)
+        cluster.kill(cluster.gateways(1)[0])
+        await asyncio.sleep(1.0)
+        closed = [c for c in pair if c.ws.close_code is not None]
+        assert len(closed) == 1, [c.ws.close_code for c in pair]
+        assert closed[0].ws.close_code == 1012
+        survivor = next(c for c in pair if c is not closed[0])
+        await survivor.request("place", **order("TCS", "buy", "a-after", 1))  # still trades
+        again = await connect(first, (demo["key_id"], demo["secret"]))
+        clients.append(again)
+        seen_by_closed = [p for p in closed[0].drain() if p["ch"] == "orders.1"]
+        point = max(p["seq"] for p in seen_by_closed)
+        back = await again.request("subscribe", channels=["orders.1"], epoch=epoch,
+                                   resume={"orders.1": point})
+        assert back["subscribed"]["orders.1"]["resumed"] is True
+        await asyncio.sleep(0.3)
+        await again.request("ping")
+        replayed = [p for p in again.drain() if p["ch"] == "orders.1"]
+        assert [p["seq"] for p in replayed] == list(range(point + 1, point + 1 + len(replayed)))
+        assert "a-after" in [p["data"]["client_order_id"] for p in replayed]
     finally:
         for client in clients:
             with contextlib.suppress(Exception):

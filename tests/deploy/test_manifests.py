@@ -39,7 +39,8 @@ COMPONENT = "app.kubernetes.io/component"
 # The role of each container (``--role``, or ``migrate`` for ``gridworks db migrate``) and the
 # component label of its pods.
 COMPONENTS = {"engine": "engine", "gateway": "gateway", "follower": "follower",
-              "migrate": "db-migrate"}
+              "migrate": "db-migrate", "router": "router"}
+CLUSTER_WIDE = {"router"}  # roles in front of every shard: their objects carry no shard
 WORKLOADS = {"Deployment", "StatefulSet", "Job", "DaemonSet", "ReplicaSet", "Pod", "CronJob"}
 CLUSTER_SCOPED = {"Namespace"}
 VAR_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
@@ -260,6 +261,10 @@ def expected_flags(role: str, shard: int) -> dict[str, str]:
     """The flags each role's command must give (more are allowed, not other values)."""
     if role == "migrate":
         return {"--pg": pg_of(shard)}
+    if role == "router":
+        gateways = ";".join(f"{k}=ws://gridworks-gateway-{k}:8080/" for k in range(SHARDS))
+        return {"--role": role, "--shards": str(SHARDS), "--shard-gateways": gateways,
+                "--host": "0.0.0.0", "--port": "8080"}
     common = {"--role": role, "--shard": str(shard), "--shards": str(SHARDS),
               "--kafka": "$(GRIDWORKS_KAFKA)", "--host": "0.0.0.0", "--port": "8080"}
     return {
@@ -289,7 +294,7 @@ def test_every_container_runs_a_gridworks_command() -> None:
             assert role in COMPONENTS, f"{where}: unknown role {role!r}"
             assert pod_labels(doc).get(COMPONENT) == COMPONENTS[role], f"{where}: component"
             flags = options(command)
-            expected = expected_flags(role, shard_of(doc))
+            expected = expected_flags(role, -1 if role in CLUSTER_WIDE else shard_of(doc))
             if role == "migrate":
                 assert flags == expected, f"{where}: {command}"
             else:
@@ -314,6 +319,9 @@ def test_the_flags_are_ones_gridworks_accepts() -> None:
             except SystemExit:
                 pytest.fail(f"{where}: gridworks refuses {command}: {errors.getvalue()}")
         assert callable(args.handler)
+        if role_of(container) in CLUSTER_WIDE:
+            assert (args.role, args.shards, args.pg) == (role_of(container), SHARDS, None), where
+            continue
         assert args.pg == pg_of(shard_of(doc)) or role_of(container) == "engine", where
         if command[1] == "serve":
             assert (args.role, args.shard, args.shards) == (
@@ -455,6 +463,21 @@ def test_every_shard_has_its_engines_gateways_and_follower(role: str) -> None:
         if "--node-id" in options(container["command"]):  # named after its pod
             env = {e["name"]: e for e in container["env"]}
             assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+
+
+def test_the_routers_reach_every_shard_s_gateway_service() -> None:
+    (router,) = role_workloads("router")
+    (container,) = pod_template(router)["containers"]
+    named = options(container["command"])["--shard-gateways"]
+    for part in named.split(";"):
+        shard, _, url = part.partition("=")
+        service = one("Service", f"gridworks-gateway-{shard}")
+        port = next(p["port"] for p in service["spec"]["ports"] if p["name"] == "http")
+        assert url == f"ws://gridworks-gateway-{shard}:{port}/", url
+        assert shard_of(service) == int(shard)
+    assert sorted(int(p.partition("=")[0]) for p in named.split(";")) == list(range(SHARDS))
+    assert owned("Service", router)
+    assert owned("PodDisruptionBudget", router)
 
 
 def test_every_selector_picks_one_workloads_pods() -> None:

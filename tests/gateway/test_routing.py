@@ -85,3 +85,6 @@ def test_a_gateway_takes_the_client_address_only_from_a_trusted_router() -> None
     assert client_address(ws("10.0.0.5", "1.1.1.1, 203.0.113.7"), trusted) == "203.0.113.7"  # type: ignore[arg-type]
     assert client_address(ws("10.0.0.5", None), trusted) == "10.0.0.5"  # type: ignore[arg-type]
     assert client_address(ws("198.51.100.2", "203.0.113.7"), trusted) == "198.51.100.2"  # type: ignore[arg-type]
+    pods = ("10.244.0.0/16",)  # a cluster's pod network
+    assert client_address(ws("10.244.3.9", "203.0.113.7"), pods) == "203.0.113.7"  # type: ignore[arg-type]
+    assert client_address(ws("10.245.0.1", "203.0.113.7"), pods) == "10.245.0.1"  # type: ignore[arg-type]
