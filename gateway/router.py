@@ -24,6 +24,7 @@ import functools
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -35,6 +36,7 @@ from websockets.http11 import Request, Response
 
 from gateway import routing
 from gateway.errors import ApiError, ErrorBody, GatewayCode, error_body
+from gateway.http_endpoints import json_response, same_origin
 from gateway.protocol import BadFrameError, Format, Reply, decode_requests, encode, join
 from gateway.routing import Directory
 
@@ -43,6 +45,7 @@ HARD_MAX_FRAME = 1 << 20
 CLOSE_RESTART = 1012
 CLOSE_SLOW = int(GatewayCode.SLOW_CONSUMER)
 ACCOUNT_WIDE = ("create_account", "new_key", "revoke_key", "set_user")  # every shard at once
+TRADING = ("place", "amend", "cancel", "cancel_all")
 Answer = dict[str, Any]  # a reply from a leg: {"id", "ok", "result" | "error"}
 
 
@@ -109,12 +112,14 @@ class Leg:
 
 class Router:
     def __init__(self, upstreams: dict[int, list[str]], host: str = "127.0.0.1",
-                 port: int = 8090, max_queued: int = 8 << 20) -> None:
+                 port: int = 8090, max_queued: int = 8 << 20,
+                 allowed_origins: tuple[str, ...] = ()) -> None:
         if not upstreams or any(not urls for urls in upstreams.values()):
             raise ValueError("every shard needs at least one gateway address")
         self.upstreams = upstreams
         self.host, self.port_wanted = host, port
         self.max_queued = max_queued  # bytes waiting for a client before it is closed
+        self.allowed_origins = allowed_origins  # browser pages of other origins allowed
         self.directory = Directory(list(upstreams))
         self.sessions: set[Session] = set()
         self._turns = {shard: itertools.count() for shard in upstreams}  # round robin
@@ -167,8 +172,13 @@ class Router:
                                                           if o == k)} for k in d.shards}}
 
     def _http(self, ws: ServerConnection, request: Request) -> Response | None:
-        """Plain HTTP on the same port: ``/healthz`` and ``/status``; the rest upgrades."""
+        """Plain HTTP on the same port: ``/healthz`` and ``/status``; the rest upgrades,
+        unless a browser page of a foreign origin asks (as the gateways check)."""
         path = urlsplit(request.path).path
+        origin = request.headers.get("Origin")
+        if origin is not None and not (origin in self.allowed_origins
+                                       or same_origin(origin, request)):
+            return json_response(ws, HTTPStatus.FORBIDDEN, {"error": "ORIGIN_NOT_ALLOWED"})
         if path == "/healthz":
             return ws.respond(200, "ok\n")
         if path == "/status":
@@ -210,6 +220,7 @@ class Session:
         self.legs: dict[int, Leg] = {}
         self.placed: dict[str, int] = {}  # client order id -> shard, for orders sent here
         self.queued = 0
+        self._beats = itertools.count(1)
         self._outbox: asyncio.Queue[bytes] = asyncio.Queue()
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -266,8 +277,10 @@ class Session:
         except ApiError as exc:
             self._reply(request_id, error=exc.body())
             return
-        except ShardGoneError:
-            self._reply(request_id, error=error_body(GatewayCode.OUTCOME_UNKNOWN))
+        except ShardGoneError:  # a trading request may have reached the shard: unknown
+            code = (GatewayCode.OUTCOME_UNKNOWN if op in TRADING
+                    else GatewayCode.SHARD_UNAVAILABLE)
+            self._reply(request_id, error=error_body(code))
             return
         except Exception:
             log.exception("routing %r failed", op)
@@ -298,8 +311,10 @@ class Session:
             await self.ws.send(frame if self.fmt == "msgpack" else frame.decode())
 
     def _pushed(self, shard: int, push: dict) -> None:
-        self._send(encode(routing.rename_push(push, shard, self.router.directory.epoch),
-                          self.fmt))
+        push = routing.rename_push(push, shard, self.router.directory.epoch)
+        if push.get("ch") == "heartbeat":  # they count per connection: this one's
+            push["seq"] = next(self._beats)
+        self._send(encode(push, self.fmt))
 
     def _gone(self, shard: int) -> None:
         if not self._closing:
@@ -352,7 +367,7 @@ class Session:
         if len(accounts) != 1:
             raise ApiError(GatewayCode.INTERNAL_ERROR, "the key names different accounts on "
                            "the shards: make accounts with `gridworks accounts --kafka`")
-        return results[min(results)]
+        return {**results[min(results)], "shards": self.router.directory.shards}
 
     async def subscribe(self, args: dict) -> Any:
         names, resume, epoch = _subscription(args)

@@ -273,8 +273,10 @@ async def _run_gateway(config: NodeConfig) -> None:
 
 async def _run_router(config: NodeConfig) -> None:
     from gateway.router import Router
+    from gridworks.config import gateway_limits
 
-    router = Router(shard_gateways(config), config.host, config.port)
+    router = Router(shard_gateways(config), config.host, config.port,
+                    allowed_origins=gateway_limits(config).allowed_origins)
     await router.start()
     print(f"gridworks: router {config.node_id} on ws://{config.host}:{router.port}/ in front "
           f"of {config.shards} shards (epoch {router.directory.epoch})", flush=True)

@@ -4,9 +4,10 @@ Latency: the load generator of scenario ``orders`` (open loop, fixed arrival sch
 latency from the scheduled send time to the reply) at the same rates and connections,
 against (a) the single-process server with its journal under each durability policy and
 (b) a cluster gateway in front of a shard's leader and standby, over Kafka (the Tansu
-development broker, in memory, on loopback) and Redis. In cluster mode an order is
-acknowledged when the gateway reads the log entry holding it back from the broker: two
-produce round trips and two fetches more than a journal append.
+development broker, in memory, on loopback) and Redis, and (c) a router in front of that
+gateway (one more WebSocket hop, as clients of a cluster with several shards connect). In
+cluster mode an order is acknowledged when the gateway reads the log entry holding it back
+from the broker: two produce round trips and two fetches more than a journal append.
 
 Failover: a client places orders every 5 ms through a gateway while the shard's leader is
 killed with SIGKILL; the failover time is from the kill to the first acknowledgement of an
@@ -58,7 +59,7 @@ def local_cluster(accounts: int) -> Iterator[tuple[LocalCluster, list]]:
     port = free_port()
     broker = start_broker(port)
     root = Path(tempfile.mkdtemp(prefix="cluster-", dir=processes.CACHE))
-    plan = ClusterPlan(kafka=f"127.0.0.1:{port}", redis=REDIS, gateways_per_shard=1,
+    plan = ClusterPlan(kafka=f"127.0.0.1:{port}", redis=REDIS, gateways_per_shard=1, routers=1,
                        redis_prefix=f"gwbench:{uuid.uuid4().hex[:8]}", kafka_idempotent=False,
                        lease_ms=LEASE_MS, env=WIDE_LIMITS)
     cluster = LocalCluster(root, plan)
@@ -104,10 +105,12 @@ async def _bench_accounts(cluster: LocalCluster, accounts: int) -> list:
     return keys
 
 
-def cluster_latency(cluster: LocalCluster, keys: list, rate: int, seconds: float) -> dict:
-    gateway = cluster.gateways()[0]
+def cluster_latency(cluster: LocalCluster, keys: list, rate: int, seconds: float,
+                    through: str = "gateway") -> dict:
+    """Through the shard's gateway, or through the router in front of it."""
+    target = cluster.routers()[0] if through == "router" else cluster.gateways()[0]
     out = processes.scratch() / "latencies.npy"
-    gen = processes.generator("orders", gateway.port, "--keys", json.dumps(keys), "--rate",
+    gen = processes.generator("orders", target.port, "--keys", json.dumps(keys), "--rate",
                               rate, "--seconds", seconds, "--warmup", 1.0, "--spread", 0,
                               out=out)
     summary, latencies = gen.result(timeout=seconds + 60)
@@ -174,5 +177,6 @@ def main(ops: int = 0, repeat: int = ROUNDS) -> dict[str, object]:
     with local_cluster(CONNECTIONS) as (cluster, keys):
         for rate in RATES:
             results[f"cluster/{rate}"] = cluster_latency(cluster, keys, rate, seconds)
+            results[f"router/{rate}"] = cluster_latency(cluster, keys, rate, seconds, "router")
     results["failover"] = failover(repeat)
     return results

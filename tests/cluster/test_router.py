@@ -15,6 +15,8 @@ import contextlib
 from pathlib import Path
 
 import pytest
+from websockets.asyncio.client import connect as connect_ws
+from websockets.exceptions import InvalidStatus
 
 from bus.commandlog import ShardLog
 from bus.kafka import KafkaConfig
@@ -114,6 +116,11 @@ async def test_one_connection_trades_on_every_shard(broker: str, redis_prefix: s
         assert cancelled["status"] == "CANCELLED"
         await other.request("cancel", order_id=placed["RELIANCE"]["order_id"])
         assert await other.request("orders") == []
+
+        # A page of a foreign origin is refused, as by the gateways.
+        with pytest.raises(InvalidStatus) as foreign:
+            await connect_ws(f"ws://127.0.0.1:{first.port}/", origin="http://evil.example")
+        assert foreign.value.response.status_code == 403
 
         # Clear errors for what the router does not route.
         with pytest.raises(ClientError) as unknown:

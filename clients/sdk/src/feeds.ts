@@ -57,22 +57,35 @@ export class AccountFeed {
   private readonly subscriptions: Subscription[] = [];
   private readonly listeners = new Set<(change: AccountChange) => void>();
   private readonly fillKeys = new Set<string>();
+  private readonly shardPositions = new Map<number, Position[]>();
+  private readonly shardFunds = new Map<number, AccountView>();
 
+  /**
+   * `shards`: through a cluster's router (its login result's `shards`), the account's
+   * channels of every shard, merged: orders and fills together, positions side by side,
+   * funds summed.
+   */
   constructor(private readonly client: GridWorksClient, private readonly keepFinished = 500,
-              private readonly keepFills = 500) {}
+              private readonly keepFills = 500, private readonly shards: readonly number[] = []) {}
 
   start(): this {
     if (this.subscriptions.length) return this;
-    this.subscriptions.push(
-      this.client.subscribe<Order | Order[]>("orders", (m) => this.onOrders(m)),
-      this.client.subscribe<Fill | Fill[]>("fills", (m) => this.onFills(m)),
-      this.client.subscribe<Positions>("positions", (m) => this.set("positions", () => {
-        this.positions = m.data.positions;
-      })),
-      this.client.subscribe<AccountView>("funds", (m) => this.set("funds", () => {
-        this.funds = m.data;
-      })),
-    );
+    const parts = this.shards.length ? this.shards.map((k) => [k, `.${k}`] as const) : [[0, ""] as const];
+    for (const [shard, suffix] of parts) {
+      this.subscriptions.push(
+        this.client.subscribe<Order | Order[]>(`orders${suffix}`, (m) => this.onOrders(m, shard)),
+        this.client.subscribe<Fill | Fill[]>(`fills${suffix}`, (m) => this.onFills(m)),
+        this.client.subscribe<Positions>(`positions${suffix}`, (m) => this.set("positions", () => {
+          this.shardPositions.set(shard, m.data.positions);
+          this.positions = [...this.shardPositions.keys()].sort((a, b) => a - b)
+            .flatMap((k) => this.shardPositions.get(k)!);
+        })),
+        this.client.subscribe<AccountView>(`funds${suffix}`, (m) => this.set("funds", () => {
+          this.shardFunds.set(shard, m.data);
+          this.funds = sumFunds([...this.shardFunds.values()]);
+        })),
+      );
+    }
     return this;
   }
 
@@ -103,13 +116,15 @@ export class AccountFeed {
     return found;
   }
 
-  private onOrders(m: ChannelMessage<Order | Order[]>): void {
+  private onOrders(m: ChannelMessage<Order | Order[]>, shard: number): void {
     this.set("orders", () => {
       if (m.snapshot) {
-        // The snapshot is the open orders: one we held as open that is missing finished while
-        // we were away, in a state we did not see, so it goes.
+        // The snapshot is the shard's open orders: one we held as open that is missing
+        // finished while we were away, in a state we did not see, so it goes.
         const open = new Set((m.data as Order[]).map((o) => o.order_id));
-        for (const [id, order] of this.orders) if (isOpen(order) && !open.has(id)) this.orders.delete(id);
+        for (const [id, order] of this.orders) {
+          if (isOpen(order) && !open.has(id) && orderShard(id) === shard) this.orders.delete(id);
+        }
       }
       for (const order of Array.isArray(m.data) ? m.data : [m.data]) this.orders.set(order.order_id, order);
       this.trimFinished();
@@ -140,6 +155,26 @@ export class AccountFeed {
     apply();
     for (const listener of this.listeners) listener(change);
   }
+}
+
+/** The shard whose orders an order id is one of: shard K's ids are K * 10**12 + seq. */
+export function orderShard(orderId: number): number {
+  return Math.floor(orderId / ORDER_ID_SPAN);
+}
+
+const ORDER_ID_SPAN = 1e12;
+const SUMMED = ["cash", "credit", "blocked", "margin", "buying_power", "free_cash", "unrealised",
+                "equity"] as const;
+
+/** An account's funds over several shards: the amounts summed, in margin call if any is. */
+export function sumFunds(parts: AccountView[]): AccountView | null {
+  if (!parts.length) return null;
+  const total: AccountView = { ...parts[0]! };
+  for (const part of parts.slice(1)) {
+    for (const key of SUMMED) total[key] += part[key];
+    total.in_margin_call = total.in_margin_call || part.in_margin_call;
+  }
+  return total;
 }
 
 /** Unrealised P&L of a position at a price, exact in paise: net x price - basis. */

@@ -43,6 +43,9 @@ export interface LoginResult {
   /** With a password login: the user and its role. */
   user?: string;
   role?: string;
+  /** Through a cluster's router: the shards, whose private channels come one per shard
+   * (`orders.0`, `orders.1`, ...). */
+  shards?: number[];
 }
 
 export interface TimeResult {

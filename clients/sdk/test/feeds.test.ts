@@ -85,6 +85,42 @@ describe("AccountFeed", () => {
   });
 });
 
+describe("AccountFeed through a cluster's router", () => {
+  it("merges every shard's channels: orders, fills, positions side by side, funds summed", async () => {
+    const shardOne = 1e12; // shard 1's order ids
+    server.channels.set("orders.0", { seq: 3, data: [order(5, "OPEN")] });
+    server.channels.set("orders.1", { seq: 8, data: [order(shardOne + 7, "OPEN")] });
+    server.channels.set("positions.0", { seq: 0, data: { positions: [{ symbol: "A", net: 1 }] } });
+    server.channels.set("positions.1", { seq: 0, data: { positions: [{ symbol: "B", net: -2 }] } });
+    const funds = (cash: number, call: boolean) => ({
+      account: 2, cash, credit: 0, blocked: 10, margin: 5, buying_power: cash - 15, free_cash: cash - 15,
+      unrealised: 1, equity: cash + 1, in_margin_call: call });
+    server.channels.set("funds.0", { seq: 0, data: funds(1_000, false) });
+    server.channels.set("funds.1", { seq: 0, data: funds(500, true) });
+    const client = await ready();
+    const feed = new AccountFeed(client, 500, 500, [0, 1]).start();
+    await vi.advanceTimersByTimeAsync(0);
+    const asked = server.requests("subscribe").flatMap((r) => r.args.channels as string[]);
+    expect(asked.sort()).toEqual(["fills.0", "fills.1", "funds.0", "funds.1", "orders.0", "orders.1",
+                                  "positions.0", "positions.1"]);
+    expect(feed.openOrders().map((o) => o.order_id)).toEqual([5, shardOne + 7]);
+    expect(feed.positions.map((p) => p.symbol)).toEqual(["A", "B"]);
+    expect(feed.funds).toEqual({ account: 2, cash: 1_500, credit: 0, blocked: 20, margin: 10,
+                                 buying_power: 1_470, free_cash: 1_470, unrealised: 2, equity: 1_502,
+                                 in_margin_call: true });
+
+    // shard 1's snapshot without its order: that order finished; shard 0's stays open
+    server.push(server.last, "orders.1", 9, [], true);
+    expect(feed.openOrders().map((o) => o.order_id)).toEqual([5]);
+    server.push(server.last, "fills.0", 1, fill(3, 5));
+    server.push(server.last, "fills.1", 1, fill(3, shardOne + 7));
+    expect(feed.fills.map((f) => f.order_id)).toEqual([shardOne + 7, 5]);
+    server.push(server.last, "funds.1", 1, funds(700, false));
+    expect(feed.funds?.cash).toBe(1_700);
+    expect(feed.funds?.in_margin_call).toBe(false);
+  });
+});
+
 describe("unrealisedAt", () => {
   it("values long and short positions exactly", () => {
     const long = { net: 3, basis: 300_015 } as Position;

@@ -35,7 +35,7 @@ export async function openSession(url: string, credentials: Credentials,
                                     `cannot reach the server at ${url}`);
     if (!login) throw new Error("no login");
     const instruments = await client.request("instruments");
-    const account = new AccountFeed(client).start();
+    const account = new AccountFeed(client, undefined, undefined, login.shards ?? []).start();
     const tickers = new TickerBoard(client).follow(instruments.map((i) => i.symbol));
     return { client, login, account, instruments, tickers,
              bySymbol: new Map(instruments.map((i) => [i.symbol, i])) };
