@@ -35,6 +35,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.http11 import Request, Response
 
 from gateway import routing
+from gateway.client import Client
 from gateway.errors import ApiError, ErrorBody, GatewayCode, error_body
 from gateway.http_endpoints import json_response, same_origin
 from gateway.protocol import BadFrameError, Format, Reply, decode_requests, encode, join
@@ -135,18 +136,13 @@ class Router:
                                    process_request=self._http)
 
     async def _learn(self, shard: int) -> None:
-        async with await self.dial(shard, "json", "") as ws:
-            await ws.send('{"id": 1, "op": "instruments"}')
-            listed = msgspec.json.decode(await ws.recv())
-            symbols = [i["symbol"] for i in listed["result"]]
-            await ws.send(msgspec.json.encode({"id": 2, "op": "subscribe",
-                                               "args": {"channels": [f"ticker.{symbols[0]}"]}
-                                               }).decode())
-            while True:  # the snapshot may come before the reply
-                item = msgspec.json.decode(await ws.recv())
-                if isinstance(item, dict) and item.get("id") == 2:
-                    break
-        self.directory.learn(shard, symbols, item["result"]["epoch"])
+        client = Client(await self.dial(shard, "json", ""), "json")
+        try:
+            symbols = [i["symbol"] for i in await client.request("instruments")]
+            subscribed = await client.request("subscribe", channels=[f"ticker.{symbols[0]}"])
+        finally:
+            await client.close()
+        self.directory.learn(shard, symbols, subscribed["epoch"])
 
     async def dial(self, shard: int, fmt: Format, client_ip: str) -> ClientConnection:
         """A connection to one of the shard's gateways, trying each in turn."""
