@@ -82,6 +82,9 @@ class CoreConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_positions: int = 262_144
     maintenance_bps: int = 5_000  # maintenance margin as a fraction of the margin held
     default_rate: int = 10  # orders per second per account until limits say otherwise
+    # A cluster shard's order id base (engine.sequencer.shard_order_ids): the core's own
+    # orders (square-off) are numbered inside the shard's ids too.
+    order_id_base: int = 0
 
 
 class Book(Protocol):

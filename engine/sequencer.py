@@ -42,6 +42,10 @@ class Sequencer:
 
 
 ORDER_ID_SPAN = 10**12  # sequence numbers a cluster shard's order ids have room for
+# The core's own orders (square-off) take ids from here up, past every shard's span: shard
+# K's are SYNTHETIC_ORDER_IDS + K * 10**12 + n, so they name their shard too.
+SYNTHETIC_ORDER_IDS = 1 << 48
+MAX_SHARDS = 256  # shard 281's ids would reach the core's own
 
 
 def shard_order_ids(shard: int) -> int:
@@ -52,7 +56,9 @@ def shard_order_ids(shard: int) -> int:
 
 
 def order_shard(order_id: int) -> int:
-    """The shard whose sequencer gave this order id."""
+    """The shard whose sequencer (or whose core, for its own orders) gave this order id."""
+    if order_id >= SYNTHETIC_ORDER_IDS:
+        order_id -= SYNTHETIC_ORDER_IDS
     return order_id // ORDER_ID_SPAN
 
 

@@ -2,8 +2,10 @@
 
 A login is refused when the key is unknown or revoked, when the timestamp is outside the
 window around the server's clock (stale), when the signature does not match, or when the
-nonce was already used with that key inside the window (replayed). Secrets are unsealed
-with the node's KEK on first use and kept in memory only.
+nonce was already used with that key inside the window (replayed). Each process remembers
+the nonces it saw; with a shared ledger (Redis, `store.nonces`) a nonce is also claimed
+across every process, so a signature sent again to another gateway is refused too. Secrets
+are unsealed with the node's KEK on first use and kept in memory only.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
 import msgspec
 
@@ -26,10 +29,16 @@ class LoginArgs(msgspec.Struct, forbid_unknown_fields=True):
     signature: str  # lowercase hex HMAC-SHA256
 
 
+class NonceLedger(Protocol):
+    async def claim(self, key_id: str, nonce: str, ttl_ms: int) -> bool: ...
+
+
 class Authenticator:
     def __init__(self, registry: Callable[[], Registry], kek: bytes, window_ms: int,
-                 now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000) -> None:
+                 now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+                 shared: NonceLedger | None = None) -> None:
         self.registry = registry
+        self.shared = shared
         self.kek = kek
         self.window_ms = window_ms
         self.now_ms = now_ms
@@ -71,6 +80,12 @@ class Authenticator:
         self._nonces.add((key_id, nonce))
         self._expiry.append((now + 2 * self.window_ms, key_id, nonce))
         return record
+
+    async def claim(self, key_id: str, nonce: str) -> None:
+        """After `verify`: the nonce's first use in every process sharing the ledger."""
+        if self.shared is not None and not await self.shared.claim(key_id, nonce,
+                                                                  2 * self.window_ms):
+            raise ApiError(GatewayCode.REPLAYED_NONCE)
 
     def forget(self, key_id: str) -> None:
         """Drop a revoked key's secret from memory."""

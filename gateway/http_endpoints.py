@@ -80,3 +80,23 @@ def json_response(ws: ServerConnection, status: HTTPStatus, body: object) -> Res
     response.headers["Content-Type"] = "application/json"
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def forwarded_address(peer: str | None, forwarded: str, trusted_proxies: tuple[str, ...]) -> (
+        str | None):
+    """The client's address: the peer's, or, when the peer is a trusted proxy (a router:
+    an address or a network such as a cluster's pod network), the last address its
+    X-Forwarded-For names."""
+    if peer and trusted_proxies and _trusted(peer, trusted_proxies):
+        last = forwarded.rpartition(",")[2].strip()
+        if last:
+            return last
+    return peer
+
+
+def _trusted(peer: str, proxies: tuple[str, ...]) -> bool:
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(p, strict=False) for p in proxies)

@@ -184,7 +184,9 @@ class Operations:
             conn.session = claims.sid
             account, scopes = claims.account, claims.scopes
         else:
-            record = self.gw.auth.login(ops.parse(args, LoginArgs), conn.ip)
+            login = ops.parse(args, LoginArgs)
+            record = self.gw.auth.login(login, conn.ip)
+            await self.gw.auth.claim(login.key_id, login.nonce)
             self.gw.attach(conn, record.account, record.grant.key_id, record.grant.scopes)
             account, scopes = record.account, record.grant.scopes
         name = self.gw.core.registry.accounts[account].name

@@ -10,7 +10,6 @@ publishes one message, encoded once per wire format. The same port answers plain
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import socket
 import time
@@ -34,7 +33,7 @@ from engine.layout import E_A, E_KIND, E_TS
 from engine.types import EventKind
 from gateway import http_endpoints
 from gateway.admin_ops import AdminService
-from gateway.auth import Authenticator
+from gateway.auth import Authenticator, NonceLedger
 from gateway.connection import Connection
 from gateway.errors import ApiError, GatewayCode, error_body
 from gateway.feeds import Channel, Feeds, Published
@@ -82,6 +81,7 @@ class GatewayConfig:
     web_root: Path | None = None  # a built web client to serve at / (None: a short notice)
     key_limiter: KeyLimiter | None = None  # per-key message limit (None: this process's own)
     sessions: SessionStore | None = None  # users' sessions (None: this process's memory)
+    nonces: NonceLedger | None = None  # signature nonces of every process (None: only own)
     # Cluster gateways: every channel, public and private, numbered from the first command
     # of the shard's log, so every gateway reading the log numbers it alike and a client
     # may resume on any of them (see `Gateway.log_epoch`). It costs every account's
@@ -93,24 +93,10 @@ class GatewayConfig:
 
 
 def client_address(ws: ServerConnection, trusted_proxies: tuple[str, ...]) -> str:
-    """The client's address: the peer's, or, when the peer is a trusted proxy (a router:
-    an address or a network such as a cluster's pod network), the last address its
-    X-Forwarded-For names."""
+    """The client's address: the peer's, or what a trusted proxy says it is."""
     peer = ws.remote_address[0] if ws.remote_address else "?"
-    if trusted_proxies and ws.request is not None and _trusted(peer, trusted_proxies):
-        forwarded = ws.request.headers.get("X-Forwarded-For", "")
-        last = forwarded.rpartition(",")[2].strip()
-        if last:
-            return last
-    return peer
-
-
-def _trusted(peer: str, proxies: tuple[str, ...]) -> bool:
-    try:
-        address = ipaddress.ip_address(peer)
-    except ValueError:
-        return False
-    return any(address in ipaddress.ip_network(p, strict=False) for p in proxies)
+    forwarded = ws.request.headers.get("X-Forwarded-For", "") if ws.request else ""
+    return http_endpoints.forwarded_address(peer, forwarded, trusted_proxies) or peer
 
 
 def log_epoch(first_ts_ns: int, shard: int) -> int:
@@ -135,7 +121,8 @@ class Gateway:
                                  self.config.depth_levels, started_ns=time.time_ns())
         self.accounts = AccountFeeds(self.core)
         self.auth = Authenticator(lambda: self.core.registry, kek,
-                                  self.config.limits.login_window_ms)
+                                  self.config.limits.login_window_ms,
+                                  shared=self.config.nonces)
         self.tokens = TokenIssuer(kek, self.config.sessions or MemorySessions())
         self.operations = Operations(self)
         root = self.config.web_root

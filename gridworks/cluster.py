@@ -90,9 +90,15 @@ class LocalCluster:
                                                 for g in self.gateways(shard))
                         for shard in range(self.plan.shards))
 
+    def shard_rest(self) -> str:
+        """Every shard's gateways' REST APIs, as a router is told them."""
+        return ";".join(f"{shard}=" + ",".join(f"http://{self.plan.host}:{g.rest_port}/"
+                                                for g in self.gateways(shard))
+                        for shard in range(self.plan.shards))
+
     def spawn(self, role: str, shard: int, name: str) -> Member:
         member = Member(name, role, shard, free_port(),
-                        free_port() if role == "gateway" else -1)
+                        free_port() if role in ("gateway", "router") else -1)
         data = self.root / name
         data.mkdir(parents=True, exist_ok=True)
         argv = [sys.executable, "-m", "gridworks.cli", "serve", "--role", role,
@@ -101,7 +107,8 @@ class LocalCluster:
                 "--port", str(member.port), "--kafka", self.plan.kafka,
                 "--redis", self.plan.redis, "--rest-port", str(member.rest_port)]
         if role == "router":
-            argv += ["--shard-gateways", self.shard_gateways()]
+            argv += ["--shard-gateways", self.shard_gateways(),
+                     "--shard-rest", self.shard_rest()]
         log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
         member.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                           env=self.env)

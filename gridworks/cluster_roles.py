@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from engine.recovery import snapshot_dir
-from gridworks.config import ConfigError, NodeConfig, core_config, shard_gateways
+from engine.sequencer import MAX_SHARDS
+from gridworks.config import ConfigError, NodeConfig, core_config, shard_gateways, shard_rest
 
 if TYPE_CHECKING:
     from bus.commandlog import ShardLog
@@ -42,10 +43,13 @@ if TYPE_CHECKING:
 def run_role(config: NodeConfig) -> int:
     if config.role == "router":
         shard_gateways(config)  # names a gateway for every shard
+        shard_rest(config)
     elif not config.kafka:
         raise ConfigError(f"--role {config.role} needs --kafka (the shard's log)")
     if config.role == "engine" and not config.redis:
         raise ConfigError("--role engine needs --redis (the shard's leadership lease)")
+    if not 1 <= config.shards <= MAX_SHARDS:
+        raise ConfigError(f"--shards {config.shards}: a cluster has 1 to {MAX_SHARDS} shards")
     if not 0 <= config.shard < config.shards:
         raise ConfigError(f"--shard {config.shard} is not one of the {config.shards} shards")
     if config.role == "engine":
@@ -226,6 +230,7 @@ async def _run_gateway(config: NodeConfig) -> None:
     from gridworks.commands_serve import (
         settle_garbage_collector,
         shared_key_limiter,
+        shared_nonces,
         shared_sessions,
         start_fanout,
         start_rest,
@@ -242,6 +247,7 @@ async def _run_gateway(config: NodeConfig) -> None:
                                                   web_root=web_root(config),
                                                   key_limiter=shared_key_limiter(config),
                                                   sessions=shared_sessions(config),
+                                                  nonces=shared_nonces(config),
                                                   numbered_by_log=True, shard=config.shard),
                       admin=Admin(replica, kek))  # type: ignore[arg-type]
     gateway.follow()
@@ -272,13 +278,21 @@ async def _run_gateway(config: NodeConfig) -> None:
 # --- router ------------------------------------------------------------------------------------
 
 async def _run_router(config: NodeConfig) -> None:
+    from gateway.rest_router import RestRouter
     from gateway.router import Router
     from gridworks.config import gateway_limits
 
     router = Router(shard_gateways(config), config.host, config.port,
                     allowed_origins=gateway_limits(config).allowed_origins)
     await router.start()
-    print(f"gridworks: router {config.node_id} on ws://{config.host}:{router.port}/ in front "
-          f"of {config.shards} shards (epoch {router.directory.epoch})", flush=True)
+    rest = None
+    if shard_rest(config) and config.rest_port >= 0:
+        rest = RestRouter(shard_rest(config), router.directory, config.host, config.rest_port)
+        await rest.start()
+    served = f" and http://{config.host}:{rest.port}/ (REST)" if rest is not None else ""
+    print(f"gridworks: router {config.node_id} on ws://{config.host}:{router.port}/{served} "
+          f"in front of {config.shards} shards (epoch {router.directory.epoch})", flush=True)
     await _stopped()
+    if rest is not None:
+        await rest.stop()
     await router.stop()

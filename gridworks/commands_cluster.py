@@ -66,7 +66,8 @@ def _up(args: argparse.Namespace) -> int:
             if member.role == "gateway":
                 where = f"ws://{plan.host}:{member.port}/ (REST :{member.rest_port})"
             elif member.role == "router":
-                where = f"ws://{plan.host}:{member.port}/ (every shard)"
+                where = (f"ws://{plan.host}:{member.port}/ and REST :{member.rest_port} "
+                         "(every shard)")
             shard = "all" if member.role == "router" else member.shard
             print(f"gridworks: {member.name:<14} {member.role:<8} shard {shard:<3}  {where}")
         print(f"gridworks: logs in {args.dir}/<name>.log; the demo trader's key is in "

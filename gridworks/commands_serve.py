@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from gateway.sessions import SessionStore
     from gridworks.admin import Credentials
     from gridworks.node import Node
+    from store.nonces import RedisNonces
     from store.projector import Projector
 
 
@@ -71,6 +72,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="how many shards the cluster has (default 1)")
     p.add_argument("--shard-gateways", default=None, metavar="0=URL[,URL];1=URL",
                    help="a router's gateways of each shard (default GRIDWORKS_SHARD_GATEWAYS)")
+    p.add_argument("--shard-rest", default=None, metavar="0=URL[,URL];1=URL",
+                   help="a router's REST APIs of each shard's gateways: the router serves "
+                        "the REST API on --rest-port (default GRIDWORKS_SHARD_REST)")
     p.add_argument("--node-id", default=None,
                    help="this process's name in the cluster (default: host and process id)")
     p.set_defaults(handler=_serve)
@@ -85,7 +89,7 @@ def _serve(args: argparse.Namespace) -> int:
                          fix_config=args.fix_config, fix_port=args.fix_port,
                          kafka=args.kafka, role=args.role, shard=args.shard,
                          shards=args.shards, node_id=args.node_id,
-                         shard_gateways=args.shard_gateways)
+                         shard_gateways=args.shard_gateways, shard_rest=args.shard_rest)
     if config.role != "single":
         from gridworks.cluster_roles import run_role
 
@@ -154,7 +158,8 @@ async def _run_node(config: NodeConfig) -> None:
                                                     limits=gateway_limits(config),
                                                     web_root=web_root(config),
                                                     key_limiter=shared_key_limiter(config),
-                                                    sessions=shared_sessions(config)),
+                                                    sessions=shared_sessions(config),
+                                                    nonces=shared_nonces(config)),
                       status=status, admin=Admin(node, node.kek))
     if publisher is not None:
         gateway.metrics.gauge("gridworks_kafka_lag", lambda: publisher.stats.lag,
@@ -223,6 +228,15 @@ def shared_sessions(config: NodeConfig) -> SessionStore | None:
     from store.sessions import RedisSessions
 
     return RedisSessions(_redis(config), config.redis_prefix)
+
+
+def shared_nonces(config: NodeConfig) -> RedisNonces | None:
+    """With ``--redis``: signature nonces claimed across every gateway process."""
+    if not config.redis:
+        return None
+    from store.nonces import RedisNonces
+
+    return RedisNonces(_redis(config), config.redis_prefix)
 
 
 def shared_key_limiter(config: NodeConfig, name: str = "ws-key",

@@ -15,6 +15,7 @@ import msgspec
 
 from engine.core import CoreConfig
 from engine.journal import FsyncPolicy
+from engine.sequencer import shard_order_ids
 from gateway.limits import Limits
 from gridworks.session import clock_time
 
@@ -68,6 +69,9 @@ class NodeConfig(msgspec.Struct, frozen=True, kw_only=True):
     fetch_wait_ms: int = 5  # longest wait of a log fetch (Kafka answers sooner with data)
     # A router's gateways per shard: "0=ws://a:8080/,ws://b:8080/;1=ws://c:8080/".
     shard_gateways: str = ""
+    # A router's REST APIs of the shards' gateways: "0=http://a:8081/;1=http://c:8081/"
+    # ("": the router serves no REST API).
+    shard_rest: str = ""
     # Gateways behind routers: the routers' addresses or networks (10.244.0.0/16), whose
     # X-Forwarded-For names the client (for per-address limits and keys' address
     # allow-lists); comma-separated.
@@ -133,15 +137,26 @@ TERMINAL = Path(__file__).resolve().parent / "terminal"  # the web terminal's bu
 
 def shard_gateways(config: NodeConfig) -> dict[int, list[str]]:
     """A router's gateways of each shard, from ``shard_gateways``."""
+    return _shard_urls(config.shard_gateways, "GRIDWORKS_SHARD_GATEWAYS", config.shards)
+
+
+def shard_rest(config: NodeConfig) -> dict[int, list[str]]:
+    """A router's REST APIs of each shard's gateways, from ``shard_rest`` (none if unset)."""
+    if not config.shard_rest:
+        return {}
+    return _shard_urls(config.shard_rest, "GRIDWORKS_SHARD_REST", config.shards)
+
+
+def _shard_urls(text: str, setting: str, shards: int) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
-    for part in filter(None, (p.strip() for p in config.shard_gateways.split(";"))):
+    for part in filter(None, (p.strip() for p in text.split(";"))):
         shard, equals, urls = part.partition("=")
         if not equals or not shard.strip().isdigit():
-            raise ConfigError(f"GRIDWORKS_SHARD_GATEWAYS: {part!r} is not SHARD=URL[,URL...]")
+            raise ConfigError(f"{setting}: {part!r} is not SHARD=URL[,URL...]")
         out[int(shard)] = [u.strip() for u in urls.split(",") if u.strip()]
-    if sorted(out) != list(range(config.shards)) or not all(out.values()):
-        raise ConfigError(f"GRIDWORKS_SHARD_GATEWAYS must name gateways for each of the "
-                          f"{config.shards} shards (0 to {config.shards - 1})")
+    if sorted(out) != list(range(shards)) or not all(out.values()):
+        raise ConfigError(f"{setting} must name gateways for each of the "
+                          f"{shards} shards (0 to {shards - 1})")
     return out
 
 
@@ -156,7 +171,8 @@ def web_root(config: NodeConfig) -> Path | None:
 def core_config(config: NodeConfig) -> CoreConfig:
     """The core's configuration for a node (the same for serving, replay and snapshots)."""
     return CoreConfig(book=config.book, max_orders=config.max_orders,
-                      max_accounts=config.max_accounts)
+                      max_accounts=config.max_accounts,
+                      order_id_base=shard_order_ids(config.shard))
 
 
 def from_environment(base: NodeConfig | None = None) -> NodeConfig:

@@ -45,7 +45,7 @@ class Connection:
 
 
 async def run(port: int, accounts: list[list], rate: float, seconds: float,
-              connections: int) -> tuple[dict, np.ndarray]:
+              connections: int, prefix: str = "r") -> tuple[dict, np.ndarray]:
     latencies: list[int] = []
     errors = 0
     idle: asyncio.Queue[Connection] = asyncio.Queue()
@@ -58,7 +58,7 @@ async def run(port: int, accounts: list[list], rate: float, seconds: float,
         side = "buy" if i % 2 else "sell"
         price = 130_000 - (i % 50) * 5 if side == "buy" else 150_000 + (i % 50) * 5
         body = json.dumps({"symbol": "RELIANCE", "side": side, "qty": 1, "price": price,
-                           "client_order_id": f"r{i}"}).encode()
+                           "client_order_id": f"{prefix}{i}"}).encode()
         headers = {**signing.request_headers(key_id, secret, "POST", "/orders", body),
                    "Content-Type": "application/json"}
         conn = await idle.get()
@@ -93,11 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--prefix", default="r", help="of the client order ids")
     args = parser.parse_args(argv)
     import uvloop
 
     summary, latencies = uvloop.run(run(args.port, json.loads(args.keys), args.rate,
-                                        args.seconds, args.connections))
+                                        args.seconds, args.connections, args.prefix))
     np.save(args.out, latencies)
     print(json.dumps(summary), flush=True)
     return 0

@@ -119,7 +119,8 @@ def square_off(core: Core, row: np.ndarray) -> np.ndarray:
         for i, (acct, position_instr, side, qty) in enumerate(closing):
             r = rows[i]
             r[C_KIND], r[C_OID], r[C_ACCT], r[C_INSTR] = (
-                K_NEW_ORDER, core.risk.take_synthetic_id(), acct, position_instr)
+                K_NEW_ORDER, core.config.order_id_base + core.risk.take_synthetic_id(), acct,
+                position_instr)
             r[C_SIDE], r[C_QTY], r[C_TYPE], r[C_TIF] = side, qty, MARKET, IOC
             r[C_PRODUCT], r[C_FLAGS] = product, F_RISK_REDUCING
         events.append(core.process_rows(rows))

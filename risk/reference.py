@@ -94,12 +94,13 @@ from engine.layout import (
     SL_M,
 )
 from engine.refbook import ReferenceBook
+from engine.sequencer import SYNTHETIC_ORDER_IDS
 from engine.types import KillScope
 from risk import rules
 from risk.state import ACCOUNT_FIELDS, LEDGER_FIELDS, ORDER_FIELDS, POSITION_FIELDS, RiskState
 
 OK = int(RejectCode.OK)
-SYNTHETIC_BASE = 1 << 48  # ids of orders the core creates (square-off) start here
+SYNTHETIC_BASE = SYNTHETIC_ORDER_IDS  # ids of orders the core creates (square-off)
 
 
 @dataclass(slots=True)

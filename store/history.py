@@ -132,7 +132,7 @@ async def statement(conn: asyncpg.Connection, account: int, *, limit: int = 100,
     page = _page(rows, limit, ("seq", "n"))
     for item in page.items:
         item["change"] = item["balance"] - _opening(item)
-    opening = _opening(page.items[0]) if page.items else await _balance_before(
+    opening = _opening(page.items[0]) if page.items else await balance_before(
         conn, account, from_ts)
     return {"opening_balance": opening, "entries": page.items, "next": page.next}
 
@@ -145,7 +145,8 @@ def _opening(entry: dict[str, Any]) -> int:
     return entry["balance"] - signed
 
 
-async def _balance_before(conn: asyncpg.Connection, account: int, ts: int | None) -> int:
+async def balance_before(conn: asyncpg.Connection, account: int, ts: int | None) -> int:
+    """The account's cash balance before ``ts`` (ns), or now when None."""
     row = await conn.fetchval(
         "SELECT balance FROM trading.ledger_entries WHERE account = $1 "
         "AND ($2::bigint IS NULL OR ts < $2) ORDER BY seq DESC, n DESC LIMIT 1", account, ts)

@@ -27,7 +27,9 @@ from engine.commands import InvalidCommandError, UserGrant, Withdraw
 from engine.types import Product
 from gateway import ops
 from gateway.errors import ApiError, GatewayCode
+from gateway.http_endpoints import forwarded_address
 from gateway.private import Order, Position, Positions
+from gateway.rest_routing import CursorError, own_cursor
 from gateway.sessions import USER_PREFIX, Tokens
 from portfolio.views import AccountView
 
@@ -146,8 +148,11 @@ async def identify(request: Request) -> Identity:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     payload = keys.request_payload(key_id, stamp, nonce, request.method, target,
                                    await request.body())
-    address = request.client.host if request.client else None
+    peer = request.client.host if request.client else None
+    address = forwarded_address(peer, request.headers.get("x-forwarded-for", ""),
+                                s.gateway.config.limits.trusted_proxies)
     record = s.gateway.auth.verify(key_id, stamp, nonce, signature, payload, address)
+    await s.gateway.auth.claim(key_id, nonce)
     if not await s.limiter.take(key_id):
         raise ApiError(GatewayCode.RATE_LIMITED)
     return Identity(record.account, key_id, record.grant.scopes)
@@ -348,6 +353,9 @@ async def history_orders(request: Request, limit: Limit = 100, cursor: Cursor = 
     who.needs(Scope.READ)
     from store import history as queries
 
+    cursor, done = _own_cursor(request, cursor)
+    if done:
+        return Ok(HistoryPage([], None))
     async with (await _history(request)).acquire() as conn:
         page = await _paged(queries.orders(conn, who.account, limit=limit, cursor=cursor,
                                            symbol=symbol))
@@ -362,6 +370,9 @@ async def trades(request: Request, limit: Limit = 100, cursor: Cursor = None,
     who.needs(Scope.READ)
     from store import history as queries
 
+    cursor, done = _own_cursor(request, cursor)
+    if done:
+        return Ok(HistoryPage([], None))
     async with (await _history(request)).acquire() as conn:
         page = await _paged(queries.trades(conn, who.account, limit=limit, cursor=cursor,
                                            symbol=symbol, from_ts=from_ts, to_ts=to_ts))
@@ -375,7 +386,11 @@ async def ledger(request: Request, limit: Limit = 100, cursor: Cursor = None,
     who.needs(Scope.READ)
     from store import history as queries
 
+    cursor, done = _own_cursor(request, cursor)
     async with (await _history(request)).acquire() as conn:
+        if done:  # through a router, past this shard's last entry
+            closing = await _paged(queries.balance_before(conn, who.account, to_ts))
+            return Ok(Statement(closing, [], None))
         result = await _paged(queries.statement(conn, who.account, limit=limit, cursor=cursor,
                                                 from_ts=from_ts, to_ts=to_ts))
     return Ok(Statement(result["opening_balance"], result["entries"], result["next"]))
@@ -483,6 +498,14 @@ async def _durable(request: Request, command: object) -> Any:
                        "a value does not fit the order's fields") from None
     except Exception:
         raise ApiError(GatewayCode.OUTCOME_UNKNOWN) from None
+
+
+def _own_cursor(request: Request, cursor: str | None) -> tuple[str | None, bool]:
+    """This shard's own position in a router's page cursor (a plain cursor as it is)."""
+    try:
+        return own_cursor(cursor, services(request).gateway.config.shard)
+    except CursorError as exc:
+        raise ApiError(GatewayCode.INVALID_ARGS, str(exc)) from None
 
 
 async def _history(request: Request) -> asyncpg.Pool:

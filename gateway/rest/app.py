@@ -76,7 +76,9 @@ def build(services: RestServices) -> Litestar:
     return app
 
 
-class _Server(uvicorn.Server):
+class EmbeddedServer(uvicorn.Server):
+    """uvicorn inside a running event loop whose process owns the signals."""
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield  # the node owns SIGINT and SIGTERM
@@ -90,7 +92,7 @@ class RestServer:
         self.app = build(RestServices(gateway, limiter, history, leaderboard))
         self.config = uvicorn.Config(self.app, host=host, port=port, log_level="warning",
                                      access_log=False, lifespan="off")
-        self.server = _Server(self.config)
+        self.server = EmbeddedServer(self.config)
         self._task: asyncio.Task[None] | None = None
         self.background: list[asyncio.Task[None]] = []  # work that ends with the server
 

@@ -56,6 +56,9 @@ _GATEWAY: dict[GatewayCode, tuple[HTTPStatus, str]] = {
     GatewayCode.BAD_PASSWORD: (HTTPStatus.UNAUTHORIZED, "TokenException"),
     GatewayCode.LEADERBOARD_UNAVAILABLE: (HTTPStatus.SERVICE_UNAVAILABLE, "DataException"),
     GatewayCode.SESSIONS_UNAVAILABLE: (HTTPStatus.SERVICE_UNAVAILABLE, "NetworkException"),
+    GatewayCode.SHARD_UNAVAILABLE: (HTTPStatus.SERVICE_UNAVAILABLE, "NetworkException"),
+    GatewayCode.NOT_ROUTED: (HTTPStatus.MISDIRECTED_REQUEST, "InputException"),
+    GatewayCode.INTERNAL_ERROR: (HTTPStatus.INTERNAL_SERVER_ERROR, "GeneralException"),
 }
 _CORE: dict[RejectCode, tuple[HTTPStatus, str]] = {
     RejectCode.INSUFFICIENT_FUNDS: (HTTPStatus.BAD_REQUEST, "MarginException"),

@@ -8,6 +8,9 @@ development broker, in memory, on loopback) and Redis, and (c) a router in front
 gateway (one more WebSocket hop, as clients of a cluster with several shards connect). In
 cluster mode an order is acknowledged when the gateway reads the log entry holding it back
 from the broker: two produce round trips and two fetches more than a journal append.
+REST: signed ``POST /orders`` from the REST load generator (`perf.rest_loadgen`, 16 HTTP
+connections, the same open loop) to the gateway's REST API and to the router's, which
+forwards each request to the gateway's.
 
 Failover: a client places orders every 5 ms through a gateway while the shard's leader is
 killed with SIGKILL; the failover time is from the kill to the first acknowledgement of an
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
     from gridworks.cluster import LocalCluster
 
 RATES = (100, 1_000, 3_000)
+REST_RATES = (100, 1_000)
 SECONDS = 6.0
 CONNECTIONS = 4
 ROUNDS = 3
@@ -45,6 +49,7 @@ REDIS = "redis://127.0.0.1:6379/0"
 WIDE_LIMITS = {"GRIDWORKS_WS_MESSAGES_PER_S": "1e9", "GRIDWORKS_WS_KEY_MESSAGES_PER_S": "1e9",
                "GRIDWORKS_WS_CONNECTIONS_PER_KEY": "100000",
                "GRIDWORKS_WS_CONNECTIONS_PER_IP": "100000", "GRIDWORKS_WS_MAX_BACKLOG": "1000000",
+               "GRIDWORKS_REST_REQUESTS_PER_S": "1e9",
                "GRIDWORKS_DEMO_ACCOUNTS": "0", "GRIDWORKS_SQUARE_OFF_AT": "",
                "GRIDWORKS_END_OF_DAY_AT": ""}
 
@@ -118,6 +123,26 @@ def cluster_latency(cluster: LocalCluster, keys: list, rate: int, seconds: float
             "latency_us": stats.percentiles(latencies, 1e-3)}
 
 
+def cluster_rest_latency(cluster: LocalCluster, keys: list, rate: int, seconds: float,
+                         through: str = "gateway") -> dict:
+    """Signed ``POST /orders`` to the shard gateway's REST API, or to the router's."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    target = cluster.routers()[0] if through == "router" else cluster.gateways()[0]
+    out = processes.scratch() / "rest-latencies.npy"
+    done = subprocess.run(
+        [sys.executable, "-m", "perf.rest_loadgen", "--port", str(target.rest_port),
+         "--keys", json.dumps(keys), "--rate", str(rate), "--seconds", str(seconds),
+         "--out", str(out), "--prefix", f"{through[0]}{rate}-"],
+        capture_output=True, text=True, timeout=seconds + 120, check=True)
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"offered_per_s": rate, **summary,
+            "latency_us": stats.percentiles(np.load(out), 1e-3)}
+
+
 async def _failover_round(cluster: LocalCluster, key: list) -> dict:
     from gateway.client import Client
 
@@ -178,5 +203,9 @@ def main(ops: int = 0, repeat: int = ROUNDS) -> dict[str, object]:
         for rate in RATES:
             results[f"cluster/{rate}"] = cluster_latency(cluster, keys, rate, seconds)
             results[f"router/{rate}"] = cluster_latency(cluster, keys, rate, seconds, "router")
+        for rate in REST_RATES:
+            results[f"rest/cluster/{rate}"] = cluster_rest_latency(cluster, keys, rate, seconds)
+            results[f"rest/router/{rate}"] = cluster_rest_latency(cluster, keys, rate, seconds,
+                                                                  "router")
     results["failover"] = failover(repeat)
     return results

@@ -263,8 +263,10 @@ def expected_flags(role: str, shard: int) -> dict[str, str]:
         return {"--pg": pg_of(shard)}
     if role == "router":
         gateways = ";".join(f"{k}=ws://gridworks-gateway-{k}:8080/" for k in range(SHARDS))
+        rest = ";".join(f"{k}=http://gridworks-gateway-{k}:8081/" for k in range(SHARDS))
         return {"--role": role, "--shards": str(SHARDS), "--shard-gateways": gateways,
-                "--host": "0.0.0.0", "--port": "8080"}
+                "--shard-rest": rest, "--host": "0.0.0.0", "--port": "8080",
+                "--rest-port": "8081"}
     common = {"--role": role, "--shard": str(shard), "--shards": str(SHARDS),
               "--kafka": "$(GRIDWORKS_KAFKA)", "--host": "0.0.0.0", "--port": "8080"}
     return {
@@ -468,14 +470,17 @@ def test_every_shard_has_its_engines_gateways_and_follower(role: str) -> None:
 def test_the_routers_reach_every_shard_s_gateway_service() -> None:
     (router,) = role_workloads("router")
     (container,) = pod_template(router)["containers"]
-    named = options(container["command"])["--shard-gateways"]
-    for part in named.split(";"):
-        shard, _, url = part.partition("=")
-        service = one("Service", f"gridworks-gateway-{shard}")
-        port = next(p["port"] for p in service["spec"]["ports"] if p["name"] == "http")
-        assert url == f"ws://gridworks-gateway-{shard}:{port}/", url
-        assert shard_of(service) == int(shard)
-    assert sorted(int(p.partition("=")[0]) for p in named.split(";")) == list(range(SHARDS))
+    for flag, scheme, port_name in (("--shard-gateways", "ws", "http"),
+                                    ("--shard-rest", "http", "rest")):
+        named = options(container["command"])[flag]
+        for part in named.split(";"):
+            shard, _, url = part.partition("=")
+            service = one("Service", f"gridworks-gateway-{shard}")
+            port = next(p["port"] for p in service["spec"]["ports"] if p["name"] == port_name)
+            assert url == f"{scheme}://gridworks-gateway-{shard}:{port}/", url
+            assert shard_of(service) == int(shard)
+        assert sorted(int(p.partition("=")[0]) for p in named.split(";")) == list(
+            range(SHARDS))
     assert owned("Service", router)
     assert owned("PodDisruptionBudget", router)
 

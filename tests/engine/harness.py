@@ -81,9 +81,10 @@ class Harness:
                                     max_accounts=config.get("max_accounts", 16),
                                     initial_levels=2048, risk=risk,
                                     max_positions=config.get("max_positions", 64),
-                                    maintenance_bps=config.get("maintenance_bps", 5_000)))
+                                    maintenance_bps=config.get("maintenance_bps", 5_000),
+                                    order_id_base=config.get("order_id_base", 0)))
         self.clock = CountingClock()
-        self.sequencer = Sequencer(1, self.clock)
+        self.sequencer = Sequencer(1, self.clock, config.get("order_id_base", 0))
         self.labels: dict[str, int] = {}
         self.names: dict[int, str] = {}
         self.owner: dict[int, int] = {}

@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from engine.sequencer import DAY_NS
+from engine.commands import SquareOff
+from engine.layout import E_KIND, E_OID, EV_ACCEPTED
+from engine.sequencer import DAY_NS, SYNTHETIC_ORDER_IDS, order_shard, shard_order_ids
+from engine.types import Product
 from tests.engine.harness import Harness, lines
 
 ALL = ("ACCEPTED", "REJECTED", "TRADE", "CANCELLED", "EXPIRED", "AMENDED", "LEDGER", "MARGIN",
@@ -456,3 +459,21 @@ def test_a_new_trigger_moves_a_stop_market_orders_block(book: str) -> None:
     assert h.run("AMEND #stop trig=105.00")[0].startswith("AMENDED #stop")
     assert h.account(1) != before
     assert h.account(1) == h.account(2)  # blocked as if placed with the new trigger
+
+
+@pytest.mark.parametrize("book", ["reference", "fast"])
+def test_a_cluster_shards_square_off_orders_have_ids_that_name_the_shard(book: str) -> None:
+    h = Harness(book, risk=True, order_id_base=shard_order_ids(3))
+    h.run("""
+        DEPOSIT acct=1 10000.00
+        DEPOSIT acct=2 10000.00
+        SELL 100.00 x 5 #s mis acct=2
+        BUY 100.00 x 5 #b mis acct=1
+    """)
+    events = h.submit([SquareOff(int(Product.MIS))])
+    closing = [int(oid) for oid in events[events[:, E_KIND] == EV_ACCEPTED, E_OID]]
+    assert len(closing) == 2  # one closing order per open position
+    assert all(oid > SYNTHETIC_ORDER_IDS for oid in closing)
+    assert [order_shard(oid) for oid in closing] == [3, 3]
+    # shard 0 numbers its own SYNTHETIC_ORDER_IDS + 1, + 2: no id is shared between shards
+    assert closing == [SYNTHETIC_ORDER_IDS + shard_order_ids(3) + n for n in (1, 2)]
