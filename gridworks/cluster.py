@@ -28,6 +28,7 @@ class Member:
     shard: int
     port: int
     rest_port: int = -1
+    fix_port: int = -1
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -48,6 +49,9 @@ class ClusterPlan:
     kafka_idempotent: bool = True
     lease_ms: int = 1_000
     host: str = "127.0.0.1"
+    # FIX sessions of each shard's first gateway (a TOML file, docs/fix.md): a session's
+    # state lives with the one gateway that serves it.
+    fix_configs: dict[int, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)  # more GRIDWORKS_* settings
 
 
@@ -106,6 +110,11 @@ class LocalCluster:
                 "--node-id", name, "--data", str(data), "--host", self.plan.host,
                 "--port", str(member.port), "--kafka", self.plan.kafka,
                 "--redis", self.plan.redis, "--rest-port", str(member.rest_port)]
+        if role == "gateway" and shard in self.plan.fix_configs and not any(
+                g.fix_port >= 0 and g.alive for g in self.gateways(shard)):
+            member.fix_port = free_port()
+            argv += ["--fix-config", self.plan.fix_configs[shard], "--fix-port",
+                     str(member.fix_port)]
         if role == "router":
             argv += ["--shard-gateways", self.shard_gateways(),
                      "--shard-rest", self.shard_rest()]

@@ -7,9 +7,10 @@
   (`gridworks.local_journal`) and runs from it what a single node runs beside its core: the
   event-topics publisher on the same Kafka (always) and the PostgreSQL projector (with
   ``--pg``). ``/healthz`` and ``/status`` on ``--port``.
-* **gateway** — the WebSocket API (and REST) of the single-process server, over a replica
-  of the shard's core read from the log (`gridworks.replica`); its trading requests go to
-  the shard's leader through Kafka. It keeps nothing of its own: start as many as needed.
+* **gateway** — the WebSocket API (and REST, and with ``--fix-config`` the FIX acceptor) of
+  the single-process server, over a replica of the shard's core read from the log
+  (`gridworks.replica`); its trading requests go to the shard's leader through Kafka. It
+  keeps nothing of its own but its FIX sessions' state: start as many as needed.
 * **router** — one WebSocket connection for clients of every shard (`gateway.router`): it
   routes each request to a gateway of the shard it belongs to and passes the pushes back.
 
@@ -233,6 +234,7 @@ async def _run_gateway(config: NodeConfig) -> None:
         shared_nonces,
         shared_sessions,
         start_fanout,
+        start_fix,
         start_rest,
     )
     from gridworks.config import gateway_limits, web_root
@@ -262,12 +264,15 @@ async def _run_gateway(config: NodeConfig) -> None:
     print(f"gridworks: gateway {config.node_id} of shard {config.shard} on "
           f"ws://{config.host}:{gateway.port}/ at seq {replica.core.last_seq}", flush=True)
     rest = await start_rest(gateway, config)
+    fix = await start_fix(gateway, config)
     fanout = start_fanout(gateway, config)
     settle_garbage_collector()
     await _stopped()
     if fanout is not None:
         fanout.cancel()
         await asyncio.gather(fanout, return_exceptions=True)
+    if fix is not None:
+        await fix.stop()
     if rest is not None:
         await rest.stop()
     await gateway.stop()

@@ -172,7 +172,7 @@ async def _run_node(config: NodeConfig) -> None:
     print(f"gridworks: WebSocket API on ws://{config.host}:{config.port}/ "
           f"(HTTP: /healthz, /metrics, /status); journal fsync policy: {config.fsync}")
     rest = await start_rest(gateway, config)
-    fix = await _start_fix(gateway, config)
+    fix = await start_fix(gateway, config)
     if gateway.static is not None:
         print(f"gridworks: web terminal on http://{config.host}:{config.port}/ "
               "(log in with an API key, e.g. the demo trader's)")
@@ -197,7 +197,7 @@ async def _run_node(config: NodeConfig) -> None:
     print(f"gridworks: stopped at seq {node.core.last_seq}")
 
 
-async def _start_fix(gateway: Gateway, config: NodeConfig) -> FixAcceptor | None:
+async def start_fix(gateway: Gateway, config: NodeConfig) -> FixAcceptor | None:
     """With ``--fix-config``: the FIX acceptor on its own port."""
     if not config.fix_config:
         return None
@@ -211,7 +211,7 @@ async def _start_fix(gateway: Gateway, config: NodeConfig) -> FixAcceptor | None
     await acceptor.start()
     gateway.extra_status["fix"] = acceptor.stats
     print(f"gridworks: FIX 4.4 acceptor on {acceptor.host}:{acceptor.port} "
-          f"as {settings.comp_id} ({len(settings.sessions)} sessions)")
+          f"as {settings.comp_id} ({len(settings.sessions)} sessions)", flush=True)
     return acceptor
 
 
