@@ -180,8 +180,10 @@ class RestRouter:
                                    bytes(body), (scope.get("client") or ("", 0))[0])
                 answer = await self.answer(request)
                 break
+        headers = [(k.encode(), v.encode()) for k, v in answer.headers.items()]
+        headers.append((b"content-length", str(len(answer.body)).encode()))  # not chunked
         await send({"type": "http.response.start", "status": answer.status,
-                    "headers": [(k.encode(), v.encode()) for k, v in answer.headers.items()]})
+                    "headers": headers})
         await send({"type": "http.response.body", "body": answer.body})
 
     async def answer(self, request: Incoming) -> Answer:

@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -52,6 +53,7 @@ class ClusterPlan:
     # FIX sessions of each shard's first gateway (a TOML file, docs/fix.md): a session's
     # state lives with the one gateway that serves it.
     fix_configs: dict[int, str] = field(default_factory=dict)
+    router_fix_config: str = ""  # FIX sessions of the first router, on every shard
     env: dict[str, str] = field(default_factory=dict)  # more GRIDWORKS_* settings
 
 
@@ -83,10 +85,10 @@ class LocalCluster:
             for k in range(self.plan.gateways_per_shard):
                 self.spawn("gateway", shard, f"gateway-{shard}-{k + 1}")
         for member in self.members:
-            self.wait(lambda m=member: bool(self.status(m)), timeout_s)
+            self.wait(lambda m=member: self.ready(m), timeout_s)
         for k in range(self.plan.routers):
             router = self.spawn("router", 0, f"router-{k + 1}")
-            self.wait(lambda m=router: bool(self.status(m)), timeout_s)
+            self.wait(lambda m=router: self.ready(m), timeout_s)
 
     def shard_gateways(self) -> str:
         """Every shard's gateways, as a router is told them."""
@@ -115,6 +117,10 @@ class LocalCluster:
             member.fix_port = free_port()
             argv += ["--fix-config", self.plan.fix_configs[shard], "--fix-port",
                      str(member.fix_port)]
+        if role == "router" and self.plan.router_fix_config and not self.routers():
+            member.fix_port = free_port()
+            argv += ["--fix-config", self.plan.router_fix_config, "--fix-port",
+                     str(member.fix_port)]
         if role == "router":
             argv += ["--shard-gateways", self.shard_gateways(),
                      "--shard-rest", self.shard_rest()]
@@ -137,6 +143,18 @@ class LocalCluster:
                 return json.loads(reply.read())  # type: ignore[no-any-return]
         except (OSError, ValueError):
             return {}
+
+    def ready(self, member: Member) -> bool:
+        """Whether the member answers its /status, and its FIX port if it has one."""
+        if not self.status(member):
+            return False
+        if member.fix_port < 0:
+            return True
+        try:
+            socket.create_connection((self.plan.host, member.fix_port), timeout=1).close()
+        except OSError:
+            return False
+        return True
 
     def leader(self, shard: int = 0) -> Member | None:
         for member in self.engines(shard):

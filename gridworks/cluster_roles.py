@@ -12,7 +12,9 @@
   (`gridworks.replica`); its trading requests go to the shard's leader through Kafka. It
   keeps nothing of its own but its FIX sessions' state: start as many as needed.
 * **router** — one WebSocket connection for clients of every shard (`gateway.router`): it
-  routes each request to a gateway of the shard it belongs to and passes the pushes back.
+  routes each request to a gateway of the shard it belongs to and passes the pushes back;
+  with ``--shard-rest`` the REST API for every shard (`gateway.rest_router`), and with
+  ``--fix-config`` FIX sessions that trade on every shard (`gridworks.fix_router`).
 
 Every process of a cluster must share the key-encryption key (``GRIDWORKS_KEK``): the
 engines store API secrets encrypted with it and the gateways check signatures with it.
@@ -45,6 +47,9 @@ def run_role(config: NodeConfig) -> int:
     if config.role == "router":
         shard_gateways(config)  # names a gateway for every shard
         shard_rest(config)
+        if config.fix_config and not config.kafka:
+            raise ConfigError("a router's FIX acceptor (--fix-config) needs --kafka: it "
+                              "follows every shard's log")
     elif not config.kafka:
         raise ConfigError(f"--role {config.role} needs --kafka (the shard's log)")
     if config.role == "engine" and not config.redis:
@@ -285,6 +290,7 @@ async def _run_gateway(config: NodeConfig) -> None:
 async def _run_router(config: NodeConfig) -> None:
     from gateway.rest_router import RestRouter
     from gateway.router import Router
+    from gridworks import fix_router
     from gridworks.config import gateway_limits
 
     router = Router(shard_gateways(config), config.host, config.port,
@@ -294,10 +300,12 @@ async def _run_router(config: NodeConfig) -> None:
     if shard_rest(config) and config.rest_port >= 0:
         rest = RestRouter(shard_rest(config), router.directory, config.host, config.rest_port)
         await rest.start()
+    fix, legs = await fix_router.start(config)
     served = f" and http://{config.host}:{rest.port}/ (REST)" if rest is not None else ""
     print(f"gridworks: router {config.node_id} on ws://{config.host}:{router.port}/{served} "
           f"in front of {config.shards} shards (epoch {router.directory.epoch})", flush=True)
     await _stopped()
+    await fix_router.stop(fix, legs)
     if rest is not None:
         await rest.stop()
     await router.stop()

@@ -197,8 +197,10 @@ async def _run_node(config: NodeConfig) -> None:
     print(f"gridworks: stopped at seq {node.core.last_seq}")
 
 
-async def start_fix(gateway: Gateway, config: NodeConfig) -> FixAcceptor | None:
-    """With ``--fix-config``: the FIX acceptor on its own port."""
+async def start_fix(gateway: Gateway | list[Gateway],
+                    config: NodeConfig) -> FixAcceptor | None:
+    """With ``--fix-config``: the FIX acceptor on its own port (on one gateway's core, or
+    on several: a router's, one per shard)."""
     if not config.fix_config:
         return None
     from gateway.fix import config as fix_config
@@ -209,7 +211,7 @@ async def start_fix(gateway: Gateway, config: NodeConfig) -> FixAcceptor | None:
         settings = msgspec.structs.replace(settings, port=config.fix_port)
     acceptor = FixAcceptor(gateway, settings, config.data_dir, config.host)
     await acceptor.start()
-    gateway.extra_status["fix"] = acceptor.stats
+    acceptor.gw.extra_status["fix"] = acceptor.stats
     print(f"gridworks: FIX 4.4 acceptor on {acceptor.host}:{acceptor.port} "
           f"as {settings.comp_id} ({len(settings.sessions)} sessions)", flush=True)
     return acceptor

@@ -11,6 +11,11 @@ after its Logon, on the same node and core as the WebSocket gateway.
   stored all the same: at its next Logon the client sees the gap and asks for them.
 * Each durable batch of the node becomes ExecutionReports (`Reports`), sent to the session
   that entered the order and to every drop copy of the account.
+* The acceptor trades on one core (a node's, or a cluster shard's replica on its gateway)
+  or on several: a cluster's shards, each a `Market` of its own, in front of which a FIX
+  router runs it. Then each order-entry message goes to the market owning its Symbol(55)
+  (a mass cancel of everything to every market), and every market's reports come to the
+  sessions alike: a session trades on every shard.
 * Once a second the session schedule is checked: at the daily reset time a connected
   session is logged out and both sequence numbers start again at 1.
 """
@@ -49,6 +54,24 @@ log = logging.getLogger("gridworks.fix")
 TICK_S = 0.1
 MAX_QUEUED = 16 * 1024 * 1024  # bytes a client may leave unread before it is cut off
 _REVOKING = (int(EventKind.API_KEY_REVOKED), int(EventKind.USER_SET))
+
+
+class Market:
+    """One core the acceptor trades on: its gateway (node, core, order records), the order
+    entry that turns messages into its commands, and the reports of its events."""
+
+    def __init__(self, gateway: Gateway, watched: Callable[[int], bool], exec_prefix: str,
+                 max_backlog: int) -> None:
+        self.gw = gateway
+        self._symbols: list[str] = []
+        self.reports = Reports(self.symbols, watched, exec_prefix)
+        self.entry = OrderEntry(gateway.node, self.reports, gateway.accounts, max_backlog)
+
+    def symbols(self) -> list[str]:
+        specs = self.gw.core.specs
+        if len(specs) != len(self._symbols):
+            self._symbols = [s.symbol for s in specs]
+        return self._symbols
 
 
 class Endpoint:
@@ -93,17 +116,22 @@ class Endpoint:
 
 
 class FixAcceptor:
-    def __init__(self, gateway: Gateway, config: FixConfig, data_dir: Path, host: str,
-                 clock: Callable[[], int] = time.time_ns) -> None:
-        self.gw = gateway
+    def __init__(self, gateway: Gateway | list[Gateway], config: FixConfig, data_dir: Path,
+                 host: str, clock: Callable[[], int] = time.time_ns) -> None:
+        gateways = gateway if isinstance(gateway, list) else [gateway]
+        self.gw = gateways[0]  # accounts, keys and users are the same on every market
         self.config = config
         self.data_dir = data_dir
         self.host = config.host or host
         self.clock = clock
-        self._symbols: list[str] = []
-        self.reports = Reports(self.symbols, self.watched)
-        self.entry = OrderEntry(gateway.node, self.reports, gateway.accounts,
-                                gateway.config.limits.max_backlog)
+        # ExecIDs stay unique over restarts (each run numbers them after its start time)
+        # and over markets (each has its own letter).
+        run = format(time.time_ns() // 1_000_000, "x")
+        self.markets = [Market(g, self.watched, run + ("" if len(gateways) == 1 else
+                                                       chr(97 + k)),
+                               g.config.limits.max_backlog)
+                        for k, g in enumerate(gateways)]
+        self._owner: dict[str, Market] = {}  # symbol -> its market
         self.endpoints: dict[str, Endpoint] = {}
         self._drop_copies: dict[int, list[Endpoint]] = {}  # account -> its drop copies
         self._server: asyncio.Server | None = None
@@ -126,8 +154,9 @@ class FixAcceptor:
             self.endpoints[cfg.comp_id] = endpoint
             self._roll_day(endpoint, now)
         self._entitle()
-        self._recover_orders()
-        self.gw.node.listeners.append(self._on_batch)
+        for market in self.markets:
+            self._recover_orders(market)
+            market.gw.node.listeners.append(market_listener(self, market))
         self._server = await asyncio.start_server(self._accept, self.host, self.config.port,
                                                   reuse_address=True)
         self._ticker = asyncio.create_task(self._tick(), name="fix-ticker")
@@ -157,8 +186,9 @@ class FixAcceptor:
             await asyncio.wait(list(self._connections), timeout=2.0)
         if self._server is not None:
             await self._server.wait_closed()
-        if self._on_batch in self.gw.node.listeners:
-            self.gw.node.listeners.remove(self._on_batch)
+        for market in self.markets:
+            market.gw.node.listeners[:] = [f for f in market.gw.node.listeners
+                                           if getattr(f, "acceptor", None) is not self]
         for endpoint in self.endpoints.values():
             endpoint.log.save(endpoint.session.state)
             endpoint.log.close()
@@ -171,11 +201,21 @@ class FixAcceptor:
 
     # --- lookups -------------------------------------------------------------------------------
 
-    def symbols(self) -> list[str]:
-        specs = self.gw.core.specs
-        if len(specs) != len(self._symbols):
-            self._symbols = [s.symbol for s in specs]
-        return self._symbols
+    def market_of(self, msg: Message) -> Market:
+        """The market a message is for: the one owning its Symbol(55), else the first
+        (which answers an unknown symbol as such)."""
+        if len(self.markets) == 1:
+            return self.markets[0]
+        symbol = msg.get(55) or ""
+        market = self._owner.get(symbol)
+        if market is None:
+            self._owner = {s: m for m in self.markets for s in m.symbols()}
+            market = self._owner.get(symbol, self.markets[0])
+        return market
+
+    def submit_held(self) -> None:
+        for market in self.markets:
+            market.entry.submit_held()
 
     def watched(self, account: int) -> bool:
         return account in self._drop_copies
@@ -198,11 +238,11 @@ class FixAcceptor:
         found = [registry.account_named(name) for name in cfg.accounts]
         return [a.account for a in found if a is not None]
 
-    def _recover_orders(self) -> None:
+    def _recover_orders(self, market: Market) -> None:
         """After a restart: the open orders each session entered (its stored Execution
         Reports name them) are followed again, reported to it, and their traded value is
         summed from the trades it was told of."""
-        feeds = self.gw.accounts
+        feeds = market.gw.accounts
         for endpoint in self.endpoints.values():
             if endpoint.config.drop_copy:
                 continue
@@ -229,12 +269,12 @@ class FixAcceptor:
                 order = _order_of(record, endpoint.comp_id, names)
                 if cum == record.filled:
                     order.cost = cost
-                self.reports.adopt(order)
+                market.reports.adopt(order)
         for account in self._drop_copies:
             for record in feeds.open_orders(account):
-                if self.reports.find(account, record.order_id) is None:
+                if market.reports.find(account, record.order_id) is None:
                     names = [record.client_order_id] if record.client_order_id else []
-                    self.reports.adopt(_order_of(record, None, names))
+                    market.reports.adopt(_order_of(record, None, names))
 
     # --- connections ---------------------------------------------------------------------------
 
@@ -250,7 +290,7 @@ class FixAcceptor:
         except Exception:
             log.exception("a FIX connection failed")
         finally:
-            self.entry.submit_held()  # what the last read brought counts, closing or not
+            self.submit_held()  # what the last read brought counts, closing or not
             self._connections.pop(task, None)
             if endpoint is not None and endpoint.writer is writer:
                 endpoint.disconnect()
@@ -282,7 +322,7 @@ class FixAcceptor:
                     continue
                 if not self._step(endpoint, item):
                     return endpoint
-            self.entry.submit_held()
+            self.submit_held()
             if endpoint is not None:
                 endpoint.flush()
                 if writer.transport.get_write_buffer_size() > MAX_QUEUED:
@@ -366,7 +406,11 @@ class FixAcceptor:
                 if endpoint.writer is not None and len(endpoint.outbox) > 64:
                     endpoint.flush()
             for app in out.deliver:
-                self.entry.handle(trader, app, now, reply)
+                if app.msg_type == "q" and app.get(530) == "7":  # everything: every market
+                    for market in self.markets:
+                        market.entry.handle(trader, app, now, reply)
+                else:
+                    self.market_of(app).entry.handle(trader, app, now, reply)
         if out.close:
             log.info("FIX session %s: %s", endpoint.comp_id, out.reason)
             endpoint.disconnect()
@@ -375,11 +419,11 @@ class FixAcceptor:
 
     # --- the core's events ---------------------------------------------------------------------
 
-    def _on_batch(self, batch: CommandBatch, events: np.ndarray) -> None:
-        if not len(events):
+    def on_batch(self, market: Market, batch: CommandBatch, events: np.ndarray) -> None:
+        if not len(events) and not market.reports.masses:
             return
         rows = events.tolist()
-        reports = self.reports.apply(batch, rows)
+        reports = market.reports.apply(batch, rows)
         if reports:
             now = self.clock()
             touched: set[Endpoint] = set()
@@ -477,3 +521,13 @@ def _order_of(record: Any, owner: str | None, names: list[str]) -> Order:
     order.names = list(names)
     order.cl_ord_id = names[-1] if names else ""
     return order
+
+
+def market_listener(acceptor: FixAcceptor, market: Market) -> Callable[[CommandBatch,
+                                                                         np.ndarray], None]:
+    """The listener that hands a market's batches to the acceptor (marked as its own, so
+    that `stop` removes it)."""
+    def listener(batch: CommandBatch, events: np.ndarray) -> None:
+        acceptor.on_batch(market, batch, events)
+    listener.acceptor = acceptor  # type: ignore[attr-defined]
+    return listener

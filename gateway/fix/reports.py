@@ -25,6 +25,7 @@ from typing import Any
 from engine.codes import MESSAGES, RejectCode
 from engine.commands import CommandBatch, client_order_ids
 from engine.layout import (
+    C_TS,
     E_A,
     E_ACCT,
     E_B,
@@ -143,6 +144,7 @@ class Reports:
         self.done: OrderedDict[int, Order] = OrderedDict()
         self.by_name: dict[tuple[int, str], int] = {}  # (account, ClOrdID) -> order id
         self.pending: dict[int, Pending] = {}  # command seq -> request
+        self.masses: set[int] = set()  # seqs of pending mass cancels (answered even if idle)
         self._exec_ids = 0
         # ExecIDs stay unique over restarts: each run numbers them after its start time.
         self.exec_prefix = exec_prefix or format(time.time_ns() // 1_000_000, "x")
@@ -151,6 +153,8 @@ class Reports:
 
     def expect(self, seq: int, pending: Pending) -> None:
         self.pending[seq] = pending
+        if pending.kind == "q":
+            self.masses.add(seq)
 
     def find(self, account: int, order_id: int = 0, cl_ord_id: str = "") -> Order | None:
         if not order_id:
@@ -226,12 +230,14 @@ class Reports:
                 self._restated(row, kind, out)
             elif kind == EV_REJECTED:
                 self._rejected(row, batch, pending.pop(row[E_SEQ], None), out)
-        for seq in {r[E_SEQ] for r in rows} & pending.keys():
-            request = pending[seq]
-            if request.kind == "q":
-                del pending[seq]
-                out.append(Report(-1, request.owner, "r", self._mass_report(
-                    request, mass.get(seq, 0), rows[0][E_TS])))
+        if self.masses and len(batch):  # answered with the count, none cancelled too
+            first, last = batch.first_seq, batch.last_seq
+            for seq in sorted(s for s in self.masses if first <= s <= last):
+                self.masses.discard(seq)
+                request = pending.pop(seq, None)
+                if request is not None:
+                    out.append(Report(-1, request.owner, "r", self._mass_report(
+                        request, mass.get(seq, 0), int(batch.rows[seq - first, C_TS]))))
         return out
 
     def _accepted(self, r: list[int], name: str, request: Pending | None,

@@ -159,6 +159,7 @@ async def _failover_round(cluster: LocalCluster, key: list) -> dict:
         acks.append((sent, time.monotonic(), bool(reply["ok"])))
 
     tasks = []
+    cluster.wait(lambda: cluster.leader() is not None, 30)  # /status may be slow to answer
     leader = cluster.leader()
     assert leader is not None
     killed_at = 0.0

@@ -94,12 +94,8 @@ async def test_a_fix_session_on_a_cluster_gateway(broker: str, redis_prefix: str
         cluster.kill(gateway)
         again = cluster.spawn("gateway", 1, gateway.name)
         assert again.fix_port > 0
-        cluster.wait(lambda: bool(cluster.status(again)), 60)
-        for _ in range(100):  # the acceptor listens just after the WebSocket port
-            with contextlib.suppress(OSError):
-                fix = await fix_logon(again.fix_port, fix)
-                break
-            await asyncio.sleep(0.1)
+        cluster.wait(lambda: cluster.ready(again), 60)
+        fix = await fix_logon(again.fix_port, fix)
         logon = await fix.receive(b"A")
         assert int(logon.get(34)) > 2  # the server's numbers went on: nothing was forgotten
         assert fix.seq == sent_before + 1  # and it took ours, also going on

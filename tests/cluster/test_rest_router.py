@@ -158,6 +158,7 @@ async def test_rest_through_a_router(broker: str, redis_prefix: str, kafka_prefi
             first = await http.get(base + "/orders", headers=signed)
             again = await http.get(base + "/orders", headers=signed)
             assert first.status_code == 200
+            assert first.headers["content-length"] == str(len(first.content))  # not chunked
             assert (again.status_code, again.json()["code"]) == (401, "REPLAYED_NONCE")
             assert (await http.get(base + "/nowhere")).status_code == 404
             assert (await http.get(base + "/healthz")).status_code == 200

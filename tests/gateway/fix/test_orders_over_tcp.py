@@ -129,6 +129,9 @@ async def test_mass_cancel_and_the_desk_session_trades_two_accounts(market: FixM
     assert kinds == [("8", "4"), ("8", "4"), ("r", "7")]
     mass = next(m for m in got if m.msg_type == "r")
     assert mass.get(533) == "2"
+    await desk.send("q", [(11, "mc2"), (530, 7), (60, "x"), (1, "alice")])
+    idle = await desk.expect("r")  # nothing left to cancel: still answered, with 0
+    assert (idle.get(11), idle.get(531), idle.get(533)) == ("mc2", "7", "0")
     await desk.send("H", [(11, "d3"), (55, "RELIANCE"), (54, 1), (1, "bob")])
     assert report(await desk.expect("8"))[39] == "0"  # bob's order is still open
     await desk.close()
