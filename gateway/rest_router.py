@@ -25,10 +25,9 @@ from urllib.parse import parse_qs
 
 import httpx
 import msgspec
-import uvicorn
 
 from gateway.errors import ApiError, GatewayCode
-from gateway.rest.app import EmbeddedServer
+from gateway.rest.app import Served
 from gateway.rest.envelope import failure
 from gateway.rest_routing import (
     ORDERS,
@@ -118,10 +117,7 @@ class RestRouter:
         self._turns = {shard: itertools.count() for shard in upstreams}
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=3.0),
                                       limits=httpx.Limits(max_keepalive_connections=64))
-        self.config = uvicorn.Config(self, host=host, port=port, log_level="warning",
-                                     access_log=False, lifespan="off")
-        self.server = EmbeddedServer(self.config)
-        self._task: asyncio.Task[None] | None = None
+        self.served = Served(self, host, port, "gridworks-rest-router")
         self.table: list[tuple[str, str, Callable[[Incoming], Awaitable[Answer]]]] = [
             ("GET", "/healthz", self.healthz),
             ("GET", "/instruments", self.every_list),
@@ -145,21 +141,14 @@ class RestRouter:
     # --- serving -------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self.server.serve(), name="gridworks-rest-router")
-        while not self.server.started:
-            if self._task.done():
-                self._task.result()
-            await asyncio.sleep(0.01)
+        await self.served.start()
 
     @property
     def port(self) -> int:
-        sockets = self.server.servers[0].sockets if self.server.servers else []
-        return int(sockets[0].getsockname()[1]) if sockets else self.config.port
+        return self.served.port
 
     async def stop(self) -> None:
-        self.server.should_exit = True
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self.served.stop()
         await self.http.aclose()
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:

@@ -125,10 +125,9 @@ class FixAcceptor:
         self.host = config.host or host
         self.clock = clock
         # ExecIDs stay unique over restarts (each run numbers them after its start time)
-        # and over markets (each has its own letter).
+        # and over markets (each has its own suffix).
         run = format(time.time_ns() // 1_000_000, "x")
-        self.markets = [Market(g, self.watched, run + ("" if len(gateways) == 1 else
-                                                       chr(97 + k)),
+        self.markets = [Market(g, self.watched, run if len(gateways) == 1 else f"{run}s{k}",
                                g.config.limits.max_backlog)
                         for k, g in enumerate(gateways)]
         self._owner: dict[str, Market] = {}  # symbol -> its market

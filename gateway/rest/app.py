@@ -84,20 +84,18 @@ class EmbeddedServer(uvicorn.Server):
         yield  # the node owns SIGINT and SIGTERM
 
 
-class RestServer:
-    """The REST API on its own port, served from the running event loop."""
+class Served:
+    """An ASGI application on its own port, served by uvicorn from the running loop."""
 
-    def __init__(self, gateway: Gateway, limiter: KeyLimiter, history: asyncpg.Pool | None,
-                 host: str, port: int, leaderboard: Leaderboard | None = None) -> None:
-        self.app = build(RestServices(gateway, limiter, history, leaderboard))
-        self.config = uvicorn.Config(self.app, host=host, port=port, log_level="warning",
+    def __init__(self, app: object, host: str, port: int, name: str) -> None:
+        self.config = uvicorn.Config(app, host=host, port=port, log_level="warning",  # type: ignore[arg-type]
                                      access_log=False, lifespan="off")
         self.server = EmbeddedServer(self.config)
+        self.name = name
         self._task: asyncio.Task[None] | None = None
-        self.background: list[asyncio.Task[None]] = []  # work that ends with the server
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self.server.serve(), name="gridworks-rest")
+        self._task = asyncio.create_task(self.server.serve(), name=self.name)
         while not self.server.started:
             if self._task.done():
                 self._task.result()
@@ -109,9 +107,22 @@ class RestServer:
         return int(sockets[0].getsockname()[1]) if sockets else self.config.port
 
     async def stop(self) -> None:
-        for task in self.background:
-            task.cancel()
-        await asyncio.gather(*self.background, return_exceptions=True)
         self.server.should_exit = True
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
+
+
+class RestServer(Served):
+    """The REST API on its own port, served from the running event loop."""
+
+    def __init__(self, gateway: Gateway, limiter: KeyLimiter, history: asyncpg.Pool | None,
+                 host: str, port: int, leaderboard: Leaderboard | None = None) -> None:
+        self.app = build(RestServices(gateway, limiter, history, leaderboard))
+        super().__init__(self.app, host, port, "gridworks-rest")
+        self.background: list[asyncio.Task[None]] = []  # work that ends with the server
+
+    async def stop(self) -> None:
+        for task in self.background:
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
+        await super().stop()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import pytest
 from redis.asyncio import Redis
@@ -11,7 +13,12 @@ from redis.asyncio import Redis
 from tests.bus.conftest import broker
 from tests.store.conftest import REDIS, redis_prefix
 
-__all__ = ["REDIS", "broker", "kafka_prefix", "redis", "redis_prefix"]
+if TYPE_CHECKING:
+    from gridworks.account_desk import AccountDesk
+    from gridworks.admin import Credentials
+    from gridworks.cluster import LocalCluster
+
+__all__ = ["REDIS", "broker", "kafka_prefix", "redis", "redis_prefix", "shared_account"]
 
 
 @pytest.fixture
@@ -24,3 +31,25 @@ async def redis() -> AsyncIterator[Redis]:
 @pytest.fixture
 def kafka_prefix() -> str:
     return f"t{uuid.uuid4().hex[:8]}."
+
+
+async def shared_account(cluster: LocalCluster, name: str, funds: int,
+                         shards: int = 2) -> tuple[AccountDesk, int, Credentials]:
+    """An account on every shard of the cluster under one id and key, funded on each, made
+    by the account desk as an operator would; the desk is the caller's to stop."""
+    from bus.commandlog import ShardLog
+    from bus.kafka import KafkaConfig
+    from gridworks.account_desk import AccountDesk
+    from gridworks.config import NodeConfig, core_config
+
+    plan = cluster.plan
+    kafka = KafkaConfig(plan.kafka, prefix=plan.kafka_prefix, idempotent=False)
+    desk = AccountDesk({k: ShardLog(kafka, shard=k, shards=shards) for k in range(shards)},
+                       core_config(NodeConfig()),
+                       base64.b64decode(cluster.env["GRIDWORKS_KEK"]))
+    await desk.start()
+    account, credentials = await desk.create_account(name, funds)
+    assert credentials is not None
+    for shard in range(1, shards):
+        await desk.admins[shard].fund(account, funds)
+    return desk, account, credentials

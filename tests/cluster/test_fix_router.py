@@ -9,20 +9,16 @@ find their order's shard; a mass cancel of everything reaches every shard."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 from pathlib import Path
 
 import pytest
 
 from accounts.users import HASHER
-from bus.commandlog import ShardLog
-from bus.kafka import KafkaConfig
 from engine.sequencer import order_shard
 from gateway.client import Client
-from gridworks.account_desk import AccountDesk
 from gridworks.cluster import ClusterPlan, LocalCluster
-from gridworks.config import NodeConfig, core_config
+from tests.cluster.conftest import shared_account
 from tests.gateway.fix.test_simplefix_e2e import PASSWORD, SimpleFixClient
 from tests.store.conftest import REDIS
 
@@ -63,14 +59,7 @@ async def test_one_fix_session_trades_on_every_shard(broker: str, redis_prefix: 
         cluster.start()
         (router,) = cluster.routers()
         assert router.fix_port > 0
-        kafka = KafkaConfig(broker, prefix=kafka_prefix, idempotent=False)
-        kek = base64.b64decode(cluster.env["GRIDWORKS_KEK"])
-        desk = AccountDesk({k: ShardLog(kafka, shard=k, shards=2) for k in (0, 1)},
-                           core_config(NodeConfig()), kek)
-        await desk.start()
-        bob_id, bob = await desk.create_account("bob", FUNDS)
-        assert bob is not None
-        await desk.admins[1].fund(bob_id, FUNDS)
+        desk, _, bob = await shared_account(cluster, "bob", FUNDS)
 
         reader, writer = await asyncio.open_connection("127.0.0.1", router.fix_port)
         fix = SimpleFixClient(reader, writer)

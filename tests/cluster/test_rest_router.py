@@ -9,7 +9,6 @@ reach, gets its documented code; a gateway killed behind the router is passed ov
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 from pathlib import Path
 
@@ -17,12 +16,9 @@ import httpx
 import pytest
 
 from accounts import keys
-from bus.commandlog import ShardLog
-from bus.kafka import KafkaConfig
 from engine.sequencer import order_shard
-from gridworks.account_desk import AccountDesk
 from gridworks.cluster import ClusterPlan, LocalCluster
-from gridworks.config import NodeConfig, core_config
+from tests.cluster.conftest import shared_account
 from tests.store.conftest import REDIS
 
 pytestmark = pytest.mark.timeout(180)
@@ -69,14 +65,7 @@ async def test_rest_through_a_router(broker: str, redis_prefix: str, kafka_prefi
     try:
         cluster.start()
         (router,) = cluster.routers()
-        kafka = KafkaConfig(broker, prefix=kafka_prefix, idempotent=False)
-        kek = base64.b64decode(cluster.env["GRIDWORKS_KEK"])
-        desk = AccountDesk({k: ShardLog(kafka, shard=k, shards=2) for k in (0, 1)},
-                           core_config(NodeConfig()), kek)
-        await desk.start()
-        bob_id, bob = await desk.create_account("bob", FUNDS)
-        assert bob is not None
-        await desk.admins[1].fund(bob_id, FUNDS)
+        desk, bob_id, bob = await shared_account(cluster, "bob", FUNDS)
         await desk.set_user("bob", bob_id, "trader", "correct horse battery")
         demo = cluster.credentials("demo")
         async with httpx.AsyncClient(timeout=20) as http:

@@ -10,7 +10,6 @@ a shard's gateway is killed, the clients whose connections went through it are c
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 from pathlib import Path
 
@@ -18,13 +17,10 @@ import pytest
 from websockets.asyncio.client import connect as connect_ws
 from websockets.exceptions import InvalidStatus
 
-from bus.commandlog import ShardLog
-from bus.kafka import KafkaConfig
 from engine.sequencer import order_shard
 from gateway.client import Client, ClientError
-from gridworks.account_desk import AccountDesk
 from gridworks.cluster import ClusterPlan, LocalCluster
-from gridworks.config import NodeConfig, core_config
+from tests.cluster.conftest import shared_account
 from tests.store.conftest import REDIS
 
 pytestmark = pytest.mark.timeout(180)
@@ -60,14 +56,7 @@ async def test_one_connection_trades_on_every_shard(broker: str, redis_prefix: s
     try:
         cluster.start()
         first, second = cluster.routers()
-        kafka = KafkaConfig(broker, prefix=kafka_prefix, idempotent=False)
-        kek = base64.b64decode(cluster.env["GRIDWORKS_KEK"])
-        desk = AccountDesk({k: ShardLog(kafka, shard=k, shards=2) for k in (0, 1)},
-                           core_config(NodeConfig()), kek)
-        await desk.start()
-        bob_id, bob = await desk.create_account("bob", FUNDS)
-        assert bob is not None
-        await desk.admins[1].fund(bob_id, FUNDS)
+        desk, _, bob = await shared_account(cluster, "bob", FUNDS)
         demo = cluster.credentials("demo")
         alice = await connect(first, (demo["key_id"], demo["secret"]))
         clients.append(alice)
