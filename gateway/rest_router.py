@@ -89,6 +89,14 @@ class ShardGone(Exception):  # noqa: N818 - an outcome, not a bug
     """No gateway of the shard could be reached: the request was not sent."""
 
 
+class Refused(Exception):  # noqa: N818
+    """A shard's refusal of a request sent to several shards: the answer, as it came."""
+
+    def __init__(self, answer: Answer) -> None:
+        super().__init__(answer.status)
+        self.answer = answer
+
+
 class Unanswered(Exception):  # noqa: N818
     """The request was sent and no answer came: it may or may not have been acted on."""
 
@@ -180,6 +188,8 @@ class RestRouter:
             return await self.route(request)
         except ApiError as exc:
             return refusal(exc)
+        except Refused as refused:
+            return refused.answer
         except ShardGone:
             return refusal(ApiError(GatewayCode.SHARD_UNAVAILABLE))
         except Unanswered:
@@ -248,17 +258,17 @@ class RestRouter:
     async def one(self, shard: int, request: Incoming) -> Answer:
         return await self.send(shard, request, authorization=self.bearers(request)[shard])
 
-    async def every(self, request: Incoming,
-                    shards: list[int] | None = None) -> dict[int, Answer] | Answer:
-        """Every shard's answer; or the first refusal (in shard order), as it came."""
+    async def every(self, request: Incoming, shards: list[int] | None = None) -> dict[int, Any]:
+        """Every shard's data, in shard order; the first refusal (in shard order) is the
+        answer (`Refused`)."""
         bearers = self.bearers(request)
         targets = self.shards if shards is None else shards
         answers = await asyncio.gather(*(self.send(k, request, authorization=bearers[k])
                                          for k in targets))
         for answer in answers:
             if not answer.ok:
-                return answer
-        return dict(zip(targets, answers, strict=True))
+                raise Refused(answer)
+        return {k: answer.data() for k, answer in zip(targets, answers, strict=True)}
 
     # --- the routes ----------------------------------------------------------------------------
 
@@ -280,58 +290,37 @@ class RestRouter:
         return await self.one(self.directory.shard_of_symbol(symbol), request)
 
     async def every_list(self, request: Incoming) -> Answer:
-        answers = await self.every(request)
-        if isinstance(answers, Answer):
-            return answers
-        return success([row for k in self.shards for row in answers[k].data()])
+        return success([row for rows in (await self.every(request)).values() for row in rows])
 
     async def orders(self, request: Incoming) -> Answer:
-        answers = await self.every(request)
-        if isinstance(answers, Answer):
-            return answers
-        rows = [row for k in self.shards for row in answers[k].data()]
+        rows = [row for rows in (await self.every(request)).values() for row in rows]
         return success(sorted(rows, key=lambda r: (-r["created_ts"], -r["order_id"])))
 
     async def margins(self, request: Incoming) -> Answer:
-        answers = await self.every(request)
-        if isinstance(answers, Answer):
-            return answers
-        return success(merge_funds({k: a.data() for k, a in answers.items()}))
+        return success(merge_funds(await self.every(request)))
 
     async def positions(self, request: Incoming) -> Answer:
-        answers = await self.every(request)
-        if isinstance(answers, Answer):
-            return answers
-        return success({"positions": [row for k in self.shards
-                                      for row in answers[k].data()["positions"]]})
+        found = await self.every(request)
+        return success({"positions": [row for data in found.values()
+                                      for row in data["positions"]]})
 
     async def positions_at(self, request: Incoming) -> Answer:
-        answers = await self.every(request)
-        if isinstance(answers, Answer):
-            return answers
-        rows = [{**row, "shard": k} for k in self.shards for row in answers[k].data()]
+        rows = [{**row, "shard": k} for k, rows in (await self.every(request)).items()
+                for row in rows]
         return success(sorted(rows, key=lambda r: (r["symbol"], r["product"])))
 
     def paged(self, paging: Paging) -> Callable[[Incoming], Awaitable[Answer]]:
         async def page(request: Incoming) -> Answer:
             positions, limit = self._paging(request)
-            asked = [k for k, p in positions.items() if not p.done]
-            answers = await self.every(request, asked)
-            if isinstance(answers, Answer):
-                return answers
-            pages = {k: ShardPage(a.data()["items"], a.data()["next"])
-                     for k, a in answers.items()}
+            found = await self.every(request, [k for k, p in positions.items() if not p.done])
+            pages = {k: ShardPage(d["items"], d["next"]) for k, d in found.items()}
             rows, cursor = merge_rows(paging, pages, positions, limit)
             return success({"items": rows, "next": cursor})
         return page
 
     async def statement(self, request: Incoming) -> Answer:
         positions, limit = self._paging(request)
-        asked = [k for k, p in positions.items() if not p.done]
-        answers = await self.every(request, asked)
-        if isinstance(answers, Answer):
-            return answers
-        found = {k: a.data() for k, a in answers.items()}
+        found = await self.every(request, [k for k, p in positions.items() if not p.done])
         pages = {k: ShardPage(d["entries"], d["next"]) for k, d in found.items()}
         openings = {k: int(d["opening_balance"]) for k, d in found.items()}
         return success(merge_statement(pages, openings, positions, limit))
@@ -391,9 +380,7 @@ class RestRouter:
                                             if k not in fresh}))
 
     async def session_end(self, request: Incoming) -> Answer:
-        answers = await self.every(request)
-        if isinstance(answers, Answer):
-            return answers
+        await self.every(request)
         return success(True)
 
     def _tokens(self, fresh: dict[int, Any], stale_refresh: dict[int, str]) -> dict[str, Any]:

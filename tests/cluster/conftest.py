@@ -17,8 +17,10 @@ if TYPE_CHECKING:
     from gridworks.account_desk import AccountDesk
     from gridworks.admin import Credentials
     from gridworks.cluster import LocalCluster
+    from tests.gateway.fix.test_simplefix_e2e import SimpleFixClient
 
-__all__ = ["REDIS", "broker", "kafka_prefix", "redis", "redis_prefix", "shared_account"]
+__all__ = ["REDIS", "broker", "fix_logon", "kafka_prefix", "redis", "redis_prefix",
+           "shared_account"]
 
 
 @pytest.fixture
@@ -53,3 +55,20 @@ async def shared_account(cluster: LocalCluster, name: str, funds: int,
     for shard in range(1, shards):
         await desk.admins[shard].fund(account, funds)
     return desk, account, credentials
+
+
+async def fix_logon(port: int, client: SimpleFixClient | None = None,
+                    heartbeat_s: int = 5) -> SimpleFixClient:
+    """A simplefix client's Logon (password session) on a FIX port: a new client, or the
+    same session on a new connection."""
+    import asyncio
+
+    from tests.gateway.fix.test_simplefix_e2e import PASSWORD, SimpleFixClient
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    if client is None:
+        client = SimpleFixClient(reader, writer)
+    else:
+        client.reader, client.writer = reader, writer
+    await client.send("A", (98, 0), (108, heartbeat_s), (554, PASSWORD))
+    return client

@@ -8,7 +8,6 @@ shard's log."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from pathlib import Path
 
@@ -18,22 +17,12 @@ from accounts.users import HASHER
 from engine.sequencer import order_shard
 from gateway.client import Client
 from gridworks.cluster import ClusterPlan, LocalCluster
-from tests.cluster.conftest import shared_account
-from tests.gateway.fix.test_simplefix_e2e import PASSWORD, SimpleFixClient
+from tests.cluster.conftest import fix_logon, shared_account
+from tests.gateway.fix.test_simplefix_e2e import PASSWORD
 from tests.store.conftest import REDIS
 
 pytestmark = pytest.mark.timeout(180)
 FUNDS = 5_00_000_00
-
-
-async def fix_logon(port: int, client: SimpleFixClient | None = None) -> SimpleFixClient:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    if client is None:
-        client = SimpleFixClient(reader, writer)
-    else:  # the same session, on a new connection
-        client.reader, client.writer = reader, writer
-    await client.send("A", (98, 0), (108, 5), (554, PASSWORD))
-    return client
 
 
 async def test_a_fix_session_on_a_cluster_gateway(broker: str, redis_prefix: str,

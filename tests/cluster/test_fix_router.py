@@ -18,7 +18,7 @@ from accounts.users import HASHER
 from engine.sequencer import order_shard
 from gateway.client import Client
 from gridworks.cluster import ClusterPlan, LocalCluster
-from tests.cluster.conftest import shared_account
+from tests.cluster.conftest import fix_logon, shared_account
 from tests.gateway.fix.test_simplefix_e2e import PASSWORD, SimpleFixClient
 from tests.store.conftest import REDIS
 
@@ -61,10 +61,8 @@ async def test_one_fix_session_trades_on_every_shard(broker: str, redis_prefix: 
         assert router.fix_port > 0
         desk, _, bob = await shared_account(cluster, "bob", FUNDS)
 
-        reader, writer = await asyncio.open_connection("127.0.0.1", router.fix_port)
-        fix = SimpleFixClient(reader, writer)
         # HeartBtInt 60: this client answers no TestRequest, and the test takes a while
-        await fix.send("A", (98, 0), (108, 60), (554, PASSWORD))
+        fix = await fix_logon(router.fix_port, heartbeat_s=60)
         assert (await fix.receive(b"A")).get(108) == b"60"
 
         # One session, both shards: each order goes to the shard owning its symbol.
@@ -127,7 +125,7 @@ async def test_one_fix_session_trades_on_every_shard(broker: str, redis_prefix: 
         assert (gone.get(150), gone.get(37)) == (b"4", resting.get(37))
         await fix.send("5")
         assert (await fix.receive(b"5")).get(35) == b"5"
-        writer.close()
+        fix.writer.close()
     finally:
         for seller in sellers:
             with contextlib.suppress(Exception):
