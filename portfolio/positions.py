@@ -82,6 +82,22 @@ def account_position_slots(rst, acct, out):
 
 
 @kernel
+def accounts_position_slots(rst, accts, out):
+    """`account_position_slots` of each of ``accts`` in turn, into ``out`` (room for
+    ``len(accts)`` times the instruments times three); their count."""
+    n = 0
+    nprod = header(rst)[H_NINSTR]
+    for a in range(len(accts)):
+        for instr in range(nprod):
+            for product in range(1, 4):
+                slot = find_position(rst, accts[a], instr, product)
+                if slot != -1:
+                    out[n] = slot
+                    n += 1
+    return n
+
+
+@kernel
 def open_position(rst, acct, instr, product):
     """The position's row, created flat if it does not exist (-1 when the table is full)."""
     slot = find_position(rst, acct, instr, product)

@@ -69,6 +69,7 @@ from portfolio.arena import (
 )
 from portfolio.positions import (
     account_position_slots,
+    accounts_position_slots,
     close_position,
     find_position,
     open_position,
@@ -164,6 +165,14 @@ class FastRisk:
         slots = np.empty(int(h[H_NINSTR]) * 3, dtype=np.int64)
         n = account_position_slots(int(self.arena.ctypes.data), acct, slots)
         return pos[slots[:n], P_ACCT : P_OVERNIGHT + 1].tolist()
+
+    def positions_of_accounts(self, accts: np.ndarray) -> np.ndarray:
+        """`positions_of` of every account of ``accts`` (ascending), as one array."""
+        h, _, _, pos, _ = views(self.arena)
+        accts = np.ascontiguousarray(accts, dtype=np.int64)
+        slots = np.empty(len(accts) * int(h[H_NINSTR]) * 3, dtype=np.int64)
+        n = accounts_position_slots(int(self.arena.ctypes.data), accts, slots)
+        return pos[slots[:n], P_ACCT : P_OVERNIGHT + 1]
 
     def take_synthetic_id(self) -> int:
         self.arena[H_SYNTH] += 1

@@ -224,6 +224,12 @@ class ReferenceRisk:
         """The account's positions as rows of `POSITION_FIELDS`, by instrument and product."""
         return [list(astuple(p)) for key, p in sorted(self.positions.items()) if key[0] == acct]
 
+    def positions_of_accounts(self, accts: np.ndarray) -> np.ndarray:
+        """`positions_of` of every account of ``accts`` (ascending), as one array."""
+        wanted = set(np.asarray(accts).tolist())
+        rows = [astuple(p) for key, p in sorted(self.positions.items()) if key[0] in wanted]
+        return np.array(rows, dtype=np.int64).reshape(len(rows), len(fields(Position)))
+
     def position(self, acct: int, instr: int, product: int) -> Position:
         key = (acct, instr, product)
         p = self.positions.get(key)

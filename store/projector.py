@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 
 NAME = "trading"
 CHUNK = 20_000  # commands per transaction at most
+YIELD_EVERY = 2  # batches built between turns of the event loop
 MAX_QUEUED = 500_000  # commands held for the projector before it falls back to the journal
 
 
@@ -145,11 +146,13 @@ class Projector:
                         writing = None
                     await self.follower.wait()
                     continue
-                started = time.perf_counter()
                 rows = Rows()
-                for batch in batches:
-                    tracker.add(rows, core, batch, shadow.advance(core, batch))
-                self.stats.apply_seconds += time.perf_counter() - started
+                for start in range(0, len(batches), YIELD_EVERY):
+                    started = time.perf_counter()
+                    for batch in batches[start:start + YIELD_EVERY]:
+                        tracker.add(rows, core, batch, shadow.advance(core, batch))
+                    self.stats.apply_seconds += time.perf_counter() - started
+                    await asyncio.sleep(0)  # the previous chunk's COPY streams meanwhile
                 if writing is not None:  # one transaction at a time, in order
                     await writing
                 writing = asyncio.create_task(self._write(conn, rows, last, core.last_seq))
@@ -220,9 +223,11 @@ async def _write(conn: asyncpg.Connection, rows: Rows, last: int, new_last: int)
         await _copy(conn, "fills", FILL_COLUMNS, rows.fills)
         await _copy(conn, "ledger_entries", LEDGER_COLUMNS, rows.ledger)
         await _copy(conn, "position_snapshots", POSITION_COLUMNS, rows.positions)
-        if rows.orders:
-            await _upsert(conn, "trading", "orders", ORDER_COLUMNS, ("order_id",),
-                          list(rows.orders.values()))
+        placed, changed = rows.new_and_changed_orders()
+        await _copy(conn, "orders", ORDER_COLUMNS, placed)
+        if changed:
+            await _upsert(conn, "trading", "orders", ORDER_COLUMNS, ("account", "order_id"),
+                          changed)
         if rows.accounts:
             await _upsert(conn, "users", "accounts", ACCOUNT_COLUMNS, ("account",),
                           list(rows.accounts.values()))
