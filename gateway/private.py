@@ -58,6 +58,7 @@ from risk.state import ORDER_FIELDS as RISK_FIELDS
 # Names by value: enum construction costs more than the rest of building a record.
 _SIDES = {int(v): v.name for v in Side}
 _TYPES = {int(v): v.name for v in OrderType}
+_BUY, _SELL = int(Side.BUY), int(Side.SELL)  # plain ints: enum members are slow to compare
 _TIFS = {int(v): v.name for v in TimeInForce}
 _PRODUCTS = {int(v): v.name for v in Product}
 
@@ -130,8 +131,15 @@ Update = tuple[int, str, object]  # account, channel ("orders", "fills", ...), p
 
 
 class AccountFeeds:
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: Core, *, record: Callable[[Order], object] | None = None,
+                 queries: bool = True) -> None:
         self.core = core
+        # What an order update carries: a copy of the order by default (the tracked order
+        # goes on changing); a consumer may take another frozen form of it instead.
+        self._record_of: Callable[[Order], object] = record or _copy
+        # Without queries (a consumer of updates only) finished orders and client order ids
+        # are not remembered: only open orders are, for their next updates.
+        self.queries = queries
         self.live: dict[int, Order] = {}
         self.done: dict[int, OrderedDict[int, Order]] = {}
         self.by_client_id: dict[tuple[int, str], int] = {}
@@ -218,7 +226,7 @@ class AccountFeeds:
         """The order's state now, as an update of its channel (a copy: the order goes on
         changing), or no payload when nobody keeps that channel."""
         kept = self._kept("orders", order.account)
-        return (order.account, "orders", _copy(order) if kept else None)
+        return (order.account, "orders", self._record_of(order) if kept else None)
 
     def _accepted(self, r: list[int], client_id: str) -> Update:
         otype = r[E_A]
@@ -231,7 +239,7 @@ class AccountFeeds:
             r[E_SEQ],
         )
         self.live[order.order_id] = order
-        if client_id:
+        if client_id and self.queries:
             self.by_client_id[(order.account, client_id)] = order.order_id
         return self._record(order)
 
@@ -247,8 +255,8 @@ class AccountFeeds:
 
     def _traded(self, r: list[int]) -> list[Update]:
         out: list[Update] = []
-        for oid, account, leaves, side in ((r[E_A], r[E_C], r[E_E], Side.BUY),
-                                           (r[E_B], r[E_D], r[E_F], Side.SELL)):
+        for oid, account, leaves, side in ((r[E_A], r[E_C], r[E_E], _BUY),
+                                           (r[E_B], r[E_D], r[E_F], _SELL)):
             order = self.live.get(oid)
             if order is None:
                 continue
@@ -264,7 +272,7 @@ class AccountFeeds:
             out.append(self._record(order))
             if self._kept("fills", account):
                 out.append((account, "fills", Fill(r[E_OID], oid, order.client_order_id,
-                                                   order.symbol, side.name, price, qty,
+                                                   order.symbol, _SIDES[side], price, qty,
                                                    liquidity, r[E_TS])))
             if leaves == 0:
                 self._finish(order)
@@ -294,6 +302,8 @@ class AccountFeeds:
     def _finish(self, order: Order) -> None:
         self.live.pop(order.order_id, None)
         self._cost.pop(order.order_id, None)
+        if not self.queries:
+            return
         done = self.done.setdefault(order.account, OrderedDict())
         done[order.order_id] = order
         key = (order.account, order.client_order_id)

@@ -116,14 +116,18 @@ def terminal(results: dict) -> Figure:
 
 
 def projector(results: dict) -> Figure:
-    caught = results["catch_up"]
-    fig = make_subplots(rows=1, cols=2, subplot_titles=(
-        "catch-up from the journal (per second)", "rows written by table"))
+    caught, live = results["catch_up"], results["live"]
+    fig = make_subplots(rows=1, cols=3, subplot_titles=(
+        "catch-up from the journal (per second)", "rows written by table",
+        f"live at {live['rate_per_s']:,} commands/s: largest lag each second (ms)"))
     fig.add_trace(go.Bar(x=["commands", "rows"], y=[caught["commands_per_s"],
                                                     caught["rows_per_s"]], showlegend=False),
                   row=1, col=1)
     fig.add_trace(go.Bar(x=list(caught["rows"]), y=list(caught["rows"].values()),
                          showlegend=False), row=1, col=2)
+    lags = live["lag_ms_max_per_second"]
+    fig.add_trace(go.Bar(x=[f"s {n + 1}" for n in range(len(lags))], y=lags,
+                         showlegend=False), row=1, col=3)
     return fig
 
 

@@ -52,6 +52,7 @@ _EVENT_FIELDS = ("seq", "order_id", "account", "status", "price", "trigger", "qt
                  "leaves", "average_price", "reason", "updated_ts")
 ORDER_EVENT_COLUMNS = (*_EVENT_FIELDS[:-1], "ts", "n")
 _event_fields = operator.itemgetter(*(ORDER_COLUMNS.index(f) for f in _EVENT_FIELDS))
+_ORDER_ID, _SEQ = ORDER_COLUMNS.index("order_id"), ORDER_COLUMNS.index("seq")
 FILL_COLUMNS = ("trade_id", "order_id", "account", "client_order_id", "symbol", "side", "price",
                 "qty", "liquidity", "ts", "seq")
 LEDGER_COLUMNS = ("seq", "n", "account", "entry", "from_account", "to_account", "amount", "ref",
@@ -110,7 +111,7 @@ class Tracker:
     dropped at the day's close, the only time rows go) gets a closing all-zero snapshot."""
 
     def __init__(self, core: Core) -> None:
-        self.feeds = AccountFeeds(core)
+        self.feeds = AccountFeeds(core, record=astuple, queries=False)  # updates as rows
         self.cash: dict[int, int] = {}  # the client's cash after its last entry, by account
         self.held: set[tuple[int, int, int]] = set()  # (account, instrument, product)
         self.symbols: list[str] = []  # by instrument id, grown as instruments are added
@@ -129,7 +130,7 @@ class Tracker:
         last_ts = int(batch.rows[-1, C_TS]) if len(batch) else 0
         touched: list[int] = []
         for account, channel, payload in self.feeds.apply(batch, event_rows, _unwanted):
-            if channel == "orders" and isinstance(payload, Order):
+            if channel == "orders" and isinstance(payload, tuple):
                 _order(rows, payload)
             elif channel == "fills" and isinstance(payload, Fill):
                 rows.fills.append((payload.trade_id, payload.order_id, account,
@@ -235,6 +236,7 @@ def _registry(rows: Rows, core: Core, account: int, ts: int) -> None:
                                        key.revoked_seq or None)
 
 
-def _order(rows: Rows, o: Order) -> None:
-    row = rows.orders[o.order_id] = astuple(o)
-    rows.order_events.append((*_event_fields(row), rows.next_n("order_events", o.seq)))
+def _order(rows: Rows, row: tuple) -> None:
+    """An order's row as an update left it, and the row of that change."""
+    rows.orders[row[_ORDER_ID]] = row
+    rows.order_events.append((*_event_fields(row), rows.next_n("order_events", row[_SEQ])))
