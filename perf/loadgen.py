@@ -16,8 +16,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import select
 import sys
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -90,7 +90,7 @@ class OrderStream:
         self.symbol, self.price, self.spread = symbol, price, spread
         self.sent = 0
         self.outcomes: Counter[str] = Counter()
-        self.logged_in = threading.Event()
+        self.logged_in = False
         self.login_error: dict | None = None
         self.sock: BlockingSocket | None = None
 
@@ -101,14 +101,16 @@ class OrderStream:
                 self.outcomes["ok" if item.ok else (item.error or {}).get("code", "?")] += 1
             elif item.id == "login":
                 self.login_error = None if item.ok else item.error
-                self.logged_in.set()
+                self.logged_in = True
 
     def login(self, port: int, key: list) -> None:
         self.sock = BlockingSocket(port, self.on_message)
-        threading.Thread(target=self.sock.read_forever, daemon=True).start()
         self.sock.send_frames(frame(ENCODE({"id": "login", "op": "login",
                                             "args": login_args(key[1], key[2])})))
-        if not self.logged_in.wait(10) or self.login_error:
+        deadline = time.monotonic() + 10
+        while not self.logged_in and time.monotonic() < deadline:
+            read_replies([self], 0.05)
+        if not self.logged_in or self.login_error:
             raise RuntimeError(f"login failed: {self.login_error}")
 
     def request(self, i: int) -> bytes:
@@ -119,11 +121,24 @@ class OrderStream:
             "client_order_id": f"b{self.index}-{i}"}})
 
 
+def read_replies(streams: list[OrderStream], timeout: float) -> None:
+    """Read what has arrived on any connection, waiting up to ``timeout`` s for something.
+    Sending and reading share one thread: reader threads would contend with the sender for
+    the interpreter and for the two cores, and make the sender late by milliseconds."""
+    socks = {s.sock.sock: s.sock for s in streams if s.sock is not None and s.sock.open}
+    if not socks:
+        return
+    readable, _, _ = select.select(list(socks), [], [], max(0.0, timeout))
+    for sock in readable:
+        socks[sock].read_ready()
+
+
 def send_on_schedule(streams: list[OrderStream], rate: float, start: int, end: int,
                      batch: int) -> None:
     """Round-robin over the connections at ``rate`` in all: order ``k`` is due at
     ``start + k / rate``; whatever is due when the sender wakes goes out at once, one
-    request per frame, or up to ``batch`` per array frame when ``batch`` > 1."""
+    request per frame, or up to ``batch`` per array frame when ``batch`` > 1. Between
+    sends it reads the replies (their arrival times are taken as they are read)."""
     interval = 1e9 / rate
     n = len(streams)
     total = sum(len(s.scheduled) for s in streams)
@@ -151,15 +166,13 @@ def send_on_schedule(streams: list[OrderStream], rate: float, start: int, end: i
                 sock.send_frames(b"".join(frame(p) for p in payloads))
         k = max(k, due)
         wake = start + int(k * interval)
-        delay = (wake - time.time_ns() - SPIN_NS) / 1e9
-        if delay > 0:
-            time.sleep(delay)  # wakes up to ~0.1 ms late, so sleep short and spin the rest
+        while (delay := (wake - time.time_ns() - SPIN_NS) / 1e9) > 0:
+            read_replies(streams, delay)  # wakes up to ~0.1 ms late: wait short, spin the rest
         while time.time_ns() < wake:
-            pass
+            read_replies(streams, 0.0)
 
 
 def orders(args: argparse.Namespace) -> dict:
-    sys.setswitchinterval(5e-5)  # the sender must not wait long for the reader threads
     keys = json.loads(args.keys)
     count = int(args.rate * args.seconds / len(keys)) + 2
     streams = [OrderStream(n, count, args.symbol, args.price, args.spread)
@@ -173,7 +186,7 @@ def orders(args: argparse.Namespace) -> dict:
     drain_until = time.time_ns() + 20_000_000_000
     while time.time_ns() < drain_until and any(
             (s.answered[: s.sent] == 0).any() for s in streams):
-        time.sleep(0.05)
+        read_replies(streams, 0.05)
     warm = start + int(args.warmup * 1e9)
     latencies, lags, unanswered, outcomes = [], [], 0, Counter()
     for s in streams:

@@ -164,6 +164,19 @@ class BlockingSocket:
         with self.lock:
             self.sock.sendall(frames)
 
+    def read_ready(self) -> None:
+        """What the socket holds now (after a poll said it is readable), without blocking."""
+        try:
+            data = self.sock.recv(1 << 18, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.open = False
+            return
+        self.splitter.feed(data, time.time_ns())
+
     def read_forever(self) -> None:
         try:
             while self.open:
