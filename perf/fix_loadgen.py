@@ -96,6 +96,7 @@ async def logon(port: int, comp_id: str, key_id: str, secret: str) -> Session:
 async def fixed_rate(session: Session, rate: float, seconds: float) -> tuple[dict, np.ndarray]:
     total = int(rate * seconds)
     due = np.zeros(total, dtype=np.int64)
+    lag = np.zeros(total, dtype=np.int64)  # sent after its due time: the generator's lateness
     latency = np.full(total, -1, dtype=np.int64)
     done = asyncio.Event()
     seen = 0
@@ -119,6 +120,7 @@ async def fixed_rate(session: Session, rate: float, seconds: float) -> tuple[dic
         chunk = []
         while sent < total and start + sent * 1e9 / rate <= now:
             due[sent] = int(start + sent * 1e9 / rate)
+            lag[sent] = now - due[sent]
             chunk.append(session.build(b"D", order_body(sent, wall + now), wall + now))
             sent += 1
         if chunk:
@@ -132,7 +134,10 @@ async def fixed_rate(session: Session, rate: float, seconds: float) -> tuple[dic
     finally:
         reader.cancel()
     missing = int((latency < 0).sum())
-    return {"orders": total, "acknowledged": total - missing}, latency[latency >= 0]
+    late = {"p50": round(float(np.percentile(lag, 50)) / 1e3, 1),
+            "p99": round(float(np.percentile(lag, 99)) / 1e3, 1)}
+    return ({"orders": total, "acknowledged": total - missing, "send_lag_us": late},
+            latency[latency >= 0])
 
 
 async def flat_out(session: Session, orders: int, window: int) -> dict:
