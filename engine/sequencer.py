@@ -15,6 +15,7 @@ from engine.commands import CommandBatch
 from engine.layout import C_KIND, C_OID, C_SEQ, C_TS, K_NEW_ORDER
 
 DAY_NS = 86_400 * 10**9
+SMALL_BATCH = 4  # up to this many commands are stamped one by one
 
 
 class Sequencer:
@@ -32,11 +33,19 @@ class Sequencer:
         ``at``, or the clock's reading."""
         rows = batch.rows
         n = rows.shape[0]
-        seqs = np.arange(self.next_seq, self.next_seq + n, dtype=np.int64)
-        rows[:, C_SEQ] = seqs
-        rows[:, C_TS] = self._clock() if at is None else at
-        new_orders = rows[:, C_KIND] == K_NEW_ORDER
-        rows[new_orders, C_OID] = seqs[new_orders] + self.order_id_base
+        ts = self._clock() if at is None else at
+        if n <= SMALL_BATCH:  # a few scalar writes cost less than the array operations
+            for i, seq in enumerate(range(self.next_seq, self.next_seq + n)):
+                row = rows[i]
+                row[C_SEQ], row[C_TS] = seq, ts
+                if row[C_KIND] == K_NEW_ORDER:
+                    row[C_OID] = seq + self.order_id_base
+        else:
+            seqs = np.arange(self.next_seq, self.next_seq + n, dtype=np.int64)
+            rows[:, C_SEQ] = seqs
+            rows[:, C_TS] = ts
+            new_orders = rows[:, C_KIND] == K_NEW_ORDER
+            rows[new_orders, C_OID] = seqs[new_orders] + self.order_id_base
         self.next_seq += n
         return batch
 
