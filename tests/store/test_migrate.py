@@ -55,3 +55,35 @@ async def test_concurrent_migrators_apply_each_version_once(pg_dsn: str) -> None
             await c.close()
     applied = sorted(v for result in results for v in result)
     assert applied == [m.version for m in migrations()]
+
+
+async def test_the_leaner_keys_keep_the_history_and_still_refuse_duplicates(
+        pg: asyncpg.Connection) -> None:
+    """Migration 4 re-keys tables that may already hold history: every row stays, and a
+    row the old key refused is refused by the new one."""
+    *before, leaner = migrations()
+    assert leaner.name == "leaner_history_indexes"
+    await migrate(pg, before)
+    await pg.execute(
+        "INSERT INTO trading.orders VALUES (7, 1, 'c7', 'INFY', 'BUY', 'LIMIT', 'DAY', 'MIS',"
+        " 100, 0, 5, 0, 5, 0, 'OPEN', '', 1, 1, 7)")
+    await pg.execute("INSERT INTO trading.order_events VALUES (7, 0, 7, 1, 'OPEN', 100, 0, 5,"
+                     " 0, 5, 0, '', 1)")
+    await pg.execute("INSERT INTO trading.fills VALUES (9, 7, 1, 'c7', 'INFY', 'BUY', 100, 5,"
+                     " 'maker', 2, 9)")
+    await pg.execute("INSERT INTO trading.ledger_entries VALUES (9, 0, 1, 'TRADE_VALUE', 0, 1,"
+                     " 500, 9, 2, -500)")
+    await pg.execute("INSERT INTO trading.position_snapshots VALUES (1, 'INFY', 'MIS', 9, 2,"
+                     " 5, 100, 500, 0, 0, 0, 0, 5, 0, 0)")
+    assert await migrate(pg) == [leaner.version]
+    for table, key in (("orders", "account, order_id"), ("order_events", "order_id, seq, n"),
+                       ("fills", "order_id, trade_id"), ("ledger_entries", "account, seq, n"),
+                       ("position_snapshots", "account, symbol, product, ts, seq")):
+        assert await pg.fetchval(f"SELECT count(*) FROM trading.{table}") == 1
+        definition = await pg.fetchval(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = $1::regclass AND contype = 'p'", f"trading.{table}")
+        assert definition == f"PRIMARY KEY ({key})"
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await pg.execute("INSERT INTO trading.fills VALUES (9, 7, 1, 'c7', 'INFY', 'BUY', 100,"
+                         " 5, 'maker', 2, 9)")
