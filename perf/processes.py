@@ -55,6 +55,21 @@ def server(fsync: str, accounts: int, rest: bool = False,
         shutil.rmtree(data, ignore_errors=True)
 
 
+@contextmanager
+def floor_server() -> Iterator[Server]:
+    """`perf.floor_server`: answers every request at once (the benchmarks' floor)."""
+    process = subprocess.Popen([sys.executable, "-m", "perf.floor_server"],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        info = json.loads(process.stdout.readline() or "{}")
+        if "port" not in info:
+            raise RuntimeError("the floor server did not start")
+        yield Server(info["port"], info["keys"], process)
+    finally:
+        stop(process)
+
+
 def stop(process: subprocess.Popen[str], timeout: float = 30) -> None:
     """SIGTERM, then SIGKILL if it has not gone within ``timeout`` seconds."""
     process.terminate()
