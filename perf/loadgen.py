@@ -126,7 +126,8 @@ def read_replies(streams: list[OrderStream], timeout: float) -> None:
     Sending and reading share one thread: reader threads would contend with the sender for
     the interpreter and for the two cores, and make the sender late by milliseconds."""
     socks = {s.sock.sock: s.sock for s in streams if s.sock is not None and s.sock.open}
-    if not socks:
+    if not socks:  # every connection closed: nothing will arrive
+        time.sleep(max(0.0, timeout))
         return
     readable, _, _ = select.select(list(socks), [], [], max(0.0, timeout))
     for sock in readable:
