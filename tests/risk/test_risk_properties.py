@@ -154,6 +154,18 @@ class AccountsMachine(RuleBasedStateMachine):
         assert ref.same_as(fast), "\n".join(ref.differences(fast))
 
     @invariant()
+    def position_queries_agree(self) -> None:
+        """An account's positions, alone or several accounts' at once (as the projection
+        reads them), the same from both implementations and both queries."""
+        accounts = np.arange(ACCOUNTS, dtype=np.int64)
+        one_by_one = [row for a in range(ACCOUNTS) for row in self.fast.risk.positions_of(a)]
+        assert self.fast.risk.positions_of_accounts(accounts).tolist() == one_by_one
+        assert self.ref.risk.positions_of_accounts(accounts).tolist() == one_by_one
+        some = accounts[1::2]
+        assert (self.fast.risk.positions_of_accounts(some).tolist()
+                == self.ref.risk.positions_of_accounts(some).tolist())
+
+    @invariant()
     def accounts_are_consistent(self) -> None:
         invariants.check(self.ref.risk.state())
 
