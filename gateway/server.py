@@ -227,8 +227,8 @@ class Gateway:
                          for name, payload in self.market.apply(rows, self.core.specs)]
             for sink in self.public_sinks:
                 sink(published)
-        else:
-            for name, payload in self.market.apply(rows, self.core.specs):
+        else:  # only channels someone follows (or followed) need their updates built
+            for name, payload in self.market.apply(rows, self.core.specs, channels.__contains__):
                 if (channel := channels.get(name)) is not None:
                     channel.publish(payload, ts)
         feeds = self.feeds

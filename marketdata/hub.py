@@ -10,6 +10,7 @@ state, which a new subscriber receives first. No I/O, no clock: time comes from 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import msgspec
@@ -93,6 +94,10 @@ class Candles(msgspec.Struct):
 Payload = Ticker | DepthView | Trades | Candles
 
 
+def _every_channel(name: str) -> bool:
+    return True
+
+
 @dataclass
 class Instrument:
     spec: InstrumentSpec
@@ -100,6 +105,7 @@ class Instrument:
     depth: Depth = field(default_factory=Depth)
     ticker: Ticker | None = None
     published: tuple[list[Level], list[Level]] = ([], [])
+    published_stale: bool = False  # the book moved while nobody followed its depth
     recent: list[Trade] = field(default_factory=list)
     candles: dict[str, CandleSeries] = field(default_factory=dict)
     last_update_ts: int = 0
@@ -134,10 +140,13 @@ class MarketData:
 
     # --- applying a batch ------------------------------------------------------------------------
 
-    def apply(self, events: np.ndarray | list[list[int]],
-              specs: list[InstrumentSpec]) -> list[tuple[str, Payload]]:
+    def apply(self, events: np.ndarray | list[list[int]], specs: list[InstrumentSpec],
+              wanted: Callable[[str], bool] | None = None) -> list[tuple[str, Payload]]:
         """Fold one batch of event rows in; the (channel, payload) updates it causes.
-        ``specs`` is the core's instrument list (it grows when instruments are added)."""
+        ``specs`` is the core's instrument list (it grows when instruments are added).
+        With ``wanted``, only the updates of the channels it names are built (the state is
+        folded in all the same): a depth nobody follows is not diffed, and its next
+        snapshot is taken from the book as it then stands."""
         while len(self.instruments) < len(specs):
             self._add(specs[len(self.instruments)], int(Phase.CLOSED), Depth())
         tickers: set[int] = set()
@@ -165,25 +174,31 @@ class MarketData:
                 tickers.update(self._new_day())
             if kind in (EV_BOOK_CHANGED, EV_TRADED, EV_PHASE_CHANGED):
                 self.instruments[row[E_INSTR]].last_update_ts = row[E_TS]
+        wanted = wanted or _every_channel
         out: list[tuple[str, Payload]] = []
         for instr in sorted(books):
-            out.extend(self._depth_update(instr))
+            inst = self.instruments[instr]
+            if wanted(f"depth.{inst.spec.symbol}"):
+                out.extend(self._depth_update(instr))
+            else:
+                inst.published_stale = True
             tickers.add(instr)
         for instr, items in sorted(trades.items()):
-            out.append((f"trades.{self.instruments[instr].spec.symbol}",
-                        Trades(self.instruments[instr].spec.symbol, items)))
+            symbol = self.instruments[instr].spec.symbol
+            if wanted(name := f"trades.{symbol}"):
+                out.append((name, Trades(symbol, items)))
         for instr in sorted(tickers):
             inst = self.instruments[instr]
             self._touch_book(inst)
-            # A copy: the message may be kept for resume and encoded later, after the live
-            # ticker has moved on.
-            out.append((f"ticker.{inst.spec.symbol}",
-                        msgspec.structs.replace(inst.ticker)))  # type: ignore[type-var]
+            if wanted(name := f"ticker.{inst.spec.symbol}"):
+                # A copy: the message may be kept for resume and encoded later, after the
+                # live ticker has moved on.
+                out.append((name, msgspec.structs.replace(inst.ticker)))  # type: ignore[type-var]
         for (instr, interval), changed in sorted(bars.items()):
             symbol = self.instruments[instr].spec.symbol
-            out.append((f"candles.{symbol}.{interval}",
-                        Candles(symbol, interval,
-                                [msgspec.structs.replace(bar) for bar in changed.values()])))
+            if wanted(name := f"candles.{symbol}.{interval}"):
+                out.append((name, Candles(symbol, interval, [msgspec.structs.replace(bar)
+                                                             for bar in changed.values()])))
         return out
 
     def _trade(self, inst: Instrument, row: list[int],
@@ -220,6 +235,9 @@ class MarketData:
 
     def _depth_update(self, instr: int) -> list[tuple[str, Payload]]:
         inst = self.instruments[instr]
+        if inst.published_stale:  # nobody took a snapshot since: there is nothing to diff
+            self._refresh_published(inst)
+            return []
         bids, asks = inst.depth.top(self.levels)
         old_bids, old_asks = inst.published
         changed_bids, changed_asks = diff(old_bids, bids), diff(old_asks, asks)
@@ -229,6 +247,10 @@ class MarketData:
         view = DepthView(inst.spec.symbol, False, changed_bids, changed_asks,
                          checksum(bids, asks))
         return [(f"depth.{inst.spec.symbol}", view)]
+
+    def _refresh_published(self, inst: Instrument) -> None:
+        inst.published = inst.depth.top(self.levels)
+        inst.published_stale = False
 
     def _touch_book(self, inst: Instrument) -> None:
         t = inst.ticker
@@ -272,6 +294,8 @@ class MarketData:
             t.stale = self.is_stale(inst, now_ns)
             return t
         if kind == "depth" and not interval:
+            if inst.published_stale:
+                self._refresh_published(inst)
             bids, asks = inst.published
             return DepthView(symbol, True, bids, asks, checksum(bids, asks))
         if kind == "trades" and not interval:

@@ -118,3 +118,39 @@ def test_unknown_channels_have_no_snapshot() -> None:
     md = MarketData(core.specs, core.book.state())
     assert md.snapshot("ticker.NOPE") is None
     assert md.snapshot("quotes.X") is None
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_channels_nobody_follows_are_not_built_and_a_late_snapshot_is_current(
+        seed: int) -> None:
+    """A hub asked only for the channels someone follows gives exactly the updates of those
+    channels that a hub building everything gives, from the moment each is followed; the
+    snapshot that starts a channel late is the same in both."""
+    flow = Flow(seed)
+    core = Core(CoreConfig(book="fast", max_orders=400, max_accounts=8, initial_levels=2048,
+                           risk=False))
+    sequencer = Sequencer(1, CountingClock())
+    core.apply(sequencer.stamp(CommandBatch.of(flow.setup())))
+    every = MarketData(core.specs, core.book.state(), depth_levels=LEVELS)
+    lazy = MarketData(core.specs, core.book.state(), depth_levels=LEVELS)
+    names = every.channel_names()
+    rnd = random.Random(seed)
+    followed: set[str] = set()
+    skipped = 0
+    for step in range(400):
+        if step % 40 == 20:  # someone subscribes to a few more channels: snapshot first
+            unfollowed = sorted(set(names) - followed)
+            for name in rnd.sample(unfollowed, min(2, len(unfollowed))):
+                assert lazy.snapshot(name, 1) == every.snapshot(name, 1), name
+                followed.add(name)
+        batch = sequencer.stamp(CommandBatch.of(list(flow.commands(rnd.choice([1, 4, 16]),
+                                                                    sequencer.next_seq))))
+        events = core.apply(batch)
+        built = every.apply(events, core.specs)
+        wanted = [(name, payload) for name, payload in built if name in followed]
+        assert lazy.apply(events, core.specs, followed.__contains__) == wanted
+        skipped += len(built) - len(wanted)
+    assert skipped > 0
+    assert any(name.startswith("depth.") for name in followed)
+    for name in names:  # whatever was never followed still snapshots as the book stands
+        assert lazy.snapshot(name, 1) == every.snapshot(name, 1), name
