@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
 from engine.commands import CommandBatch
@@ -41,24 +42,35 @@ class DepthCopy:
         return bids, asks
 
 
+class Market:
+    """A core trading the flow's random commands, a batch at a time."""
+
+    def __init__(self, seed: int) -> None:
+        self.flow = Flow(seed)
+        self.core = Core(CoreConfig(book="fast", max_orders=400, max_accounts=8,
+                                    initial_levels=2048, risk=False))
+        self.sequencer = Sequencer(1, CountingClock())
+        self.core.apply(self.sequencer.stamp(CommandBatch.of(self.flow.setup())))
+        self.sizes = random.Random(seed)
+
+    def step(self) -> np.ndarray:
+        """The events of one more batch of 1, 4 or 16 commands."""
+        commands = self.flow.commands(self.sizes.choice([1, 4, 16]), self.sequencer.next_seq)
+        return self.core.apply(self.sequencer.stamp(CommandBatch.of(list(commands))))
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_clients_following_the_channels_agree_with_the_book(seed: int) -> None:
-    flow = Flow(seed)
-    core = Core(CoreConfig(book="fast", max_orders=400, max_accounts=8, initial_levels=2048,
-                           risk=False))
-    sequencer = Sequencer(1, CountingClock())
-    core.apply(sequencer.stamp(CommandBatch.of(flow.setup())))
+    market = Market(seed)
+    core = market.core
     md = MarketData(core.specs, core.book.state(), depth_levels=LEVELS)
     copies = {s.symbol: DepthCopy(md.snapshot(f"depth.{s.symbol}")) for s in core.specs}
     volume = {s.symbol: 0 for s in core.specs}
     one_minute = {s.symbol: CandleSeries("1m") for s in core.specs}
-    sizes = random.Random(seed)
     seen = set()
     published: list[tuple[Ticker, int]] = []  # kept for resume: must not change later
     for _ in range(400):
-        batch = sequencer.stamp(CommandBatch.of(list(flow.commands(sizes.choice([1, 4, 16]),
-                                                                    sequencer.next_seq))))
-        events = core.apply(batch)
+        events = market.step()
         for channel, payload in md.apply(events, core.specs):
             seen.add(channel.split(".")[0])
             symbol = channel.split(".")[1]
@@ -126,11 +138,8 @@ def test_channels_nobody_follows_are_not_built_and_a_late_snapshot_is_current(
     """A hub asked only for the channels someone follows gives exactly the updates of those
     channels that a hub building everything gives, from the moment each is followed; the
     snapshot that starts a channel late is the same in both."""
-    flow = Flow(seed)
-    core = Core(CoreConfig(book="fast", max_orders=400, max_accounts=8, initial_levels=2048,
-                           risk=False))
-    sequencer = Sequencer(1, CountingClock())
-    core.apply(sequencer.stamp(CommandBatch.of(flow.setup())))
+    market = Market(seed)
+    core = market.core
     every = MarketData(core.specs, core.book.state(), depth_levels=LEVELS)
     lazy = MarketData(core.specs, core.book.state(), depth_levels=LEVELS)
     names = every.channel_names()
@@ -143,9 +152,7 @@ def test_channels_nobody_follows_are_not_built_and_a_late_snapshot_is_current(
             for name in rnd.sample(unfollowed, min(2, len(unfollowed))):
                 assert lazy.snapshot(name, 1) == every.snapshot(name, 1), name
                 followed.add(name)
-        batch = sequencer.stamp(CommandBatch.of(list(flow.commands(rnd.choice([1, 4, 16]),
-                                                                    sequencer.next_seq))))
-        events = core.apply(batch)
+        events = market.step()
         built = every.apply(events, core.specs)
         wanted = [(name, payload) for name, payload in built if name in followed]
         assert lazy.apply(events, core.specs, followed.__contains__) == wanted
