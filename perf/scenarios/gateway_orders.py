@@ -60,6 +60,8 @@ def _generate(srv: processes.Server, rate: int, seconds: float, batch: int,
     summary, latencies = gen.result(timeout=seconds + 60)
     return {**summary, "connections": connections,
             "latency_us": stats.percentiles(latencies, 1e-3)}
+
+
 def main(ops: int = 0, repeat: int = 1) -> dict[str, object]:
     seconds = ops / max(RATES) if ops else SECONDS
     results: dict[str, object] = {"seconds_per_case": seconds,
