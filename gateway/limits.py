@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -54,6 +55,10 @@ class KeyLimiter(Protocol):
 
     def take_leased(self, key: str) -> bool | None: ...
 
+    def spendable_now(self, key: str) -> float:
+        """How many `take_leased` calls for ``key`` will answer without a round trip."""
+        ...
+
     async def take(self, key: str) -> bool: ...
 
     def status(self) -> dict[str, object]: ...
@@ -72,6 +77,9 @@ class LocalKeyLimiter:
         if bucket is None:
             bucket = self._buckets[key] = TokenBucket(self.rate, self.burst)
         return bucket.take()
+
+    def spendable_now(self, key: str) -> float:
+        return math.inf  # every answer is this process's own
 
     async def take(self, key: str) -> bool:
         return self.take_leased(key)

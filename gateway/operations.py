@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from gateway.server import Gateway
 
 Handler = Callable[[Connection, dict], Awaitable[Any]]
+QuickHandler = Callable[[Connection, dict], Any]
 log = logging.getLogger(__name__)
 PUBLIC_KINDS = ("ticker", "depth", "trades", "candles")
 PRIVATE_CHANNELS = ("orders", "fills", "positions", "funds")
@@ -61,9 +62,9 @@ class Operations:
     def __init__(self, gateway: Gateway) -> None:
         self.gw = gateway
         self.admin = AdminOperations(gateway.admin)
-        # name -> (handler, scope it needs; None: no login needed)
-        self.table: dict[str, tuple[Handler, Scope | None]] = {
-            "login": (self.login, None),
+        # name -> (handler, scope it needs; None: no login needed). The quick ones never
+        # wait: a trading request's reply comes later from its receipt's callback.
+        self.quick: dict[str, tuple[QuickHandler, Scope | None]] = {
             "ping": (self.ping, None),
             "time": (self.ping, None),
             "instruments": (self.instruments, None),
@@ -77,6 +78,9 @@ class Operations:
             "orders": (self.orders, Scope.READ),
             "positions": (self.positions, Scope.READ),
             "funds": (self.funds, Scope.READ),
+        }
+        self.waiting: dict[str, tuple[Handler, Scope | None]] = {
+            "login": (self.login, None),
             "accounts": (self.admin.accounts, Scope.ADMIN),
             "create_account": (self.admin.create_account, Scope.ADMIN),
             "fund": (self.admin.fund, Scope.ADMIN),
@@ -101,37 +105,88 @@ class Operations:
         for request in requests:
             await self._handle(conn, request)
 
-    async def _handle(self, conn: Connection, request: Request) -> None:
+    def answer_now(self, conn: Connection, frame: bytes | str) -> bool:
+        """Handle ``frame`` at once, in the caller's turn, if none of its requests can wait
+        (quick operations, and rate limits this process decides alone). False: nothing was
+        done, and the frame must go through `dispatch`."""
+        try:
+            requests = decode_requests(frame, conn.fmt, conn.limits.max_frame)
+        except BadFrameError:
+            return False  # `dispatch` answers it, after its rate check
+        quick = self.quick
+        for request in requests:
+            if request.op not in quick:
+                return False
+        if conn.key_id and self.gw.key_limiter.spendable_now(conn.key_id) < len(requests):
+            return False
         metrics = self.gw.metrics
-        metrics.inc("gridworks_ws_requests_total")
+        for request in requests:
+            metrics.inc("gridworks_ws_requests_total")
+            if not self.gw.allows_now(conn):
+                self._rate_limited(conn, request)
+                continue
+            self._run_quick(conn, request, *quick[request.op])
+        return True
+
+    async def _handle(self, conn: Connection, request: Request) -> None:
+        self.gw.metrics.inc("gridworks_ws_requests_total")
         if not await self.gw.allows(conn):
-            metrics.inc("gridworks_ws_errors_total", code="RATE_LIMITED")
-            conn.reply(request.id, error=error_body(GatewayCode.RATE_LIMITED))
+            self._rate_limited(conn, request)
             return
-        entry = self.table.get(request.op)
+        quick = self.quick.get(request.op)
+        if quick is not None:
+            self._run_quick(conn, request, *quick)
+            return
+        entry = self.waiting.get(request.op)
         try:
             if entry is None:
                 raise ApiError(GatewayCode.UNKNOWN_OP, f"no operation {request.op!r}")
             handler, scope = entry
-            if scope is not None:
-                if conn.account < 0:
-                    raise ApiError(GatewayCode.NOT_LOGGED_IN)
-                if not conn.scopes & scope.value:  # plain ints: Flag arithmetic is slow
-                    raise ApiError(GatewayCode.SCOPE_DENIED, needs=scope.name.lower())
+            self._check_scope(conn, scope)
             result = await handler(conn, request.args)
-        except ApiError as exc:
+        except Exception as exc:
+            self._failed(conn, request, exc)
+            return
+        self._deliver(conn, request.id, result)
+
+    def _run_quick(self, conn: Connection, request: Request, handler: QuickHandler,
+                   scope: Scope | None) -> None:
+        try:
+            self._check_scope(conn, scope)
+            result = handler(conn, request.args)
+        except Exception as exc:
+            self._failed(conn, request, exc)
+            return
+        self._deliver(conn, request.id, result)
+
+    @staticmethod
+    def _check_scope(conn: Connection, scope: Scope | None) -> None:
+        if scope is not None:
+            if conn.account < 0:
+                raise ApiError(GatewayCode.NOT_LOGGED_IN)
+            if not conn.scopes & scope.value:  # plain ints: Flag arithmetic is slow
+                raise ApiError(GatewayCode.SCOPE_DENIED, needs=scope.name.lower())
+
+    def _rate_limited(self, conn: Connection, request: Request) -> None:
+        self.gw.metrics.inc("gridworks_ws_errors_total", code="RATE_LIMITED")
+        conn.reply(request.id, error=error_body(GatewayCode.RATE_LIMITED))
+
+    def _failed(self, conn: Connection, request: Request, exc: Exception) -> None:
+        metrics = self.gw.metrics
+        if isinstance(exc, ApiError):
             metrics.inc("gridworks_ws_errors_total", code=exc.code.name)
             conn.reply(request.id, error=exc.body())
             return
-        except Exception:  # a bug must cost one request, not the connection
-            log.exception("operation %r failed", request.op)
-            metrics.inc("gridworks_ws_errors_total", code="INTERNAL_ERROR")
-            conn.reply(request.id, error=error_body(GatewayCode.INTERNAL_ERROR))
-            return
+        # a bug must cost one request, not the connection
+        log.error("operation %r failed", request.op, exc_info=exc)
+        metrics.inc("gridworks_ws_errors_total", code="INTERNAL_ERROR")
+        conn.reply(request.id, error=error_body(GatewayCode.INTERNAL_ERROR))
+
+    def _deliver(self, conn: Connection, request_id: Any, result: Any) -> None:
         if isinstance(result, Durable):
-            self._reply_when_durable(conn, request.id, result)
+            self._reply_when_durable(conn, request_id, result)
         else:
-            conn.reply(request.id, result)
+            conn.reply(request_id, result)
 
     def _reply_when_durable(self, conn: Connection, request_id: Any, pending: Durable) -> None:
         """Answer straight from the receipt's callback, ahead of the batch's feeds."""
@@ -192,10 +247,10 @@ class Operations:
         name = self.gw.core.registry.accounts[account].name
         return {"account": account, "name": name, "scopes": scope_names(scopes)}
 
-    async def ping(self, conn: Connection, args: dict) -> dict:
+    def ping(self, conn: Connection, args: dict) -> dict:
         return {"time": time.time_ns(), "seq": self.gw.core.last_seq}
 
-    async def instruments(self, conn: Connection, args: dict) -> list[dict]:
+    def instruments(self, conn: Connection, args: dict) -> list[dict]:
         core = self.gw.core
         return [{"symbol": s.symbol, "name": s.name, "segment": s.segment, "tick": s.tick,
                  "lot": s.lot, "freeze_qty": s.freeze_qty, "ref_price": s.ref_price,
@@ -205,7 +260,7 @@ class Operations:
 
     # --- subscriptions -------------------------------------------------------------------------
 
-    async def subscribe(self, conn: Connection, args: dict) -> dict:
+    def subscribe(self, conn: Connection, args: dict) -> dict:
         parsed = ops.parse(args, ops.SubscribeArgs)
         channels = [self._channel(conn, name) for name in parsed.channels]
         fresh = {c.name for c in channels if c.name not in conn.subscriptions}
@@ -222,7 +277,7 @@ class Operations:
             result[channel.name] = self.gw.catch_up(conn, channel, resume.get(channel.name))
         return {"subscribed": result, "epoch": self.gw.epoch}
 
-    async def unsubscribe(self, conn: Connection, args: dict) -> dict:
+    def unsubscribe(self, conn: Connection, args: dict) -> dict:
         parsed = ops.parse(args, ops.UnsubscribeArgs)
         gone = []
         for name in parsed.channels:
@@ -250,7 +305,7 @@ class Operations:
 
     # --- trading -------------------------------------------------------------------------------
 
-    async def place(self, conn: Connection, args: dict) -> Durable:
+    def place(self, conn: Connection, args: dict) -> Durable:
         parsed = ops.parse(args, ops.PlaceArgs)
         instrument = self.gw.core.instrument_id(parsed.symbol)
         if instrument is None:
@@ -260,19 +315,19 @@ class Operations:
         return self._submit(command, lambda receipt: ops.outcome(receipt.events,
                                                                   parsed.client_order_id))
 
-    async def amend(self, conn: Connection, args: dict) -> Durable:
+    def amend(self, conn: Connection, args: dict) -> Durable:
         parsed = ops.parse(args, ops.AmendArgs)
         command = ops.amend(conn.account, parsed)
         return self._submit(command, lambda receipt: ops.outcome(receipt.events,
                                                                   command.client_order_id))
 
-    async def cancel(self, conn: Connection, args: dict) -> Durable:
+    def cancel(self, conn: Connection, args: dict) -> Durable:
         parsed = ops.parse(args, ops.OrderRef)
         command = ops.cancel(conn.account, parsed)
         return self._submit(command, lambda receipt: ops.outcome(receipt.events,
                                                                   command.client_order_id))
 
-    async def cancel_all(self, conn: Connection, args: dict) -> Durable:
+    def cancel_all(self, conn: Connection, args: dict) -> Durable:
         parsed = ops.parse(args, ops.CancelAllArgs)
         instrument = None
         if parsed.symbol is not None:
@@ -297,7 +352,7 @@ class Operations:
 
     # --- queries -------------------------------------------------------------------------------
 
-    async def order(self, conn: Connection, args: dict) -> dict:
+    def order(self, conn: Connection, args: dict) -> dict:
         parsed = ops.parse(args, ops.OrderRef)
         order_id, client_id = ops.ref(parsed)
         found = self.gw.accounts.order(conn.account, order_id, client_id)
@@ -306,15 +361,15 @@ class Operations:
                            client_order_id=client_id or None)
         return msgspec.to_builtins(found)
 
-    async def orders(self, conn: Connection, args: dict) -> list:
+    def orders(self, conn: Connection, args: dict) -> list:
         ops.parse(args, ops.NoArgs)
         return msgspec.to_builtins(self.gw.accounts.open_orders(conn.account))
 
-    async def positions(self, conn: Connection, args: dict) -> dict:
+    def positions(self, conn: Connection, args: dict) -> dict:
         ops.parse(args, ops.NoArgs)
         return msgspec.to_builtins(self.gw.accounts.positions(conn.account))
 
-    async def funds(self, conn: Connection, args: dict) -> dict:
+    def funds(self, conn: Connection, args: dict) -> dict:
         ops.parse(args, ops.NoArgs)
         return msgspec.to_builtins(self.gw.accounts.funds(conn.account))
 

@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
@@ -37,6 +38,7 @@ from gateway.auth import Authenticator, NonceLedger
 from gateway.connection import Connection
 from gateway.errors import ApiError, GatewayCode, error_body
 from gateway.feeds import Channel, Feeds, Published
+from gateway.inline import InlineConnection
 from gateway.limits import KeyLimiter, Limits, LocalKeyLimiter
 from gateway.metrics import Metrics
 from gateway.operations import Operations
@@ -164,7 +166,7 @@ class Gateway:
             self._handle, self.config.host, self.config.port, compression=None,
             max_size=HARD_MAX_FRAME, max_queue=64, process_request=self._http,
             ping_interval=20, ping_timeout=20, server_header="GridWorks",
-            write_limit=self.config.limits.write_buffer,
+            write_limit=self.config.limits.write_buffer, create_connection=InlineConnection,
         )
         self._heartbeat = asyncio.create_task(self._heartbeats(), name="gw-heartbeat")
 
@@ -322,18 +324,34 @@ class Gateway:
         self.connections.add(conn)
         self._by_ip[ip] += 1
         self.metrics.inc("gridworks_ws_connections_total")
+        inline = ws if isinstance(ws, InlineConnection) else None
+        if inline is not None:
+            inline.answer_now = partial(self._answer_now, conn)
         try:
-            async for frame in ws:
+            async for frame in ws:  # the frames that could not be answered as they came
                 try:
                     await self.operations.dispatch(conn, frame)
                 except Exception:  # a bug costs this frame its answer, not the connection
                     log.exception("a frame could not be handled")
                     conn.reply(None, error=error_body(GatewayCode.INTERNAL_ERROR))
+                finally:
+                    if inline is not None:
+                        inline.handled()
         except ConnectionClosed:
             pass
         finally:
+            if inline is not None:
+                inline.answer_now = None
             self._forget(conn)
             await conn.finish()
+
+    def _answer_now(self, conn: Connection, frame: bytes | str) -> bool:
+        try:
+            return self.operations.answer_now(conn, frame)
+        except Exception:  # as in the handler task: the frame's answer is lost, nothing more
+            log.exception("a frame could not be handled")
+            conn.reply(None, error=error_body(GatewayCode.INTERNAL_ERROR))
+            return True
 
     def attach(self, conn: Connection, account: int, key_id: str, scopes: int) -> None:
         """A successful login binds the connection to an account, under a key (or a user's
@@ -361,6 +379,14 @@ class Gateway:
             return True
         quick = self.key_limiter.take_leased(conn.key_id)
         return quick if quick is not None else await self.key_limiter.take(conn.key_id)
+
+    def allows_now(self, conn: Connection) -> bool:
+        """As `allows`, for a caller that has seen the key's limiter can answer without a
+        round trip (`spendable_now`). Should a shared limiter's Redis come back in between,
+        this one message passes on the local decision and the next one asks Redis."""
+        if not conn.bucket.take():
+            return False
+        return not conn.key_id or self.key_limiter.take_leased(conn.key_id) is not False
 
     def _forget(self, conn: Connection) -> None:
         self.connections.discard(conn)

@@ -15,6 +15,7 @@ each process (limits then hold per process, not across them), tries Redis again 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 
@@ -101,6 +102,9 @@ class SharedLimiter:
             self._leased[key] = tokens - 1
             return True
         return None
+
+    def spendable_now(self, key: str) -> float:
+        return math.inf if self._use_local() else self._leased.get(key, 0)
 
     async def take(self, key: str) -> bool:
         """One token for ``key``: leased if any are left, else from Redis (or locally)."""

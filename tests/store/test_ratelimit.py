@@ -4,6 +4,7 @@ clock, leased a few tokens at a time; local limits while Redis is away, shared a
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 
 from redis.asyncio import Redis
@@ -46,6 +47,24 @@ async def test_processes_share_one_limit(redis_prefix: str) -> None:
     assert sum([await alone.take("gwk_x") for _ in range(120)]) == 40  # per process
     for r in redises:
         await r.aclose()
+
+
+async def test_what_can_be_spent_without_a_round_trip(redis_prefix: str) -> None:
+    """`spendable_now` says how many `take_leased` calls answer at once: the tokens left of
+    the lease, or any number while the limiter decides alone."""
+    redis = client()
+    limiter = SharedLimiter(RedisBuckets(redis, redis_prefix), "key", rate=1, burst=40, lease=4)
+    assert limiter.spendable_now("k") == 0
+    assert limiter.take_leased("k") is None  # nothing leased yet: Redis must be asked
+    assert await limiter.take("k")
+    assert limiter.spendable_now("k") == 3
+    assert [limiter.take_leased("k") for _ in range(3)] == [True, True, True]
+    assert limiter.spendable_now("k") == 0
+    assert limiter.take_leased("k") is None
+    alone = SharedLimiter(None, "key", rate=1, burst=2)
+    assert alone.spendable_now("k") == math.inf
+    assert [alone.take_leased("k") for _ in range(3)] == [True, True, False]
+    await redis.aclose()
 
 
 async def test_redis_away_means_local_limits_and_back_means_shared(redis_prefix: str) -> None:
