@@ -41,7 +41,8 @@ class CandleSeries:
         return (ts + IST_OFFSET_NS) // self.width * self.width - IST_OFFSET_NS
 
     def add(self, ts: int, price: int, qty: int) -> Candle:
-        """Fold one trade in; the bar it landed in."""
+        """Fold one trade in; the bar it landed in (the plain form `add_all` is checked
+        against)."""
         start = self.start_of(ts)
         bars = self.bars
         if bars and bars[-1].start == start:
@@ -55,6 +56,28 @@ class CandleSeries:
         bar = Candle(start, price, price, price, price, qty, 1)
         bars.append(bar)
         return bar
+
+    def add_all(self, trades: list[tuple[int, int, int]]) -> list[Candle]:
+        """Fold in (ts, price, qty) trades in time order; the bars they landed in."""
+        changed: list[Candle] = []
+        bars, width = self.bars, self.width
+        bar = bars[-1] if bars else None
+        for ts, price, qty in trades:
+            start = (ts + IST_OFFSET_NS) // width * width - IST_OFFSET_NS
+            if bar is not None and bar.start == start:
+                if price > bar.high:
+                    bar.high = price
+                elif price < bar.low:
+                    bar.low = price
+                bar.close = price
+                bar.volume += qty
+                bar.trades += 1
+            else:
+                bar = Candle(start, price, price, price, price, qty, 1)
+                bars.append(bar)
+            if not changed or changed[-1] is not bar:
+                changed.append(bar)
+        return changed
 
     def history(self) -> list[Candle]:
         return list(self.bars)

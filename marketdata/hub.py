@@ -94,6 +94,9 @@ class Candles(msgspec.Struct):
 Payload = Ticker | DepthView | Trades | Candles
 
 
+_MARKET_EVENTS = frozenset((EV_BOOK_CHANGED, EV_TRADED, EV_PHASE_CHANGED, EV_DAY_CLOSED))
+
+
 def _every_channel(name: str) -> bool:
     return True
 
@@ -152,28 +155,33 @@ class MarketData:
         tickers: set[int] = set()
         books: set[int] = set()
         trades: dict[int, list[Trade]] = {}
-        bars: dict[tuple[int, str], dict[int, Candle]] = {}
         rows = events.tolist() if isinstance(events, np.ndarray) else events
+        instruments = self.instruments
         for row in rows:
             kind = row[E_KIND]
+            if kind not in _MARKET_EVENTS:
+                continue
+            if kind == EV_DAY_CLOSED:
+                tickers.update(self._new_day())
+                continue
+            instr = row[E_INSTR]
+            inst = instruments[instr]
+            inst.last_update_ts = row[E_TS]
             if kind == EV_BOOK_CHANGED:
-                instr = row[E_INSTR]
-                self.instruments[instr].depth.set(row[E_SIDE], row[E_PRICE], row[E_QTY],
-                                                  row[E_A])
+                inst.depth.set(row[E_SIDE], row[E_PRICE], row[E_QTY], row[E_A])
                 books.add(instr)
             elif kind == EV_TRADED:
-                instr = row[E_INSTR]
-                trade = self._trade(self.instruments[instr], row, bars)
-                trades.setdefault(instr, []).append(trade)
+                trade = self._trade(inst, row)
+                if instr in trades:
+                    trades[instr].append(trade)
+                else:
+                    trades[instr] = [trade]
                 tickers.add(instr)
-            elif kind == EV_PHASE_CHANGED:
-                instr = row[E_INSTR]
-                self.instruments[instr].phase = row[E_A]
+            else:  # the phase changed
+                inst.phase = row[E_A]
                 tickers.add(instr)
-            elif kind == EV_DAY_CLOSED:
-                tickers.update(self._new_day())
-            if kind in (EV_BOOK_CHANGED, EV_TRADED, EV_PHASE_CHANGED):
-                self.instruments[row[E_INSTR]].last_update_ts = row[E_TS]
+        bars = {(instr, name): changed for instr, items in trades.items()
+                for name, changed in self._fold_candles(instruments[instr], items)}
         wanted = wanted or _every_channel
         out: list[tuple[str, Payload]] = []
         for instr in sorted(books):
@@ -198,11 +206,10 @@ class MarketData:
             symbol = self.instruments[instr].spec.symbol
             if wanted(name := f"candles.{symbol}.{interval}"):
                 out.append((name, Candles(symbol, interval, [msgspec.structs.replace(bar)
-                                                             for bar in changed.values()])))
+                                                             for bar in changed])))
         return out
 
-    def _trade(self, inst: Instrument, row: list[int],
-               bars: dict[tuple[int, str], dict[int, Candle]]) -> Trade:
+    def _trade(self, inst: Instrument, row: list[int]) -> Trade:
         price, qty, ts = row[E_PRICE], row[E_QTY], row[E_TS]
         trade = Trade(row[E_OID], price, qty, AGGRESSOR.get(row[E_SIDE], "auction"), ts)
         t = inst.ticker
@@ -215,12 +222,17 @@ class MarketData:
         t.trades += 1
         t.change = price - t.ref
         inst.recent.append(trade)
-        del inst.recent[: -self.recent_trades]
-        instr = self.symbols[inst.spec.symbol]
-        for name, series in inst.candles.items():
-            bar = series.add(ts, price, qty)
-            bars.setdefault((instr, name), {})[bar.start] = bar
+        if len(inst.recent) > self.recent_trades:
+            del inst.recent[: -self.recent_trades]
         return trade
+
+    @staticmethod
+    def _fold_candles(inst: Instrument,
+                      trades: list[Trade]) -> list[tuple[str, list[Candle]]]:
+        """The batch's trades of one instrument folded into each of its candle series:
+        the bars that changed, per interval."""
+        ticks = [(t.ts, t.price, t.qty) for t in trades]
+        return [(name, series.add_all(ticks)) for name, series in inst.candles.items()]
 
     def _new_day(self) -> range:
         """After the close: the last price becomes the reference, the day's figures reset."""

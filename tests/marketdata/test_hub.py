@@ -7,6 +7,8 @@ import random
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.commands import CommandBatch
 from engine.core import Core, CoreConfig
@@ -123,6 +125,29 @@ def test_candles_align_to_indian_time_and_roll() -> None:
     day = CandleSeries("1d")
     midnight_ist = day.start_of(ten_am_ist)
     assert (midnight_ist + 19_800 * 10**9) % INTERVALS["1d"] == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3 * 10**9), st.integers(1, 10**6),
+                          st.integers(1, 1_000)), min_size=1, max_size=60),
+       st.lists(st.integers(1, 8), min_size=1, max_size=60), st.sampled_from(list(INTERVALS)))
+def test_a_batch_of_trades_folds_into_the_bars_one_trade_at_a_time_would_make(
+        moves: list[tuple[int, int, int]], cuts: list[int], interval: str) -> None:
+    ts, trades = 1_700_000_000 * 10**9, []
+    for gap, price, qty in moves:
+        ts += gap
+        trades.append((ts, price, qty))
+    one_by_one, batched = CandleSeries(interval), CandleSeries(interval)
+    start = 0
+    for cut in [*cuts, len(trades)]:
+        batch, start = trades[start:start + cut], start + cut
+        touched = {one_by_one.add(*t).start: None for t in batch}
+        changed = batched.add_all(batch)
+        assert [bar.start for bar in changed] == list(touched)
+        assert changed == [bar for bar in one_by_one.history() if bar.start in touched]
+        if start >= len(trades):
+            break
+    assert batched.history() == one_by_one.history()
 
 
 def test_unknown_channels_have_no_snapshot() -> None:
