@@ -91,6 +91,9 @@ class Feeds:
     def __init__(self, retention: int = 1_000) -> None:
         self.retention = retention
         self.channels: dict[str, Channel] = {}
+        # Accounts with a private channel in this run: the rest (most, under load) are
+        # passed over without building a channel name.
+        self.private_accounts: set[int] = set()
 
     def public(self, name: str) -> Channel:
         channel = self.channels.get(name)
@@ -100,7 +103,7 @@ class Feeds:
 
     def exists(self, name: str, account: int) -> bool:
         """Someone subscribed to this private channel in this run."""
-        return f"{name}@{account}" in self.channels
+        return account in self.private_accounts and f"{name}@{account}" in self.channels
 
     @staticmethod
     def every(name: str, account: int) -> bool:
@@ -108,6 +111,8 @@ class Feeds:
         return True
 
     def followed(self, name: str, account: int) -> bool:
+        if account not in self.private_accounts:
+            return False
         channel = self.channels.get(f"{name}@{account}")
         return channel is not None and bool(channel.subscribers)
 
@@ -116,5 +121,6 @@ class Feeds:
         channel = self.channels.get(key)
         if channel is None:
             channel = self.channels[key] = Channel(key, False, self.retention, wire_name=name)
+            self.private_accounts.add(account)
         return channel
 

@@ -65,6 +65,11 @@ _PRODUCTS = {int(v): v.name for v in Product}
 DONE_KEPT = 1_000
 
 
+_ORDER_CHANGES = frozenset((EV_CANCELLED, EV_EXPIRED, EV_AMENDED, EV_TRIGGERED, EV_RESTATED))
+_ACCOUNT_EVENTS = _ORDER_CHANGES | {EV_ACCEPTED, EV_REJECTED, EV_TRADED, EV_LEDGER,
+                                    EV_MARGIN_CALL}
+
+
 def _always(name: str, account: int) -> bool:
     return True  # finished orders remembered per account for queries
 
@@ -195,20 +200,24 @@ class AccountFeeds:
         touched: set[int] = set()
         for row in rows:
             kind = row[E_KIND]
+            if kind not in _ACCOUNT_EVENTS:  # the book's depth and the like
+                continue
             if kind == EV_ACCEPTED:
                 out.append(self._accepted(row, client_ids.get(row[E_OID], "")))
                 touched.add(row[E_ACCT])
-            elif kind == EV_REJECTED and row[E_B] == K_NEW_ORDER:
-                out.append(self._rejected(row, client_ids.get(row[E_OID], "")))
             elif kind == EV_TRADED:
                 out.extend(self._traded(row))
-                touched.update((row[E_C], row[E_D]))
-            elif kind in (EV_CANCELLED, EV_EXPIRED, EV_AMENDED, EV_TRIGGERED, EV_RESTATED):
+                touched.add(row[E_C])
+                touched.add(row[E_D])
+            elif kind in _ORDER_CHANGES:
                 update = self._changed(kind, row)
                 if update is not None:
                     out.append(update)
                     touched.add(update[0])
-            elif kind in (EV_LEDGER, EV_MARGIN_CALL):
+            elif kind == EV_REJECTED:
+                if row[E_B] == K_NEW_ORDER:
+                    out.append(self._rejected(row, client_ids.get(row[E_OID], "")))
+            else:  # ledger entries and margin calls
                 touched.add(row[E_ACCT])
         if self.core.risk is not None:
             marks: list[int] | None = None
@@ -267,10 +276,10 @@ class AccountFeeds:
             order.average_price = average_price(order.filled, self._cost[oid])
             order.status = "FILLED" if leaves == 0 else "PARTIALLY_FILLED"
             order.updated_ts, order.seq = r[E_TS], r[E_SEQ]
-            liquidity = ("auction" if r[E_SIDE] == AUCTION_AGGRESSOR
-                         else "taker" if r[E_SIDE] == side else "maker")
             out.append(self._record(order))
             if self._kept("fills", account):
+                liquidity = ("auction" if r[E_SIDE] == AUCTION_AGGRESSOR
+                             else "taker" if r[E_SIDE] == side else "maker")
                 out.append((account, "fills", Fill(r[E_OID], oid, order.client_order_id,
                                                    order.symbol, _SIDES[side], price, qty,
                                                    liquidity, r[E_TS])))
@@ -304,7 +313,9 @@ class AccountFeeds:
         self._cost.pop(order.order_id, None)
         if not self.queries:
             return
-        done = self.done.setdefault(order.account, OrderedDict())
+        done = self.done.get(order.account)
+        if done is None:
+            done = self.done[order.account] = OrderedDict()
         done[order.order_id] = order
         key = (order.account, order.client_order_id)
         # A refused duplicate never takes over the id of the order that holds it.

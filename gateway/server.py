@@ -235,10 +235,12 @@ class Gateway:
                     channel.publish(payload, ts)
         feeds = self.feeds
         kept = feeds.every if every_channel else feeds.exists
+        with_channels = feeds.private_accounts
         for account, name, payload in self.accounts.apply(batch, rows, feeds.followed, kept):
             if every_channel:
                 channel = feeds.private(name, account)
-            elif (channel := channels.get(f"{name}@{account}")) is None:
+            elif account not in with_channels or (
+                    channel := channels.get(f"{name}@{account}")) is None:
                 continue
             if payload is not None:
                 channel.publish(payload, ts)
