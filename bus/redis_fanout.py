@@ -113,7 +113,7 @@ class FanoutPublisher:
 
     async def _announce(self) -> None:
         try:
-            instruments = await self.gateway.operations.instruments(None, {})  # type: ignore[arg-type]
+            instruments = self.gateway.operations.instruments(None, {})  # type: ignore[arg-type]
             async with self.redis.pipeline(transaction=False) as pipe:
                 pipe.set(self.instruments, msgspec.json.encode(instruments), ex=EXPIRE_S)
                 pipe.set(f"{self.prefix}:md:epoch", self.epoch)
