@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -57,9 +57,9 @@ class NodeStoppedError(RuntimeError):
     """The node is not accepting commands (stopped, or stopped itself after an I/O error)."""
 
 
-@dataclass(frozen=True)
-class Receipt:
-    """What a submission became: its sequence numbers and the events it caused."""
+class Receipt(NamedTuple):
+    """What a submission became: its sequence numbers and the events it caused (a named
+    tuple: one is built per submission, five times faster than a frozen dataclass)."""
 
     first_seq: int
     last_seq: int

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from engine.commands import Amend, NewOrder
 from engine.types import OrderType, Product, Side, TimeInForce
@@ -47,9 +47,9 @@ class RefusedError(Exception):
         self.reason, self.text = reason, text
 
 
-@dataclass(frozen=True)
-class OrderFields:
-    """What a D or G names, checked and converted."""
+class OrderFields(NamedTuple):
+    """What a D or G names, checked and converted (a named tuple: one is built per order,
+    five times faster than a frozen dataclass)."""
 
     cl_ord_id: str
     instrument: int
