@@ -37,6 +37,11 @@ Handler = Callable[[Connection, dict], Awaitable[Any]]
 QuickHandler = Callable[[Connection, dict], Any]
 log = logging.getLogger(__name__)
 PUBLIC_KINDS = ("ticker", "depth", "trades", "candles")
+# Submissions waiting for the node beyond which frames are no longer answered as they are
+# read: they queue for the connection's handler task, whose bounded queue stops reading
+# from the socket, so a client sending faster than the node commits is slowed down by TCP
+# (as it always was) instead of piling requests up until they are refused as SERVER_BUSY.
+INLINE_BACKLOG = 1_024
 PRIVATE_CHANNELS = ("orders", "fills", "positions", "funds")
 
 
@@ -107,8 +112,10 @@ class Operations:
 
     def answer_now(self, conn: Connection, frame: bytes | str) -> bool:
         """Handle ``frame`` at once, in the caller's turn, if none of its requests can wait
-        (quick operations, and rate limits this process decides alone). False: nothing was
-        done, and the frame must go through `dispatch`."""
+        (quick operations, and rate limits this process decides alone) and the node is
+        keeping up. False: nothing was done, and the frame must go through `dispatch`."""
+        if self.gw.node.backlog >= INLINE_BACKLOG:
+            return False
         try:
             requests = decode_requests(frame, conn.fmt, conn.limits.max_frame)
         except BadFrameError:

@@ -9,6 +9,7 @@ import msgspec
 import pytest
 
 from accounts.keys import login_args
+from gateway import operations
 from gateway.operations import Operations
 from perf.wsclient import TEXT, ZERO_MASK, RawSocket, frame
 from tests.gateway.conftest import Exchange
@@ -128,4 +129,27 @@ async def test_bad_frames_still_get_their_errors(exchange: Exchange) -> None:
     items = await replies.wait_for(4)
     codes = [None if i["ok"] else i["error"]["code"] for i in items]
     assert codes == ["MALFORMED_FRAME", "UNKNOWN_OP", None, "NOT_LOGGED_IN"]
+    sock.close()
+
+
+async def test_while_the_node_is_behind_frames_queue_for_the_handler_task(
+        exchange: Exchange, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the backlog limit frames take the queued path, whose bounded queue pauses
+    reading from the socket: a fast client is slowed down instead of being refused."""
+    taken: list[object] = []
+    original = Operations.dispatch
+
+    async def counted(self: Operations, conn: object, data: bytes | str) -> None:
+        taken.append(msgspec.json.decode(data)["id"])
+        await original(self, conn, data)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Operations, "dispatch", counted)
+    monkeypatch.setattr(operations, "INLINE_BACKLOG", 0)  # always behind
+    sock, replies = await connected(exchange)
+    key = exchange.bob
+    sock.send_frames(request("login", "login", **login_args(key.key_id, key.secret))
+                     + b"".join(place(n, "sell") for n in range(1, 6)))
+    items = await replies.wait_for(6)
+    assert all(i["ok"] for i in items), items
+    assert taken == ["login", 1, 2, 3, 4, 5]
     sock.close()
