@@ -103,9 +103,15 @@ def generator(mode: str, port: int, *options: object, out: Path | None = None) -
     return Generator(process, out or Path())
 
 
-def scratch() -> Path:
+@contextmanager
+def scratch() -> Iterator[Path]:
+    """A folder for one measurement's files, removed afterwards (benchmarks run often)."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix="loadgen-", dir=CACHE))
+    folder = Path(tempfile.mkdtemp(prefix="loadgen-", dir=CACHE))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def wait_for_files(paths: Sequence[Path], timeout: float) -> None:

@@ -115,11 +115,11 @@ def cluster_latency(cluster: LocalCluster, keys: list, rate: int, seconds: float
                     through: str = "gateway") -> dict:
     """Through the shard's gateway, or through the router in front of it."""
     target = cluster.routers()[0] if through == "router" else cluster.gateways()[0]
-    out = processes.scratch() / "latencies.npy"
-    gen = processes.generator("orders", target.port, "--keys", json.dumps(keys), "--rate",
-                              rate, "--seconds", seconds, "--warmup", 1.0, "--spread", 0,
-                              out=out)
-    summary, latencies = gen.result(timeout=seconds + 60)
+    with processes.scratch() as folder:
+        gen = processes.generator("orders", target.port, "--keys", json.dumps(keys), "--rate",
+                                  rate, "--seconds", seconds, "--warmup", 1.0, "--spread", 0,
+                                  out=folder / "latencies.npy")
+        summary, latencies = gen.result(timeout=seconds + 60)
     return {**summary, "connections": len(keys),
             "latency_us": stats.percentiles(latencies, 1e-3)}
 
@@ -133,16 +133,17 @@ def cluster_rest_latency(cluster: LocalCluster, keys: list, rate: int, seconds: 
     import numpy as np
 
     target = cluster.routers()[0] if through == "router" else cluster.gateways()[0]
-    out = processes.scratch() / "rest-latencies.npy"
-    done = subprocess.run(
-        [sys.executable, "-m", "perf.rest_loadgen", "--port", str(target.rest_port),
-         "--keys", json.dumps(keys), "--rate", str(rate), "--seconds", str(seconds),
-         "--out", str(out), "--prefix", f"{through[0]}{rate}-",
-         "--connections", str(REST_CONNECTIONS)],
-        capture_output=True, text=True, timeout=seconds + 120, check=True)
+    with processes.scratch() as folder:
+        out = folder / "rest-latencies.npy"
+        done = subprocess.run(
+            [sys.executable, "-m", "perf.rest_loadgen", "--port", str(target.rest_port),
+             "--keys", json.dumps(keys), "--rate", str(rate), "--seconds", str(seconds),
+             "--out", str(out), "--prefix", f"{through[0]}{rate}-",
+             "--connections", str(REST_CONNECTIONS)],
+            capture_output=True, text=True, timeout=seconds + 120, check=True)
+        latencies = np.load(out)
     summary = json.loads(done.stdout.strip().splitlines()[-1])
-    return {"offered_per_s": rate, **summary,
-            "latency_us": stats.percentiles(np.load(out), 1e-3)}
+    return {"offered_per_s": rate, **summary, "latency_us": stats.percentiles(latencies, 1e-3)}
 
 
 async def _failover_round(cluster: LocalCluster, key: list) -> dict:

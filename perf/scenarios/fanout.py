@@ -26,8 +26,7 @@ GOALS_MS = {1_000: 15.0, 5_000: 50.0}
 
 
 def measure(subscribers: int, seconds: float) -> dict[str, object]:
-    scratch = processes.scratch()
-    with processes.server("os", 1) as srv:
+    with processes.scratch() as scratch, processes.server("os", 1) as srv:
         readies = [scratch / f"ready-{n}" for n in range(GENERATORS)]
         subs = [processes.generator(
             "subscribe", srv.port, "--connections", subscribers // GENERATORS,

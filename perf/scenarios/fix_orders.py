@@ -35,11 +35,11 @@ def _loadgen(srv: processes.Server, *options: str, timeout: float) -> dict:
 
 
 def measure(rate: int, seconds: float) -> dict[str, object]:
-    out = processes.scratch() / "fix.npy"
-    with processes.server("os", 1, fix=True) as srv:
+    with processes.scratch() as folder, processes.server("os", 1, fix=True) as srv:
+        out = folder / "fix.npy"
         summary = _loadgen(srv, "--rate", str(rate), "--seconds", str(seconds), "--out",
                            str(out), timeout=seconds + 120)
-    latencies = np.load(out)
+        latencies = np.load(out)
     return {"offered_per_s": rate, **summary, "latency_us": stats.percentiles(latencies, 1e-3)}
 
 

@@ -53,11 +53,12 @@ def _generate(srv: processes.Server, rate: int, seconds: float, batch: int,
     # One client's buys and sells would trade with each other, which self-trade prevention
     # cancels: alone, it quotes a two-tick spread instead (the orders rest).
     spread = 10 if connections == 1 else 0
-    out = processes.scratch() / "latencies.npy"
-    gen = processes.generator(
-        "orders", srv.port, "--keys", json.dumps(srv.keys), "--rate", rate,
-        "--seconds", seconds, "--warmup", 1.0, "--batch", batch, "--spread", spread, out=out)
-    summary, latencies = gen.result(timeout=seconds + 60)
+    with processes.scratch() as folder:
+        gen = processes.generator(
+            "orders", srv.port, "--keys", json.dumps(srv.keys), "--rate", rate,
+            "--seconds", seconds, "--warmup", 1.0, "--batch", batch, "--spread", spread,
+            out=folder / "latencies.npy")
+        summary, latencies = gen.result(timeout=seconds + 60)
     return {**summary, "connections": connections,
             "latency_us": stats.percentiles(latencies, 1e-3)}
 

@@ -22,16 +22,15 @@ RATES = (200, 1_000, 2_000, 4_000)
 
 
 def measure(rate: int, seconds: float) -> dict[str, object]:
-    scratch = processes.scratch()
-    out = scratch / "rest.npy"
-    with processes.server("os", 4, rest=True) as srv:
+    with processes.scratch() as scratch, processes.server("os", 4, rest=True) as srv:
+        out = scratch / "rest.npy"
         done = subprocess.run(
             [sys.executable, "-m", "perf.rest_loadgen", "--port", str(srv.rest_port),
              "--keys", json.dumps(srv.keys), "--rate", str(rate), "--seconds", str(seconds),
              "--out", str(out)], capture_output=True, text=True, timeout=seconds + 120,
             check=True)
+        latencies = np.load(out)
     summary = json.loads(done.stdout.strip().splitlines()[-1])
-    latencies = np.load(out)
     return {"offered_per_s": rate, **summary, "latency_ms": stats.percentiles(latencies, 1e-6)}
 
 
