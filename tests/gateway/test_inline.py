@@ -57,6 +57,19 @@ def place(request_id: int, side: str = "buy") -> bytes:
                    client_order_id=f"inline-{request_id}")
 
 
+def dispatched(monkeypatch: pytest.MonkeyPatch, field: str) -> list[object]:
+    """The ``field`` of every request frame that reaches the handler task's path."""
+    taken: list[object] = []
+    original = Operations.dispatch
+
+    async def counted(self: Operations, conn: object, data: bytes | str) -> None:
+        taken.append(msgspec.json.decode(data)[field])
+        await original(self, conn, data)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Operations, "dispatch", counted)
+    return taken
+
+
 async def connected(exchange: Exchange) -> tuple[RawSocket, Replies]:
     replies = Replies()
     return await RawSocket.connect(exchange.gateway.port, replies), replies
@@ -102,14 +115,7 @@ async def test_a_fragmented_message_keeps_its_place(exchange: Exchange) -> None:
 
 async def test_quick_requests_never_reach_the_handler_task(
         exchange: Exchange, monkeypatch: pytest.MonkeyPatch) -> None:
-    taken: list[object] = []
-    original = Operations.dispatch
-
-    async def counted(self: Operations, conn: object, data: bytes | str) -> None:
-        taken.append(msgspec.json.decode(data)["op"])
-        await original(self, conn, data)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(Operations, "dispatch", counted)
+    taken = dispatched(monkeypatch, "op")
     sock, replies = await connected(exchange)
     key = exchange.bob
     sock.send_frames(request("login", "login", **login_args(key.key_id, key.secret)))
@@ -136,14 +142,7 @@ async def test_while_the_node_is_behind_frames_queue_for_the_handler_task(
         exchange: Exchange, monkeypatch: pytest.MonkeyPatch) -> None:
     """Past the backlog limit frames take the queued path, whose bounded queue pauses
     reading from the socket: a fast client is slowed down instead of being refused."""
-    taken: list[object] = []
-    original = Operations.dispatch
-
-    async def counted(self: Operations, conn: object, data: bytes | str) -> None:
-        taken.append(msgspec.json.decode(data)["id"])
-        await original(self, conn, data)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(Operations, "dispatch", counted)
+    taken = dispatched(monkeypatch, "id")
     monkeypatch.setattr(operations, "INLINE_BACKLOG", 0)  # always behind
     sock, replies = await connected(exchange)
     key = exchange.bob
