@@ -37,12 +37,12 @@ Handler = Callable[[Connection, dict], Awaitable[Any]]
 QuickHandler = Callable[[Connection, dict], Any]
 log = logging.getLogger(__name__)
 PUBLIC_KINDS = ("ticker", "depth", "trades", "candles")
+PRIVATE_CHANNELS = ("orders", "fills", "positions", "funds")
 # Submissions waiting for the node beyond which frames are no longer answered as they are
 # read: they queue for the connection's handler task, whose bounded queue stops reading
 # from the socket, so a client sending faster than the node commits is slowed down by TCP
 # (as it always was) instead of piling requests up until they are refused as SERVER_BUSY.
 INLINE_BACKLOG = 1_024
-PRIVATE_CHANNELS = ("orders", "fills", "positions", "funds")
 
 
 @dataclass(slots=True)
