@@ -35,6 +35,7 @@ from gateway.rest_routing import (
     CursorError,
     Paging,
     ShardPage,
+    caller_affinity,
     decode_cursor,
     join_tokens,
     merge_rows,
@@ -220,15 +221,16 @@ class RestRouter:
 
     async def send(self, shard: int, request: Incoming, *, authorization: str | None = None,
                    body: bytes | None = None) -> Answer:
-        """The request on one of the shard's gateways, trying each in turn until one takes
-        the connection."""
+        """The request on the shard's gateway for its caller (`caller_affinity`; anonymous
+        requests take turns), trying the next ones until one takes the connection."""
         headers = {k: v for k, v in request.headers.items() if k in FORWARDED}
         if authorization:
             headers["authorization"] = authorization
         if request.peer:
             headers["x-forwarded-for"] = request.peer
         urls = self.upstreams[shard]
-        start = next(self._turns[shard])
+        affinity = caller_affinity(request.headers)
+        start = next(self._turns[shard]) if affinity is None else affinity
         for i in range(len(urls)):
             url = urls[(start + i) % len(urls)] + request.target
             try:

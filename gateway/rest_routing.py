@@ -19,6 +19,7 @@ ids above the rest, so those few sit where their id puts them.
 from __future__ import annotations
 
 import heapq
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,18 @@ DONE = "x"  # a shard with nothing more to page
 
 class CursorError(ValueError):
     """A cursor that no router handed out."""
+
+
+# --- which gateway ------------------------------------------------------------------------------
+
+def caller_affinity(headers: dict[str, str]) -> int | None:
+    """A stable number for the caller a request comes from (its API key, else its bearer
+    token), or None for an anonymous one. A shard's gateways follow its log each at their
+    own pace, so a caller whose requests went to them in turn could read, just after an
+    acknowledged change, a gateway that has not applied it yet: sending one caller to one
+    gateway (the same from every router) keeps its reads after its own writes."""
+    identity = headers.get("x-gw-key") or headers.get("authorization")
+    return zlib.crc32(identity.encode()) if identity else None
 
 
 # --- tokens -------------------------------------------------------------------------------------

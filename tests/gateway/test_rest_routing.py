@@ -4,6 +4,10 @@ sorted by time) by paging through random shards to the end."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from random import Random
 from typing import Any
 
@@ -20,6 +24,7 @@ from gateway.rest_routing import (
     Paging,
     Position,
     ShardPage,
+    caller_affinity,
     decode_cursor,
     encode_cursor,
     join_tokens,
@@ -171,3 +176,21 @@ def test_a_merged_statement_carries_the_balance_over_every_shard(
         total += entry["amount"]
         assert entry["balance"] == total
         assert entry["shard_balance"] == shards[entry["shard"]].rows[entry["seq"] - 1]["balance"]
+
+
+def test_one_caller_goes_to_one_gateway_from_every_router() -> None:
+    """Read-your-writes through routers: all of a caller's requests pick the same gateway
+    of a shard, in every router process (a per-process string hash would not)."""
+    callers = [{"x-gw-key": f"gwk_{n:04d}", "x-gw-nonce": f"n{n}"} for n in range(20)]
+    here = [caller_affinity(c) for c in callers]
+    assert None not in here
+    assert {pick % 2 for pick in here} == {0, 1}  # type: ignore[operator]  # both are used
+    elsewhere = subprocess.run(
+        [sys.executable, "-c", "import json, sys; from gateway.rest_routing import "
+         "caller_affinity; print(json.dumps([caller_affinity(c) for c in "
+         "json.loads(sys.argv[1])]))", json.dumps(callers)],
+        capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "7"})
+    assert json.loads(elsewhere.stdout) == here
+    bearer = {"authorization": "Bearer gwc~0:abc~1:def"}
+    assert caller_affinity(bearer) == caller_affinity({**bearer, "accept": "*/*"})
+    assert caller_affinity({"content-type": "application/json"}) is None  # takes turns
