@@ -209,6 +209,8 @@ def orders(args: argparse.Namespace) -> dict:
     return {"sent": sent_total, "measured": len(lat), "unanswered": unanswered,
             "offered_per_s": round(sent_total / args.seconds),
             "answered_per_s": round(len(answered) / span) if span else 0,
+            # refusals (SERVER_BUSY) are answers too, and cheap ones: count orders taken apart
+            "accepted_per_s": round(outcomes.get("ok", 0) / span) if span else 0,
             "outcomes": dict(outcomes),
             "send_lag_us": {"p50": round(float(np.percentile(lag, 50)) / 1e3, 1),
                             "p99": round(float(np.percentile(lag, 99)) / 1e3, 1)}}
