@@ -63,7 +63,7 @@ class CandleSeries:
         bars, width = self.bars, self.width
         bar = bars[-1] if bars else None
         for ts, price, qty in trades:
-            start = (ts + IST_OFFSET_NS) // width * width - IST_OFFSET_NS
+            start = (ts + IST_OFFSET_NS) // width * width - IST_OFFSET_NS  # start_of, inlined
             if bar is not None and bar.start == start:
                 if price > bar.high:
                     bar.high = price
