@@ -9,6 +9,10 @@ after its Logon, on the same node and core as the WebSocket gateway.
 * Every step's outbound messages go out in one write, and the session's state is saved
   after the step. Messages meant for a session that is not connected are numbered and
   stored all the same: at its next Logon the client sees the gap and asks for them.
+* The inbound number saved never counts a message whose order is not yet durable: until the
+  node has taken a read's orders, the saved number stays at that read's first message. A
+  crash in between leaves the client's messages from there unseen, so after the restart
+  the session asks for them again (ResendRequest) instead of losing their orders.
 * Each durable batch of the node becomes ExecutionReports (`Reports`), sent to the session
   that entered the order and to every drop copy of the account.
 * The acceptor trades on one core (a node's, or a cluster shard's replica on its gateway)
@@ -27,6 +31,7 @@ import contextlib
 import hmac
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -89,6 +94,9 @@ class Endpoint:
         self.busy = False  # a Logon is being checked
         self.refusal: str | None = None  # what the credentials check found
         self.outbox: list[bytes] = []
+        # (the first inbound number of a read, the receipts of the orders it brought), for
+        # reads whose orders are not all durable yet
+        self._unsettled: deque[tuple[int, list[asyncio.Future[Any]]]] = deque()
 
     @property
     def comp_id(self) -> str:
@@ -98,10 +106,23 @@ class Endpoint:
         if self.writer is not None:
             self.outbox += data
 
+    def hold_back(self, first_in: int, receipts: list[asyncio.Future[Any]]) -> None:
+        """A read from ``first_in`` on brought orders that are not durable yet."""
+        self._unsettled.append((first_in, receipts))
+
+    def settled_in(self) -> int:
+        """The inbound number to save: the next one, or the first of the oldest read whose
+        orders are not all durable yet (never above the next one: after a reset the numbers
+        start again)."""
+        unsettled, next_in = self._unsettled, self.session.state.next_in
+        while unsettled and all(receipt.done() for receipt in unsettled[0][1]):
+            unsettled.popleft()
+        return min(unsettled[0][0], next_in) if unsettled else next_in
+
     def flush(self) -> None:
         """Save the state this step left, then write what it produced in one go (saved
         first: a client never sees a number the server could forget)."""
-        self.log.save(self.session.state)
+        self.log.save(self.session.state, self.settled_in())
         writer, data = self.writer, self.outbox
         if data and writer is not None and not writer.is_closing():
             writer.write(b"".join(data) if len(data) > 1 else data[0])
@@ -212,9 +233,10 @@ class FixAcceptor:
             market = self._owner.get(symbol, self.markets[0])
         return market
 
-    def submit_held(self) -> None:
-        for market in self.markets:
-            market.entry.submit_held()
+    def submit_held(self) -> list[asyncio.Future[Any]]:
+        """Queue what the last read brought, on every market; the receipts."""
+        receipts = [market.entry.submit_held() for market in self.markets]
+        return [receipt for receipt in receipts if receipt is not None]
 
     def watched(self, account: int) -> bool:
         return account in self._drop_copies
@@ -310,6 +332,7 @@ class FixAcceptor:
                 data = await reader.read(65536)
             if not data:
                 return endpoint
+            first_in = endpoint.session.state.next_in if endpoint is not None else 0
             for item in framer.feed(data):
                 if not isinstance(item, Message):
                     self.garbled += 1  # ignored: the gap it leaves is resent
@@ -318,11 +341,13 @@ class FixAcceptor:
                     endpoint = await self._logon(item, writer)
                     if endpoint is None:
                         return None
+                    first_in = endpoint.session.state.next_in
                     continue
                 if not self._step(endpoint, item):
+                    self._submit_read(endpoint, first_in)
                     return endpoint
-            self.submit_held()
             if endpoint is not None:
+                self._submit_read(endpoint, first_in)
                 endpoint.flush()
                 if writer.transport.get_write_buffer_size() > MAX_QUEUED:
                     log.warning("FIX session %s reads too slowly: disconnected",
@@ -391,6 +416,12 @@ class FixAcceptor:
         names = {name.casefold(): number for name, number in zip(cfg.accounts, accounts,
                                                                  strict=True)}
         return None, Trader(cfg.comp_id, accounts, names, product, cfg.drop_copy)
+
+    def _submit_read(self, endpoint: Endpoint, first_in: int) -> None:
+        """Queue the orders one read brought; the saved inbound number waits for them."""
+        receipts = self.submit_held()
+        if receipts:
+            endpoint.hold_back(first_in, receipts)
 
     def _step(self, endpoint: Endpoint, msg: Message) -> bool:
         """One inbound message; False when the connection must now close."""

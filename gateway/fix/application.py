@@ -209,20 +209,21 @@ class OrderEntry:
         socket brought as one submission (one receipt for all of them)."""
         self._held.append((command, request, refused))
 
-    def submit_held(self) -> None:
+    def submit_held(self) -> asyncio.Future[Any] | None:
+        """Queue what was held as one submission; its receipt, None if nothing was queued."""
         held, self._held = self._held, []
         if not held:
-            return
+            return None
         if self.node.backlog >= self.max_backlog:
             for _, _, refused in held:
                 refused("SERVER_BUSY: too many requests are waiting; retry later")
-            return
+            return None
         try:
             receipt = self.node.enqueue([command for command, _, _ in held])
         except RuntimeError:
             for _, _, refused in held:
                 refused("SHUTTING_DOWN: the server is stopping")
-            return
+            return None
 
         def durable(future: asyncio.Future[Any]) -> None:
             failure = None if future.cancelled() else future.exception()
@@ -239,6 +240,7 @@ class OrderEntry:
             for offset, (_, request, _) in enumerate(held):
                 self.reports.expect(first + offset, request)
         receipt.add_done_callback(durable)
+        return receipt
 
     def _instrument(self, symbol: str) -> int | None:
         core = self.node.core

@@ -52,18 +52,21 @@ class SessionLog:
         self.rewrite(state)  # compacted: the log starts again from this state
         return state
 
-    def save(self, state: SessionState) -> None:
-        """Append what changed since the last save (rewriting on a reset)."""
+    def save(self, state: SessionState, next_in: int | None = None) -> None:
+        """Append what changed since the last save (rewriting on a reset). ``next_in``, when
+        given, is the inbound number to keep instead of the state's: the acceptor holds it
+        back while the orders of messages after it are not durable."""
         last_in, last_out, last_day = self._saved
-        if (state.next_in, state.next_out, state.day) == self._saved:
+        kept_in = state.next_in if next_in is None else next_in
+        if (kept_in, state.next_out, state.day) == self._saved:
             return
-        if state.next_out < last_out or state.next_in < last_in or state.day != last_day:
+        if state.next_out < last_out or kept_in < last_in or state.day != last_day:
             self.rewrite(state)
             return
         new = [(seq, *state.sent[seq]) for seq in range(last_out, state.next_out)
                if seq in state.sent]
-        self._write([state.next_in, state.next_out, state.day, new])
-        self._saved = (state.next_in, state.next_out, state.day)
+        self._write([kept_in, state.next_out, state.day, new])
+        self._saved = (kept_in, state.next_out, state.day)
         self._prune(state)
 
     def rewrite(self, state: SessionState) -> None:

@@ -5,7 +5,11 @@ heartbeat timeouts, the logout handshake, and a restart of the server mid-sessio
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
+from typing import Any
+
+import pytest
 
 from gateway.fix.session import sending_time
 from gridworks.admin import Admin
@@ -245,3 +249,47 @@ async def test_the_session_day_ends_at_the_reset_time(market: FixMarket) -> None
     reply = await fresh.logon(market.credentials("ALICE"))
     assert (reply.msg_type, reply.get(34)) == ("A", "1")
     await fresh.close()
+
+
+async def test_an_order_not_durable_at_a_crash_is_asked_for_again(
+        market: FixMarket, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A crash after the acceptor read an order but before the node made it durable: the
+    saved session state does not count that message yet, so the server started on what
+    the crash left asks for it again, and the order is taken then, not lost."""
+    alice = await market.client("ALICE")  # its Logon was 1
+    assert market.node is not None
+    assert market.acceptor is not None
+    commit, gate = market.node._commit, asyncio.Event()
+
+    async def held(*args: Any) -> None:  # the journal write waits for the gate
+        await gate.wait()
+        await commit(*args)
+
+    market.node._commit = held  # type: ignore[method-assign]
+    sent_at = time.time_ns()
+    await alice.send("D", order("late"), sent_at=sent_at)  # 2
+    state = market.acceptor.endpoints["ALICE"].session.state
+    async with asyncio.timeout(5):
+        while state.next_in < 3:  # read and handed to the node, not yet durable
+            await asyncio.sleep(0.005)
+    crashed = tmp_path_factory.mktemp("crashed")
+    shutil.copytree(market.data_dir, crashed, dirs_exist_ok=True)  # what a crash leaves
+    gate.set()
+    assert (await alice.expect("8")).get(150) == "0"  # this server goes on as usual
+    await alice.close()
+
+    again = FixMarket(crashed, alice=market.alice, bob=market.bob, hashes=market.hashes)
+    await again.start()
+    try:
+        back = await again.client("ALICE", logon=False)
+        back.seq = alice.seq
+        await back.logon(again.credentials("ALICE"))
+        ask = await back.expect("2")
+        assert (ask.get(7), ask.get(16)) == ("2", "0")
+        await back.send("D", order("late"), seq=2,
+                        extra=[(43, "Y"), (122, sending_time(sent_at))])
+        taken = await back.expect("8")
+        assert (taken.get(150), taken.get(11), taken.get(39)) == ("0", "late", "0")
+        await back.close()
+    finally:
+        await again.stop()
