@@ -103,6 +103,13 @@ class OrderEntry:
         try:
             account = trader.account(msg)
             fields = orders.order_fields(msg, self._instrument, trader.product)
+            if msg.get(43) == "Y":  # a resend: an order already taken is told as it stands
+                known = self._known(account, 0, fields.cl_ord_id)
+                if known is not None:
+                    if known.owner is None:  # taken before a restart: its reports come here
+                        known.owner = trader.owner
+                    reply("8", self.reports.status_report(known, fields.cl_ord_id, now))
+                    return
             if self.reports.name_taken(account, fields.cl_ord_id):
                 raise RefusedError(orders.DUPLICATE_ORDER,
                                    "DUPLICATE_CLIENT_ORDER_ID: ClOrdID already used")
@@ -252,6 +259,11 @@ class OrderEntry:
         given = msg.get(37) or ""
         order_id = int(given) if given.isdigit() else 0
         name = msg.get(41) or (msg.get(11) if msg.msg_type == "H" else "") or ""
+        return self._known(account, order_id, name)
+
+    def _known(self, account: int, order_id: int, name: str) -> Order | None:
+        """The account's order with this id or ClOrdID, as the reports follow it or, entered
+        before a restart or on another channel, from the gateway's records."""
         found = self.reports.find(account, order_id, name)
         if found is not None:
             return found

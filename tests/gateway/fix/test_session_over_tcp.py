@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gateway.fix.session import sending_time
 from gridworks.admin import Admin
-from tests.gateway.fix.conftest import FixMarket, order
+from tests.gateway.fix.conftest import FixClient, FixMarket, order
 
 SECOND = 1_000_000_000
 
@@ -272,24 +273,79 @@ async def test_an_order_not_durable_at_a_crash_is_asked_for_again(
     async with asyncio.timeout(5):
         while state.next_in < 3:  # read and handed to the node, not yet durable
             await asyncio.sleep(0.005)
-    crashed = tmp_path_factory.mktemp("crashed")
-    shutil.copytree(market.data_dir, crashed, dirs_exist_ok=True)  # what a crash leaves
+    crashed = crash_image(market, tmp_path_factory)
     gate.set()
     assert (await alice.expect("8")).get(150) == "0"  # this server goes on as usual
     await alice.close()
 
-    again = FixMarket(crashed, alice=market.alice, bob=market.bob, hashes=market.hashes)
-    await again.start()
+    again, back = await resent_after_restart(market, crashed, alice, sent_at)
     try:
-        back = await again.client("ALICE", logon=False)
-        back.seq = alice.seq
-        await back.logon(again.credentials("ALICE"))
-        ask = await back.expect("2")
-        assert (ask.get(7), ask.get(16)) == ("2", "0")
-        await back.send("D", order("late"), seq=2,
-                        extra=[(43, "Y"), (122, sending_time(sent_at))])
         taken = await back.expect("8")
         assert (taken.get(150), taken.get(11), taken.get(39)) == ("0", "late", "0")
         await back.close()
     finally:
         await again.stop()
+
+
+async def test_an_order_durable_but_unreported_at_a_crash_is_told_as_it_stands(
+        market: FixMarket, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A crash after the order became durable but before its ExecutionReport was saved:
+    the restarted session asks for the message again, and the resent order (PossDupFlag)
+    is answered with the live order's status instead of a duplicate refusal; its fill
+    later reaches this session."""
+    alice = await market.client("ALICE")
+    assert market.node is not None
+    assert market.gateway is not None
+    assert market.alice is not None
+    listeners = market.node.listeners
+    reports = next(f for f in listeners if getattr(f, "acceptor", None) is market.acceptor)
+    withheld: list[tuple[Any, Any]] = []
+    listeners[listeners.index(reports)] = lambda *batch: withheld.append(batch)
+    sent_at = time.time_ns()
+    await alice.send("D", order("late"), sent_at=sent_at)  # 2
+    feeds = market.gateway.accounts
+    async with asyncio.timeout(5):
+        while feeds.order(market.alice.account, 0, "late") is None:  # durable, unreported
+            await asyncio.sleep(0.005)
+    crashed = crash_image(market, tmp_path_factory)
+    for batch in withheld:
+        reports(*batch)
+    assert (await alice.expect("8")).get(150) == "0"
+    await alice.close()
+
+    again, back = await resent_after_restart(market, crashed, alice, sent_at)
+    try:
+        told = await back.expect("8")
+        assert (told.get(150), told.get(11), told.get(39), told.get(151)) == (
+            "I", "late", "0", "10")
+        bob = await again.client("BOB")
+        await bob.send("D", order("hit", side=2, qty=4))
+        fill = await back.expect("8")
+        assert (fill.get(150), fill.get(11), fill.get(14), fill.get(151)) == (
+            "F", "late", "4", "6")
+        await bob.close()
+        await back.close()
+    finally:
+        await again.stop()
+
+
+def crash_image(market: FixMarket, factory: pytest.TempPathFactory) -> Path:
+    """A copy of the data directory as it is now: what a crash at this moment leaves."""
+    crashed = factory.mktemp("crashed")
+    shutil.copytree(market.data_dir, crashed, dirs_exist_ok=True)
+    return crashed
+
+
+async def resent_after_restart(market: FixMarket, crashed: Path, client: FixClient,
+                               sent_at: int) -> tuple[FixMarket, FixClient]:
+    """A server started on ``crashed``, and ``client`` back on it: it is asked for its
+    NewOrderSingle 2 again and resends it (PossDupFlag)."""
+    again = FixMarket(crashed, alice=market.alice, bob=market.bob, hashes=market.hashes)
+    await again.start()
+    back = await again.client(client.comp_id, logon=False)
+    back.seq = client.seq
+    await back.logon(again.credentials(client.comp_id))
+    ask = await back.expect("2")
+    assert (ask.get(7), ask.get(16)) == ("2", "0")
+    await back.send("D", order("late"), seq=2, extra=[(43, "Y"), (122, sending_time(sent_at))])
+    return again, back
