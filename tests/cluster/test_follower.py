@@ -116,4 +116,5 @@ async def test_follower_projects_and_publishes_the_log_once(
                 await asyncio.wait_for(process.wait(), 20)
             if process.returncode is None:
                 process.kill()
+                await process.wait()  # reaped: SIGKILL cannot be ignored
         await conn.close()
