@@ -59,7 +59,7 @@ class NodeStoppedError(RuntimeError):
 
 class Receipt(NamedTuple):
     """What a submission became: its sequence numbers and the events it caused (a named
-    tuple: one is built per submission, five times faster than a frozen dataclass)."""
+    tuple: one is built per submission, in 0.24 us against 0.46 us for a frozen dataclass)."""
 
     first_seq: int
     last_seq: int
@@ -229,9 +229,10 @@ class Node:
             self._traded_since_mark = True
             published += self._mark_after_trades()
         if self.config.fsync == "fsync" and not self._lone(commands):
-            await loop.run_in_executor(None, self._writer.flush)  # the disk wait off the loop
-        else:  # a write to the page cache, or one command with nothing else waiting: the
-            self._writer.flush()  # hop to a thread and back would cost more than it overlaps
+            # the disk wait runs off the event loop, which meanwhile reads the next requests
+            await loop.run_in_executor(None, self._writer.flush)
+        else:  # a page-cache write, or a lone command: the thread hop costs more than it saves
+            self._writer.flush()
         self.stats.batches += 1
         self.stats.commands += len(commands)
         self._hand_out_receipts(items, batch, events)
