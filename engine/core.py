@@ -233,11 +233,15 @@ class Core:
         if not with_ids:
             return
         ids = self.client_ids
-        # One read of the fields needed, as Python ints: indexing the array per field costs
-        # more than the lookups themselves.
-        fields = rows[with_ids][:, _PRECHECK_FIELDS].tolist()
-        for i, (kind, account, order_id) in zip(with_ids, fields, strict=True):
-            key = (account, extras[i])
+        # The fields needed read once as Python ints, a column at a time: indexing the array
+        # per field costs more than the lookups themselves, and fancy indexing of the rows
+        # (4 us for one row here) more than three column slices (1 us).
+        lo = with_ids[0]  # ascending: only the span they cover is read
+        span = rows[lo:with_ids[-1] + 1]
+        kinds, accounts, order_ids = (span[:, column].tolist() for column in _PRECHECK_FIELDS)
+        for i in with_ids:
+            kind, order_id = kinds[i - lo], order_ids[i - lo]
+            key = (accounts[i - lo], extras[i])
             if kind == K_NEW_ORDER:
                 if key in ids:
                     rows[i, C_PRECHECK] = RejectCode.DUPLICATE_CLIENT_ORDER_ID

@@ -225,7 +225,7 @@ class Node:
         self._writer.append(batch)
         events = self.core.apply(batch)
         published = [(batch, events)]
-        if (events[:, E_KIND] == EV_TRADED).any():
+        if _traded(events):
             self._traded_since_mark = True
             published += self._mark_after_trades()
         if self.config.fsync == "fsync" and not self._lone(commands):
@@ -358,6 +358,15 @@ def core_status(core: Core) -> dict[str, object]:
             "band": [spec.band_lo, spec.band_hi],
         })
     return {"seq": core.last_seq, "instruments": instruments}
+
+
+def _traded(events: np.ndarray) -> bool:
+    """Whether any event is a trade: a few events are scanned as a list (0.4 us against
+    2.5 us for the array comparison here), many with the comparison."""
+    kinds = events[:, E_KIND]
+    if len(kinds) <= 128:
+        return EV_TRADED in kinds.tolist()
+    return bool((kinds == EV_TRADED).any())
 
 
 def _refuse_unencodable(items: list[_Pending]) -> list[_Pending]:

@@ -35,18 +35,25 @@ class Message:
     def msg_type(self) -> str:
         return self.fields[2][1] if len(self.fields) > 2 else ""
 
-    def get(self, tag: int, default: str | None = None) -> str | None:
+    @property
+    def index(self) -> dict[int, str]:
+        """Each tag's value (the first, where a tag repeats)."""
         if self._index is None:
-            self._index = {}
-            for t, v in self.fields:
-                self._index.setdefault(t, v)
-        return self._index.get(tag, default)
+            # built in one call: later pairs overwrite earlier ones, so the fields go in
+            # reversed and the first of a repeated tag wins
+            self._index = dict(reversed(self.fields))
+        return self._index
+
+    def get(self, tag: int, default: str | None = None) -> str | None:
+        return self.index.get(tag, default)
 
     def __contains__(self, tag: int) -> bool:
         return self.get(tag) is not None
 
     def duplicates(self) -> list[int]:
         """Tags that appear more than once (no repeating groups in this subset)."""
+        if len(self.index) == len(self.fields):
+            return []
         seen: set[int] = set()
         twice = []
         for t, _ in self.fields:
@@ -137,9 +144,15 @@ def _fields(data: bytes) -> list[tuple[int, str]] | None:
     digits that does not start with 0. Values are text as sent (bytes above 127 as Latin-1)."""
     out: list[tuple[int, str]] = []
     append = out.append
-    for part in data.decode("latin-1").split("\x01")[:-1]:
+    text = data.decode("latin-1")
+    # A tag that is empty or starts with 0 shows as "=" or "0" at the start or after an SOH:
+    # one search for the whole message instead of a test per field.
+    if text[:1] in ("0", "=") or "\x010" in text or "\x01=" in text:
+        return None
+    for part in text.split("\x01")[:-1]:
         tag, eq, value = part.partition("=")
-        if not eq or not tag.isdecimal() or tag[0] == "0" or not tag.isascii():
+        # Latin-1 has no decimal digits beyond 0-9, so isdecimal() also means ASCII here.
+        if not eq or not tag.isdecimal():
             return None
         append((int(tag), value))
     return out
@@ -154,7 +167,9 @@ def encode(msg_type: str, header: list[tuple[int, object]],
 
 def field_bytes(fields: list[tuple[int, object]]) -> bytes:
     """Fields as ``tag=value<SOH>...`` (booleans as Y/N)."""
-    return "".join([f"{t}={_text(v)}\x01" for t, v in fields]).encode("latin-1")
+    # booleans tested inline: a call per field costs more than the formatting
+    return "".join([f"{t}={('Y' if v else 'N') if v is True or v is False else v}\x01"
+                    for t, v in fields]).encode("latin-1")
 
 
 def frame(msg_type: str, header: bytes, body: bytes) -> bytes:
@@ -164,8 +179,3 @@ def frame(msg_type: str, header: bytes, body: bytes) -> bytes:
     head = b"8=FIX.4.4\x019=%d\x01" % len(inner)
     return head + inner + b"10=%03d\x01" % ((sum(head) + sum(inner)) % 256)
 
-
-def _text(value: object) -> object:
-    if value is True or value is False:
-        return "Y" if value else "N"
-    return value
