@@ -508,8 +508,10 @@ def decode_extras(data: bytes) -> list[Any]:
 def client_order_ids(batch: CommandBatch) -> dict[int, str]:
     """The client order id of each new order in a batch, by its order id."""
     rows = batch.rows
-    return {int(rows[i, C_OID]): e for i, e in enumerate(batch.extras)
-            if type(e) is str and rows[i, C_KIND] == _NEW_ORDER}
+    # two columns as lists: comparing numpy scalars row by row costs more than the dict
+    kinds, order_ids = rows[:, C_KIND].tolist(), rows[:, C_OID].tolist()
+    return {order_ids[i]: e for i, e in enumerate(batch.extras)
+            if type(e) is str and kinds[i] == _NEW_ORDER}
 
 
 _NEW_ORDER = int(CmdKind.NEW_ORDER)

@@ -91,8 +91,11 @@ class JournalScan:
         return self.segments[-1].torn_bytes if self.segments else 0
 
 
+_NATIVE_IS_LITTLE = np.dtype(np.int64) == np.dtype("<i8")  # frames hold little-endian rows
+
+
 def encode_frame(batch: CommandBatch) -> bytes:
-    rows = np.ascontiguousarray(batch.rows, dtype="<i8")
+    rows = batch.rows if _NATIVE_IS_LITTLE else batch.rows.astype("<i8")
     payload = rows.tobytes() + encode_extras(batch.extras)
     count = rows.shape[0]
     first_seq = batch.first_seq

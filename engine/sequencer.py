@@ -35,11 +35,12 @@ class Sequencer:
         n = rows.shape[0]
         ts = self._clock() if at is None else at
         if n <= SMALL_BATCH:  # a few scalar writes cost less than the array operations
+            kinds = rows[:, C_KIND].tolist()  # read as ints: no numpy scalar comparisons
             for i, seq in enumerate(range(self.next_seq, self.next_seq + n)):
-                row = rows[i]
-                row[C_SEQ], row[C_TS] = seq, ts
-                if row[C_KIND] == K_NEW_ORDER:
-                    row[C_OID] = seq + self.order_id_base
+                rows[i, C_SEQ] = seq
+                rows[i, C_TS] = ts
+                if kinds[i] == K_NEW_ORDER:
+                    rows[i, C_OID] = seq + self.order_id_base
         else:
             seqs = np.arange(self.next_seq, self.next_seq + n, dtype=np.int64)
             rows[:, C_SEQ] = seqs
