@@ -25,6 +25,7 @@ from portfolio.arena import (
     A_BASIS_M,
     A_CASH,
     A_MARGIN,
+    H_ACTIVE,
     H_LEDGER,
     H_MAXINSTR,
     H_NINSTR,
@@ -98,11 +99,20 @@ def accounts_position_slots(rst, accts, out):
 
 
 @kernel
+def activate(rst, acct):
+    """``acct`` has (or may now have) cash, credit or a position: the mark must see it."""
+    h = header(rst)
+    if acct >= h[H_ACTIVE]:
+        h[H_ACTIVE] = acct + 1
+
+
+@kernel
 def open_position(rst, acct, instr, product):
     """The position's row, created flat if it does not exist (-1 when the table is full)."""
     slot = find_position(rst, acct, instr, product)
     if slot != -1:
         return slot
+    activate(rst, acct)
     h, pos = header(rst), positions(rst)
     slot = h[H_POS_FREE]
     if slot == -1:
@@ -133,6 +143,8 @@ def close_position(rst, slot):
 def transfer(rst, acct, debit, credit, amount):
     """Move ``amount`` between two ledger accounts (CLIENT: the account's cash)."""
     h, accts = header(rst), accounts(rst)
+    if debit == LA_CLIENT or credit == LA_CLIENT:
+        activate(rst, acct)
     if debit == LA_CLIENT:
         accts[acct, A_CASH] -= amount
     else:

@@ -72,6 +72,7 @@ from portfolio.arena import (
     A_TOKEN_TS,
     A_TOKENS,
     A_UNREAL,
+    H_ACTIVE,
     H_MAINT,
     H_MAXACCT,
     H_NINSTR,
@@ -111,7 +112,7 @@ from portfolio.arena import (
     orders,
     positions,
 )
-from portfolio.positions import fill_position, open_position, transfer
+from portfolio.positions import activate, fill_position, open_position, transfer
 from risk import rules
 
 ACCOUNT_INVALID = int(RejectCode.ACCOUNT_INVALID)
@@ -275,6 +276,7 @@ def account_command(bst, rst, r):
         accts[acct, A_MAX_LONG], accts[acct, A_MAX_SHORT], accts[acct, A_RATE] = (
             max_long, max_short, rate)
         accts[acct, A_TOKENS], accts[acct, A_TOKEN_TS] = rate * rules.TOKEN, r[C_TS]
+        activate(rst, acct)  # a credit limit counts towards its equity
         emit(bst, EV_LIMITS_SET, -1, 0, acct, 0, 0, 0, credit, max_value, max_open, max_long,
              max_short, rate, 0)
         return
@@ -296,8 +298,9 @@ def account_command(bst, rst, r):
 
 @kernel
 def mark(bst, rst):
-    """Mark margin positions at the last prices (one dense pass over all accounts) and
-    report accounts entering or leaving a margin call."""
+    """Mark margin positions at the last prices (one dense pass over every account that
+    ever had cash, credit or a position) and report accounts entering or leaving a margin
+    call."""
     h, accts, irisk = header(rst), accounts(rst), instrument_risk(rst)
     ins = book_instruments(bst)
     n = h[H_NINSTR]
@@ -306,7 +309,7 @@ def mark(bst, rst):
     marks = irisk[:n, R_MARK].copy()
     matrix = mtm_matrix(rst)
     maintenance_bps = h[H_MAINT]
-    for a in range(h[H_MAXACCT]):
+    for a in range(h[H_ACTIVE]):
         held = 0
         row = matrix[a]
         for i in range(n):

@@ -18,6 +18,7 @@ from engine.types import KillScope
 from portfolio.arena import (
     A_DAY_BROKERAGE,
     A_KILLED,
+    H_ACTIVE,
     H_CLOSED_DAY,
     H_INTRADAY_CLOSED,
     H_KILL,
@@ -230,6 +231,8 @@ class FastRisk:
         h, accts, irisk, _, _ = views(self.arena)
         for row in state.accounts:
             accts[row[0], :N_ACCOUNT] = row[1:]
+        if len(state.accounts):  # every account the image holds (positions add theirs)
+            h[H_ACTIVE] = max(int(h[H_ACTIVE]), int(state.accounts[:, 0].max()) + 1)
         n = state.instruments.shape[0]
         irisk[:n, R_KILLED] = state.instruments[:, 0]
         irisk[:n, R_MARK] = state.instruments[:, 1]

@@ -33,6 +33,7 @@ from portfolio.arena import (
     A_IN_CALL,
     A_MARGIN,
     A_UNREAL,
+    H_ACTIVE,
     views,
 )
 from risk.fast import FastRisk
@@ -68,6 +69,7 @@ def build(seed: int) -> tuple[FastBook, FastRisk]:
     accts[:, A_BASIS_M] = held
     accts[:, A_MARGIN] = np.abs(matrix[:, :INSTRUMENTS]).astype(np.int64) @ refs // 5
     accts[:, A_CASH] = accts[:, A_MARGIN] // 2 + rng.integers(0, 10**8, ACCOUNTS)
+    views(risk.arena)[0][H_ACTIVE] = ACCOUNTS  # written here directly, not by trading
     return book, risk
 
 

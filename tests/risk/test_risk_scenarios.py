@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 import pytest
 
 from engine.commands import SquareOff
+from engine.core import Core
 from engine.layout import E_KIND, E_OID, EV_ACCEPTED
-from engine.sequencer import DAY_NS, SYNTHETIC_ORDER_IDS, order_shard, shard_order_ids
+from engine.sequencer import DAY_NS, SYNTHETIC_ORDER_IDS, Sequencer, order_shard, shard_order_ids
 from engine.types import Product
+from portfolio.arena import A_EQUITY, A_UNREAL, views
+from risk.fast import FastRisk
 from tests.engine.harness import Harness, lines
 
 ALL = ("ACCEPTED", "REJECTED", "TRADE", "CANCELLED", "EXPIRED", "AMENDED", "LEDGER", "MARGIN",
@@ -477,3 +480,40 @@ def test_a_cluster_shards_square_off_orders_have_ids_that_name_the_shard(book: s
     assert [order_shard(oid) for oid in closing] == [3, 3]
     # shard 0 numbers its own SYNTHETIC_ORDER_IDS + 1, + 2: no id is shared between shards
     assert closing == [SYNTHETIC_ORDER_IDS + shard_order_ids(3) + n for n in (1, 2)]
+
+
+@pytest.mark.parametrize("book", ["reference", "fast"])
+def test_the_mark_reaches_the_highest_account_in_use_also_after_a_restore(book: str) -> None:
+    # The mark passes over the accounts that ever had cash, credit or a position, not the
+    # arena's whole capacity: the last account of the arena must still be marked, and an
+    # image loaded into a new core must bring that bound with it.
+    top = 15  # the harness sizes the arena for 16 accounts
+    h = Harness(book, risk=True, maintenance_bps=8_000)
+    h.run(f"""
+        DEPOSIT acct={top} 100.00
+        DEPOSIT acct=2 100000.00
+        DEPOSIT acct=3 1000.00
+        SELL 100.00 x 5 #s mis acct={top}
+        BUY 100.00 x 5 #b mis acct=2
+        SELL 105.00 x 1 #s3 mis acct=2
+        BUY 105.00 x 1 #b3 mis acct=3
+    """)
+    called = f"MARGIN_CALL acct={top} equity=75.00 maintenance=80.00"
+    restored = Core.from_image(h.core.image(), book=book)
+    assert [line for line in h.run("MARK") if "MARGIN" in line] == [called]
+    h.core, h.sequencer = restored, Sequencer(restored.last_seq + 1, h.clock)
+    assert [line for line in h.run("MARK") if "MARGIN" in line] == [called]
+
+
+def test_the_mark_brings_the_equity_of_an_account_with_cash_only_up_to_date() -> None:
+    # Cash alone, no position: the account is marked too (its equity is its cash), by a
+    # core that saw the deposit and by one loaded from an image taken after it.
+    h = Harness("fast", risk=True)
+    h.run("DEPOSIT acct=15 250.00")
+    restored = Core.from_image(h.core.image(), book="fast")
+    for core in (h.core, restored):
+        h.core, h.sequencer = core, Sequencer(core.last_seq + 1, h.clock)
+        h.run("MARK")
+        assert isinstance(core.risk, FastRisk)
+        accts = views(core.risk.arena)[1]
+        assert (int(accts[15, A_EQUITY]), int(accts[15, A_UNREAL])) == (25_000, 0)
