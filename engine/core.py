@@ -103,7 +103,7 @@ class Risk(Protocol):
     def process(self, book: Book, rows: np.ndarray, keep_events: bool = True) -> np.ndarray: ...
     def add_instrument(self, spec: InstrumentSpec) -> None: ...
     def state(self) -> RiskState: ...
-    def load(self, state: RiskState) -> None: ...
+    def load(self, state: RiskState, book: Book) -> None: ...
 
 
 def make_risk(config: CoreConfig) -> Risk | None:
@@ -400,7 +400,7 @@ class Core:
             )
         )
         if core.risk is not None and image.risk is not None:
-            core.risk.load(image.risk.state())
+            core.risk.load(image.risk.state(), core.book)
         if image.registry is not None:
             core.registry.load(image.registry)
         core.last_seq = image.last_seq

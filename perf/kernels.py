@@ -6,7 +6,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from engine.fastbook.arena import G_EV_ADDR, G_EV_ROWS, G_LIVE, G_NEV, address, header, unowned
+from engine.fastbook.arena import (
+    G_EV_ROWS,
+    G_LIVE,
+    G_NEV,
+    address,
+    collect_into,
+    header,
+    unowned,
+)
 from engine.fastbook.kernel import dispatch, events_bound
 from engine.layout import C_KIND
 from perf.cycles import cycles
@@ -18,8 +26,7 @@ from risk.pipeline import checked, events_needed, is_account_command, step
 def _collect_into(st: int, out: np.ndarray) -> np.ndarray:
     """Point the book's event buffer at ``out``, empty; its header."""
     g = header(st)
-    g[G_EV_ADDR] = address(out)
-    g[G_EV_ROWS] = out.shape[0]
+    collect_into(g, out)
     g[G_NEV] = 0
     return g
 

@@ -12,7 +12,9 @@ Tables (columns named below):
              margin rates.
 * positions  (max_positions, PW) keyed by (account, instrument, product) through an
              open-addressing index; free rows form a list.
-* orders     (max_orders, QW): what each open order blocks, keyed by order id.
+* orders     (max_orders, QW): what each open order blocks, in the row of the book's slot
+             of the order (the book's events carry the slot), so that the account side
+             needs no order index of its own; the book's capacity is this table's.
 
 The mark-to-market matrix (net quantity of intraday/carry-forward positions per account
 and instrument, int32) is a separate array whose address the header keeps, so that marking
@@ -39,8 +41,7 @@ H_POS_LIVE = 4
 H_POS_MASK = 5
 H_POS_FREE = 6
 H_ORD_CAP = 7
-H_ORD_FREE = 8
-H_ORD_MASK = 9
+# 8, 9: unused (the order free list and index, before orders took the book's slots)
 H_KILL = 10
 H_MAINT = 11
 H_DEFAULT_RATE = 12
@@ -50,7 +51,7 @@ H_OFF_INSTR = 15
 H_OFF_POS = 16
 H_OFF_PIDX = 17
 H_OFF_ORD = 18
-H_OFF_OIDX = 19
+# 19: unused
 H_MTM_ADDR = 20
 H_MTM_COLS = 21
 H_PENDING = 22  # 1 when the scratch below holds a passed check
@@ -129,7 +130,6 @@ Q_RATE = 9
 Q_BLOCKED = 10
 Q_TURNOVER = 11
 Q_POS = 12
-Q_NEXT = 13
 N_ORDER = 12  # canonical columns
 
 
@@ -143,14 +143,12 @@ def _pow2_at_least(n: int) -> int:
 def new_arena(max_accounts: int, max_instruments: int, max_positions: int, max_orders: int,
               maintenance_bps: int, default_rate: int) -> np.ndarray:
     pos_index = _pow2_at_least(4 * max_positions)
-    ord_index = _pow2_at_least(4 * max_orders)
     sizes = [
         ("acct", max_accounts * AW),
         ("instr", max_instruments * RW),
         ("pos", max_positions * PW),
         ("pidx", pos_index * 2),
         ("ord", max_orders * QW),
-        ("oidx", ord_index * 2),
     ]
     offsets, cursor = {}, HEADER
     for name, size in sizes:
@@ -160,11 +158,11 @@ def new_arena(max_accounts: int, max_instruments: int, max_positions: int, max_o
     h = arena[:HEADER]
     h[H_MAXACCT], h[H_MAXINSTR] = max_accounts, max_instruments
     h[H_POS_CAP], h[H_POS_MASK] = max_positions, pos_index - 1
-    h[H_ORD_CAP], h[H_ORD_MASK] = max_orders, ord_index - 1
+    h[H_ORD_CAP] = max_orders
     h[H_MAINT], h[H_DEFAULT_RATE] = maintenance_bps, default_rate
     h[H_OFF_ACCT], h[H_OFF_INSTR] = offsets["acct"], offsets["instr"]
     h[H_OFF_POS], h[H_OFF_PIDX] = offsets["pos"], offsets["pidx"]
-    h[H_OFF_ORD], h[H_OFF_OIDX] = offsets["ord"], offsets["oidx"]
+    h[H_OFF_ORD] = offsets["ord"]
     st = int(arena.ctypes.data)
     accts = accounts(st)
     accts[:, A_RATE] = default_rate
@@ -172,9 +170,6 @@ def new_arena(max_accounts: int, max_instruments: int, max_positions: int, max_o
     pos = positions(st)
     pos[:, P_NEXT] = np.arange(1, max_positions + 1)
     pos[-1, P_NEXT] = -1
-    ords = orders(st)
-    ords[:, Q_NEXT] = np.arange(1, max_orders + 1)
-    ords[-1, Q_NEXT] = -1
     return arena
 
 
@@ -233,12 +228,6 @@ def position_index(st: int) -> np.ndarray:
 def orders(st: int) -> np.ndarray:
     h = header(st)
     return _table(st, h[H_OFF_ORD], h[H_ORD_CAP], QW)
-
-
-@inline_kernel
-def order_index(st: int) -> np.ndarray:
-    h = header(st)
-    return _table(st, h[H_OFF_OIDX], h[H_ORD_MASK] + 1, 2)
 
 
 @inline_kernel

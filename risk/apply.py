@@ -8,7 +8,7 @@ ledger events and end in the same canonical state.
 from __future__ import annotations
 
 from engine.codes import RejectCode
-from engine.fastbook import index
+from engine.fastbook.arena import EV_SLOT, EV_SLOT_SELL
 from engine.fastbook.arena import events as book_event_buffer
 from engine.fastbook.arena import instruments as book_instruments
 from engine.fastbook.containers import emit, last_price
@@ -28,7 +28,6 @@ from engine.layout import (
     C_TS,
     E_A,
     E_ACCT,
-    E_B,
     E_E,
     E_INSTR,
     E_KIND,
@@ -76,9 +75,7 @@ from portfolio.arena import (
     H_MAINT,
     H_MAXACCT,
     H_NINSTR,
-    H_ORD_FREE,
     H_ORD_LIVE,
-    H_ORD_MASK,
     H_P_BP,
     H_P_NEED,
     H_P_RATE,
@@ -92,7 +89,6 @@ from portfolio.arena import (
     Q_BP,
     Q_INSTR,
     Q_LEAVES,
-    Q_NEXT,
     Q_OID,
     Q_POS,
     Q_PRODUCT,
@@ -108,7 +104,6 @@ from portfolio.arena import (
     instrument_risk,
     kernel,
     mtm_matrix,
-    order_index,
     orders,
     positions,
 )
@@ -123,28 +118,24 @@ WITHDRAWAL_EXCEEDS_FREE_CASH = int(RejectCode.WITHDRAWAL_EXCEEDS_FREE_CASH)
 
 @kernel
 def apply_events(bst, rst, r, start, end):
-    """Apply the book's events ``start``..``end`` of the current command."""
+    """Apply the book's events ``start``..``end`` of the current command. The buffer is
+    slotted: each event names the book's slot of its order(s), which is also the row of the
+    order on this side."""
     ev = book_event_buffer(bst)
     for k in range(start, end):
-        kind = ev[k, E_KIND]
+        kind, q = ev[k, E_KIND], ev[k, EV_SLOT]
         if kind == EV_ACCEPTED:
-            accepted(rst, r, ev[k])
+            accepted(rst, r, ev[k], q)
         elif kind == EV_TRADED:
-            fill(bst, rst, ev[k, E_OID], ev[k, E_A], ev[k, E_QTY], ev[k, E_PRICE])
-            fill(bst, rst, ev[k, E_OID], ev[k, E_B], ev[k, E_QTY], ev[k, E_PRICE])
+            fill(bst, rst, ev[k, E_OID], q, ev[k, E_QTY], ev[k, E_PRICE])
+            fill(bst, rst, ev[k, E_OID], ev[k, EV_SLOT_SELL], ev[k, E_QTY], ev[k, E_PRICE])
         elif kind in (EV_CANCELLED, EV_EXPIRED):
-            finish(rst, order_slot(rst, ev[k, E_OID]))
+            finish(rst, q)
         elif kind == EV_AMENDED:
-            amended(rst, r, ev[k])
+            amended(rst, r, ev[k], q)
         elif kind == EV_RESTATED:
-            q = order_slot(rst, ev[k, E_OID])
             ords = orders(rst)
             reblock(rst, q, ords[q, Q_LEAVES], ords[q, Q_REDUCE], ev[k, E_PRICE])
-
-
-@kernel
-def order_slot(rst, oid):
-    return index.get(order_index(rst), header(rst)[H_ORD_MASK], oid)
 
 
 @kernel
@@ -157,16 +148,15 @@ def take_token(accts, acct, ts):
 
 
 @kernel
-def accepted(rst, r, e):
+def accepted(rst, r, e, q):
+    """The order the check passed is on the book in slot ``q``: it blocks what the check
+    found it needs."""
     h, accts, ords = header(rst), accounts(rst), orders(rst)
     acct, instr, side, qty = e[E_ACCT], e[E_INSTR], e[E_SIDE], e[E_QTY]
     product = e[E_E] >> 8
     need, reduce = h[H_P_NEED], h[H_P_REDUCE]
     h[H_PENDING] = 0
-    q = h[H_ORD_FREE]
-    h[H_ORD_FREE] = ords[q, Q_NEXT]
     h[H_ORD_LIVE] += 1
-    index.put(order_index(rst), h[H_ORD_MASK], e[E_OID], q)
     slot = h[H_P_SLOT]
     if slot == -1:
         slot = open_position(rst, acct, instr, product)
@@ -187,9 +177,8 @@ def accepted(rst, r, e):
 
 
 @kernel
-def amended(rst, r, e):
+def amended(rst, r, e, q):
     h, accts, ords, pos = header(rst), accounts(rst), orders(rst), positions(rst)
-    q = order_slot(rst, e[E_OID])
     acct, slot = ords[q, Q_ACCT], ords[q, Q_POS]
     grow = e[E_A] - ords[q, Q_LEAVES]
     if ords[q, Q_SIDE] == BUY:
@@ -216,9 +205,8 @@ def reblock(rst, q, leaves, reduce, bp):
 
 
 @kernel
-def fill(bst, rst, trade_id, oid, qty, price):
+def fill(bst, rst, trade_id, q, qty, price):
     ords, pos = orders(rst), positions(rst)
-    q = order_slot(rst, oid)
     slot, side = ords[q, Q_POS], ords[q, Q_SIDE]
     if side == BUY:
         pos[slot, P_OPEN_BUY] -= qty
@@ -246,10 +234,7 @@ def finish(rst, q):
     segment = instrument_risk(rst)[ords[q, Q_INSTR], R_SEGMENT]
     accts[acct, A_DAY_BROKERAGE] += rules.order_brokerage(ords[q, Q_PRODUCT], segment,
                                                           ords[q, Q_TURNOVER])
-    index.remove(order_index(rst), h[H_ORD_MASK], ords[q, Q_OID])
     ords[q, Q_OID] = 0  # the row is free; `accepted` writes every column when it is reused
-    ords[q, Q_NEXT] = h[H_ORD_FREE]
-    h[H_ORD_FREE] = q
     h[H_ORD_LIVE] -= 1
 
 

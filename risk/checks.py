@@ -12,7 +12,6 @@ rejection changes nothing.
 from __future__ import annotations
 
 from engine.codes import RejectCode
-from engine.fastbook import index
 from engine.fastbook.arena import (
     I_HI,
     I_LO,
@@ -61,7 +60,6 @@ from portfolio.arena import (
     A_TOKENS,
     H_INTRADAY_CLOSED,
     H_KILL,
-    H_ORD_MASK,
     H_P_BP,
     H_P_NEED,
     H_P_RATE,
@@ -90,7 +88,6 @@ from portfolio.arena import (
     header,
     instrument_risk,
     kernel,
-    order_index,
     orders,
     positions,
 )
@@ -225,7 +222,7 @@ def check_amend(bst, rst, r):
     if amend_code(bst, r) != OK:
         return OK
     h, accts, irisk, ords = header(rst), accounts(rst), instrument_risk(rst), orders(rst)
-    q = index.get(order_index(rst), h[H_ORD_MASK], r[C_OID])
+    q = lookup(bst, r[C_OID])  # the book's slot, which is the order's row here too
     acct, instr = ords[q, Q_ACCT], ords[q, Q_INSTR]
     code = kill_switch_code(h, accts, irisk, acct, instr)
     if code != OK:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.fastbook import index
 from engine.fastbook.arena import address
 from engine.fastbook.book import FastBook
+from engine.fastbook.containers import lookup
 from engine.instruments import InstrumentSpec
 from engine.layout import CNC, EQ_SEGMENT, FUT_SEGMENT
 from engine.types import KillScope
@@ -27,9 +27,7 @@ from portfolio.arena import (
     H_MTM_ADDR,
     H_MTM_COLS,
     H_NINSTR,
-    H_ORD_FREE,
     H_ORD_LIVE,
-    H_ORD_MASK,
     H_POS_CAP,
     H_SYNTH,
     N_ACCOUNT,
@@ -48,7 +46,6 @@ from portfolio.arena import (
     P_PRODUCT,
     Q_ACCT,
     Q_INSTR,
-    Q_NEXT,
     Q_OID,
     Q_POS,
     Q_PRODUCT,
@@ -63,7 +60,6 @@ from portfolio.arena import (
     kernel,
     mtm_matrix,
     new_arena,
-    order_index,
     orders,
     positions,
     views,
@@ -227,7 +223,9 @@ class FastRisk:
             intraday_closed=int(h[H_INTRADAY_CLOSED]),
         )
 
-    def load(self, state: RiskState) -> None:
+    def load(self, state: RiskState, book: FastBook) -> None:
+        """Restore ``state``; ``book`` already holds the open orders, whose slots give their
+        rows here."""
         h, accts, irisk, _, _ = views(self.arena)
         for row in state.accounts:
             accts[row[0], :N_ACCOUNT] = row[1:]
@@ -241,7 +239,7 @@ class FastRisk:
         h[H_CLOSED_DAY] = state.closed_day
         h[H_INTRADAY_CLOSED] = state.intraday_closed
         _restore(self.arena, np.ascontiguousarray(state.positions),
-                 np.ascontiguousarray(state.orders))
+                 np.ascontiguousarray(state.orders), book.arena)
 
     @property
     def max_accounts(self) -> int:
@@ -267,9 +265,10 @@ def _roll_day(arena):
 
 
 @kernel
-def _restore(arena, position_rows, order_rows):
-    """Re-create positions (and the mark-to-market matrix) and open orders."""
-    st = address(arena)
+def _restore(arena, position_rows, order_rows, book_arena):
+    """Re-create positions (and the mark-to-market matrix) and open orders, each in the row
+    of its slot in the book."""
+    st, bst = address(arena), address(book_arena)
     h, pos, ords, matrix = header(st), positions(st), orders(st), mtm_matrix(st)
     for k in range(position_rows.shape[0]):
         row = position_rows[k]
@@ -280,10 +279,10 @@ def _restore(arena, position_rows, order_rows):
             matrix[row[0], row[1]] += row[P_NET - P_ACCT]
     for k in range(order_rows.shape[0]):
         row = order_rows[k]
-        q = h[H_ORD_FREE]
-        h[H_ORD_FREE] = ords[q, Q_NEXT]
+        q = lookup(bst, row[0])
+        if q == -1:
+            raise ValueError("an open order of the account side is not on the book")
         h[H_ORD_LIVE] += 1
         for f in range(row.shape[0]):
             ords[q, f] = row[f]
         ords[q, Q_POS] = find_position(st, row[1], row[2], row[3])
-        index.put(order_index(st), h[H_ORD_MASK], row[0], q)

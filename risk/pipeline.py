@@ -5,7 +5,9 @@ account side around it: account commands go to the account side alone; a new ord
 amendment is first checked (a rejection is handed to the book as the row's pre-check code,
 so the book reports it in sequence); every row the book processes has its events applied
 to accounts, positions and ledger right after. Like the book's loop it stops before a
-command that might not fit in the event buffer and reports how far it got.
+command that might not fit in the event buffer and reports how far it got. The buffer must
+be slotted (`engine.fastbook.arena.SLOTTED_WIDTH`): the account side finds its row of an
+order at the book's slot that the event names.
 """
 
 from __future__ import annotations
@@ -14,14 +16,15 @@ import numpy as np
 
 from engine.codes import RejectCode
 from engine.fastbook.arena import (
-    G_EV_ADDR,
     G_EV_ROWS,
     G_LIVE,
     G_NEED,
     G_NEV,
     G_SEQ,
     G_TS,
+    SLOTTED_WIDTH,
     address,
+    collect_into,
     header,
     unowned,
 )
@@ -56,10 +59,11 @@ def is_account_command(kind):
 @kernel
 def run(book_arena: np.ndarray, risk_arena: np.ndarray, cmds: np.ndarray,
         out: np.ndarray) -> int:
+    if out.shape[1] < SLOTTED_WIDTH:
+        raise ValueError("the risk pipeline needs a slotted event buffer")
     bst, rst = address(book_arena), address(risk_arena)
     g = header(bst)
-    g[G_EV_ADDR] = address(out)
-    g[G_EV_ROWS] = out.shape[0]
+    collect_into(g, out)
     rows = unowned(cmds)
     for i in range(rows.shape[0]):
         r = rows[i]

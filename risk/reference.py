@@ -619,7 +619,8 @@ class ReferenceRisk:
             intraday_closed=self.intraday_closed,
         )
 
-    def load(self, state: RiskState) -> None:
+    def load(self, state: RiskState, book: object = None) -> None:
+        """Restore ``state`` (its orders are keyed by order id: the book is not needed)."""
         for row in state.accounts.tolist():
             self.accounts[row[0]] = Account(*row)
         for row in state.positions.tolist():

@@ -65,6 +65,15 @@ G_NEV = 22  # events written into the current event buffer
 G_NEED = 23  # event rows the next command may need (set when a call stops early)
 G_EV_ADDR = 24  # address of the event buffer of the current kernel call
 G_EV_ROWS = 25  # its capacity in rows
+G_EV_COLS = 26  # its width: EVENT_WIDTH, or SLOTTED_WIDTH to carry order slots
+
+# An event buffer SLOTTED_WIDTH wide carries, past the event's own columns, the book's slot
+# of each order the event concerns, for the account side, which keeps its order rows at the
+# book's slots instead of in an index of its own (risk.pipeline). Every event that starts,
+# changes or ends a live order carries it; the event as published stops at EVENT_WIDTH.
+EV_SLOT = EVENT_WIDTH  # the order's slot; TRADED: the buy order's
+EV_SLOT_SELL = EVENT_WIDTH + 1  # TRADED: the sell order's slot
+SLOTTED_WIDTH = EVENT_WIDTH + 2
 
 # instrument columns
 IW = 32
@@ -175,6 +184,7 @@ def new_arena(
     g[G_TL] = total_levels
     g[G_STP] = stp_default
     g[G_MAXINSTR] = max_instruments
+    g[G_EV_COLS] = EVENT_WIDTH
     g[G_OFF_INSTR] = offsets["instr"]
     g[G_OFF_LEV] = offsets["lev"]
     g[G_OFF_ORD] = offsets["ord"]
@@ -213,6 +223,15 @@ def address(array: np.ndarray) -> int:
     """An array's data address as a signed integer (numba's is unsigned, and unsigned plus
     signed arithmetic would go through floating point)."""
     return np.int64(array.ctypes.data)
+
+
+@inline_kernel
+def collect_into(g: np.ndarray, out: np.ndarray) -> None:
+    """Point the book's event buffer (header ``g``) at ``out``: EVENT_WIDTH wide, or
+    SLOTTED_WIDTH to carry order slots."""
+    g[G_EV_ADDR] = address(out)
+    g[G_EV_ROWS] = out.shape[0]
+    g[G_EV_COLS] = out.shape[1]
 
 
 @inline_kernel
@@ -276,7 +295,7 @@ def block_counts(st: int) -> np.ndarray:
 @inline_kernel
 def events(st: int) -> np.ndarray:
     g = header(st)
-    return carray(_int64_pointer(g[G_EV_ADDR]), (g[G_EV_ROWS], EVENT_WIDTH))
+    return carray(_int64_pointer(g[G_EV_ADDR]), (g[G_EV_ROWS], g[G_EV_COLS]))
 
 
 @kernel

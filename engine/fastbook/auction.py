@@ -50,6 +50,7 @@ from engine.fastbook.containers import (
     level_insert_by_prio,
     level_row,
     market_unlink,
+    note_slots,
     price_of,
     remove,
     touch,
@@ -228,6 +229,7 @@ def uncross(st, instr):
             level_insert_by_prio(st, s)
             emit(st, EV_RESTATED, instr, ords[s, O_OID], ords[s, O_ACCT], side, carry,
                  ords[s, O_LEAVES], R_AUCTION_MARKET_TO_LIMIT, 0, 0, 0, 0, 0, 0)
+            note_slots(st, s, -1)
             s = nxt
 
 

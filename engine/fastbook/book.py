@@ -43,6 +43,7 @@ from engine.fastbook.arena import (
     O_INSTR,
     O_PRIO,
     O_STATE,
+    SLOTTED_WIDTH,
     address,
     kernel,
     new_arena,
@@ -70,7 +71,9 @@ class FastBook:
     ) -> None:
         self._shape = (max_orders, max_accounts, max_instruments, stp_default)
         self.arena = new_arena(max_orders, max_accounts, max_instruments, levels, stp_default)
-        self._events = np.empty((INITIAL_EVENTS, EVENT_WIDTH), dtype=np.int64)
+        # Slotted, so that the risk pipeline learns the book's slot of each order an event
+        # concerns; what `process` returns stops at EVENT_WIDTH.
+        self._events = np.empty((INITIAL_EVENTS, SLOTTED_WIDTH), dtype=np.int64)
         self._specs: list[InstrumentSpec] = []
 
     # --- the hot path ----------------------------------------------------------------------
@@ -79,11 +82,12 @@ class FastBook:
         """Apply a batch of command rows; the event rows it produced (a fresh array)."""
         n = self._run(rows)
         if not keep_events:
-            return self._events[:0]
-        return self._events[:n].copy()
+            return self._events[:0, :EVENT_WIDTH]
+        return self._events[:n, :EVENT_WIDTH].copy()
 
     def process_into(self, rows: np.ndarray) -> tuple[np.ndarray, int]:
-        """As `process`, without the copy: the events stay valid until the next call."""
+        """As `process`, without the copy: the events stay valid until the next call (their
+        rows are SLOTTED_WIDTH wide; the event is the first EVENT_WIDTH columns)."""
         n = self._run(rows)
         return self._events, n
 
@@ -93,8 +97,8 @@ class FastBook:
         (another arena) and the rows, such as the risk pipeline."""
         n = self._run(rows, loop, side)
         if not keep_events:
-            return self._events[:0]
-        return self._events[:n].copy()
+            return self._events[:0, :EVENT_WIDTH]
+        return self._events[:n, :EVENT_WIDTH].copy()
 
     def _run(self, rows: np.ndarray, loop: Callable[..., int] | None = None,
              side: np.ndarray | None = None) -> int:
@@ -114,7 +118,8 @@ class FastBook:
 
     def _grow_events(self, need: int) -> None:
         used = int(self.arena[G_NEV])
-        bigger = np.empty((max(2 * len(self._events), used + need), EVENT_WIDTH), dtype=np.int64)
+        bigger = np.empty((max(2 * len(self._events), used + need), SLOTTED_WIDTH),
+                          dtype=np.int64)
         bigger[:used] = self._events[:used]
         self._events = bigger
 

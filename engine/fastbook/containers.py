@@ -22,6 +22,9 @@ from __future__ import annotations
 from engine.fastbook import index
 from engine.fastbook.arena import (
     BLOCK,
+    EV_SLOT,
+    EV_SLOT_SELL,
+    G_EV_COLS,
     G_FREE,
     G_HMASK,
     G_LIVE,
@@ -116,6 +119,17 @@ def emit(st, kind, instr, oid, acct, side, price, qty, a, b, c, d, e, f, h):
     g[G_NEV] = n + 1
 
 
+@inline_kernel
+def note_slots(st, slot, sell_slot):
+    """Record the book's slot of the order the event just emitted concerns (of a trade: of
+    the buy and the sell order), when the event buffer carries slots."""
+    g = header(st)
+    if g[G_EV_COLS] > EV_SLOT:
+        row = events(st)[g[G_NEV] - 1]
+        row[EV_SLOT] = slot
+        row[EV_SLOT_SELL] = sell_slot
+
+
 @kernel
 def emit_trade(st, instr, aggressor, price, qty, buy, sell):
     g, ords = header(st), orders(st)
@@ -124,6 +138,7 @@ def emit_trade(st, instr, aggressor, price, qty, buy, sell):
     emit(st, EV_TRADED, instr, trade_id, 0, aggressor, price, qty,
          ords[buy, O_OID], ords[sell, O_OID], ords[buy, O_ACCT], ords[sell, O_ACCT],
          ords[buy, O_LEAVES], ords[sell, O_LEAVES], 0)
+    note_slots(st, buy, sell)
 
 
 # --- prices and levels ------------------------------------------------------------------------

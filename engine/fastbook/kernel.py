@@ -22,7 +22,6 @@ from engine import rules
 from engine.codes import RejectCode
 from engine.fastbook.arena import (
     G_CAP,
-    G_EV_ADDR,
     G_EV_ROWS,
     G_LIVE,
     G_MAXACCT,
@@ -62,6 +61,7 @@ from engine.fastbook.arena import (
     O_VISIBLE,
     accounts,
     address,
+    collect_into,
     header,
     instruments,
     kernel,
@@ -78,6 +78,7 @@ from engine.fastbook.containers import (
     last_price,
     level_row,
     lookup,
+    note_slots,
     protection,
     remove,
     rest,
@@ -162,8 +163,7 @@ def events_bound(live: int) -> int:
 def run(arena: np.ndarray, cmds: np.ndarray, out: np.ndarray) -> int:
     st = address(arena)
     g = header(st)
-    g[G_EV_ADDR] = address(out)
-    g[G_EV_ROWS] = out.shape[0]
+    collect_into(g, out)
     rows = unowned(cmds)
     for i in range(rows.shape[0]):
         need = events_bound(g[G_LIVE])
@@ -265,6 +265,7 @@ def new_order(st, r):
     emit(st, EV_ACCEPTED, instr, r[C_OID], acct, r[C_SIDE], r[C_PRICE], r[C_QTY],
          otype, r[C_TIF], r[C_TRIGGER], r[C_DISCLOSED], r[C_FLAGS] | (r[C_PRODUCT] << 8), guard,
          ords[s, O_STP])
+    note_slots(st, s, -1)
     if phase == PRE_OPEN:
         if otype == MARKET:
             enqueue_market(st, s)
@@ -358,6 +359,7 @@ def amend(st, r):
             touch(st, instr, row)
         emit(st, EV_AMENDED, instr, ords[s, O_OID], ords[s, O_ACCT], side, price,
              qty, ords[s, O_LEAVES], 1, trigger, disclosed, 0, 0, 0)
+        note_slots(st, s, -1)
         return
     remove(st, s)
     ords[s, O_LEAVES] += qty - cur_qty
@@ -367,6 +369,7 @@ def amend(st, r):
     ords[s, O_DISCLOSED] = disclosed
     emit(st, EV_AMENDED, instr, ords[s, O_OID], ords[s, O_ACCT], side, price, qty,
          ords[s, O_LEAVES], 0, trigger, disclosed, 0, 0, 0)
+    note_slots(st, s, -1)
     if state == ST_STOP:
         rest_stop(st, s)
     elif state == ST_MARKET_QUEUE:

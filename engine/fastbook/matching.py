@@ -47,6 +47,7 @@ from engine.fastbook.containers import (
     level_requeue,
     level_row,
     level_unlink,
+    note_slots,
     price_of,
     protection,
     remove,
@@ -88,6 +89,7 @@ def finish(st, s, kind, reason):
     ords = orders(st)
     emit(st, kind, ords[s, O_INSTR], ords[s, O_OID], ords[s, O_ACCT],
          ords[s, O_SIDE], ords[s, O_PRICE], ords[s, O_LEAVES], reason, 0, 0, 0, 0, 0, 0)
+    note_slots(st, s, -1)
     forget(st, s)
 
 

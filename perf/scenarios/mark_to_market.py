@@ -18,11 +18,11 @@ import time
 
 import numpy as np
 
-from engine.fastbook.arena import G_NEV, I_LTP
+from engine.fastbook.arena import G_NEV, I_LTP, SLOTTED_WIDTH
 from engine.fastbook.arena import views as book_views
 from engine.fastbook.book import FastBook
 from engine.instruments import InstrumentSpec
-from engine.layout import C_KIND, CMD_WIDTH, E_ACCT, E_KIND, EV_MARGIN_CALL, EVENT_WIDTH, K_MARK
+from engine.layout import C_KIND, CMD_WIDTH, E_ACCT, E_KIND, EV_MARGIN_CALL, K_MARK
 from engine.types import Phase, StpMode
 from perf import stats
 from portfolio.arena import (
@@ -125,7 +125,7 @@ def check(seed: int, events: np.ndarray) -> dict[str, object]:
 
 def main(ops: int = 200, repeat: int = 1, seed: int = 7) -> dict[str, object]:
     """``ops`` is the number of timed passes (``repeat`` is accepted for uniformity)."""
-    events = np.empty((ACCOUNTS + 1024, EVENT_WIDTH), dtype=np.int64)
+    events = np.empty((ACCOUNTS + 1024, SLOTTED_WIDTH), dtype=np.int64)
     result: dict[str, object] = {"accounts": ACCOUNTS, "instruments": INSTRUMENTS,
                                  "passes": ops * repeat, "seed": seed}
     result["check"] = check(seed, events)

@@ -15,9 +15,12 @@ import pytest
 from engine import events as ev
 from engine.commands import CommandBatch, EndOfDay
 from engine.core import Core, CoreConfig
+from engine.fastbook.arena import O_OID, views
 from engine.fastbook.integrity import audit
 from engine.sequencer import CountingClock, Sequencer
 from engine.types import StpMode
+from portfolio.arena import Q_OID
+from portfolio.arena import views as risk_views
 from tests.engine.flow import Flow
 from tests.risk import invariants
 
@@ -82,3 +85,49 @@ def _diff(expected: np.ndarray, actual: np.ndarray) -> str:
     lines += [repr(e) for e in ev.decode(expected)]
     lines += ["fast:"] + [repr(e) for e in ev.decode(actual)]
     return "\n".join(lines)
+
+
+def _slot_problems(core: Core) -> list[str]:
+    """The account side keeps each open order in the row of its book slot: the orders it
+    holds must be exactly the book's, each at the book's slot."""
+    book_orders, index_table = views(core.book.arena)[3], views(core.book.arena)[4]
+    live = index_table[index_table[:, 0] != 0]
+    risk_orders = risk_views(core.risk.arena)[4]
+    held = np.flatnonzero(risk_orders[:, Q_OID] != 0)
+    problems = []
+    if sorted(held.tolist()) != sorted(live[:, 1].tolist()):
+        problems.append(f"rows {sorted(held.tolist())} vs book slots {sorted(live[:, 1].tolist())}")
+    wrong = held[risk_orders[held, Q_OID] != book_orders[held, O_OID]]
+    if len(wrong):
+        problems.append(f"rows {wrong.tolist()} hold another order than the book's slot")
+    return problems
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_a_core_restored_mid_flow_goes_on_exactly_as_the_original(seed: int) -> None:
+    """Images taken with orders open, loaded into a new core: both then take the same
+    batches and must give the same events and state (the restored account side finds its
+    orders at the restored book's slots, which differ from the original's)."""
+    _, original = cores(risk=True)
+    flow = Flow(seed, account_commands=True)
+    clock = CountingClock()
+    sequencer = Sequencer(1, clock)
+    restored: Core | None = None
+    restores_with_open_orders = 0
+    for k, batch_commands in enumerate(_batches(flow, sequencer, random.Random(seed),
+                                                funds=200_000)):
+        batch = sequencer.stamp(CommandBatch.of(batch_commands))
+        if any(isinstance(c, EndOfDay) for c in batch_commands):
+            clock.next_day()
+        if k % 100 == 1:
+            assert _slot_problems(original) == []
+            restored = Core.from_image(original.image(), book="fast")
+            restores_with_open_orders += len(original.risk.state().orders) > 0
+        events = original.apply(batch)
+        if restored is not None:
+            again = restored.apply(CommandBatch(batch.rows.copy(), list(batch.extras)))
+            assert np.array_equal(events, again), _diff(events, again)
+            if k % 100 == 0:
+                assert _slot_problems(restored) == []
+                assert restored.state_hash() == original.state_hash()
+    assert restores_with_open_orders >= 5
