@@ -63,11 +63,16 @@ class Client:
         future: asyncio.Future[dict] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = future
         body = {"id": request_id, "op": op, "args": args or {}}
-        if self.fmt == "json":
-            await self.ws.send(msgspec.json.encode(body).decode())
-        else:
-            await self.ws.send(msgspec.msgpack.encode(body))
-        return await asyncio.wait_for(future, timeout)
+        try:
+            if self.fmt == "json":
+                await self.ws.send(msgspec.json.encode(body).decode())
+            else:
+                await self.ws.send(msgspec.msgpack.encode(body))
+            return await asyncio.wait_for(future, timeout)
+        finally:
+            # A request that failed to go out or timed out is no longer waited for: the
+            # reader must not keep it, nor later fail a future that no one will read.
+            self._waiting.pop(request_id, None)
 
     async def call_batch(self, requests: list[dict], timeout: float = 5.0) -> list[dict]:
         """Send ``requests`` (each with its own ``id``) in one array frame; their replies in
@@ -79,11 +84,15 @@ class Client:
             future.add_done_callback(lambda f: arrived.append(f.result()))
             self._waiting[request["id"]] = future
             futures.append(future)
-        if self.fmt == "json":
-            await self.ws.send(msgspec.json.encode(requests).decode())
-        else:
-            await self.ws.send(msgspec.msgpack.encode(requests))
-        await asyncio.wait_for(asyncio.gather(*futures), timeout)
+        try:
+            if self.fmt == "json":
+                await self.ws.send(msgspec.json.encode(requests).decode())
+            else:
+                await self.ws.send(msgspec.msgpack.encode(requests))
+            await asyncio.wait_for(asyncio.gather(*futures), timeout)
+        finally:
+            for request in requests:
+                self._waiting.pop(request["id"], None)
         return arrived
 
     async def request(self, op: str, timeout: float = 5.0, **args: Any) -> Any:
