@@ -8,7 +8,7 @@ import simplefix
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.fix.codec import Framer, Garbled, Message, encode
+from gateway.fix.codec import Framer, Garbled, Message, checksum, encode
 
 HEADER = [(49, "CLIENT"), (56, "GRIDWORKS"), (34, 7), (52, "20261201-10:00:00.000")]
 printable = st.characters(min_codepoint=32, max_codepoint=126, exclude_characters="=")
@@ -100,3 +100,15 @@ def test_messages_survive_junk_between_them(parts: list, chunks: list[int]) -> N
     data = b"".join(junk + encode("8", HEADER, body) for junk, body in parts)
     found = [m for m in parse_all(data, chunks) if isinstance(m, Message)]
     assert [m.fields[7:] for m in found] == [[(t, str(v)) for t, v in body] for _, body in parts]
+
+
+@given(st.binary(max_size=2_000))
+def test_the_checksum_is_the_byte_sum_modulo_256(data: bytes) -> None:
+    assert checksum(data) == sum(data) % 256
+    assert checksum(memoryview(data)) == sum(data) % 256
+
+
+def test_the_checksum_is_exact_at_its_largest_sums() -> None:
+    # All bytes 0xFF around the sizes where the sum is taken in one piece or in several.
+    for n in (0, 1, 255, 256, 257, 511, 512, 513, 64 * 1024):
+        assert checksum(b"\xff" * n) == 255 * n % 256, n
