@@ -431,7 +431,7 @@ class FixAcceptor:
         endpoint.queue(out.send)
         trader = endpoint.trader
         if out.deliver and trader is not None:
-            def reply(msg_type: str, body: list[tuple[int, Any]]) -> None:
+            def reply(msg_type: str, body: list[tuple[int, Any]] | bytes) -> None:
                 endpoint.queue([session.send_app(msg_type, body, self.clock())])
                 if endpoint.writer is not None and len(endpoint.outbox) > 64:
                     endpoint.flush()

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from gateway.server import CommandSink
 
 log = logging.getLogger("gridworks.fix")
-Reply = Callable[[str, list[tuple[int, Any]]], None]  # (msg_type, body) to this session
+Reply = Callable[[str, list[tuple[int, Any]] | bytes], None]  # (msg_type, body) to this session
 
 
 class Trader:

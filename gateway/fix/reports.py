@@ -57,7 +57,9 @@ from engine.types import OrderType, Reason, Side, TimeInForce
 from gateway.fix import orders
 from gateway.fix.session import sending_time
 
-Body = list[tuple[int, Any]]
+# A message body: its fields, or (ExecutionReports, built per order) already encoded.
+Fields = list[tuple[int, Any]]
+Body = Fields | bytes
 DONE_KEPT = 20_000  # finished orders remembered for status requests and late cancels
 
 # ExecType(150) and OrdStatus(39)
@@ -172,17 +174,17 @@ class Reports:
             if name:
                 self.by_name[(order.account, name)] = order.order_id
 
-    def status_report(self, order: Order, cl_ord_id: str, now: int) -> Body:
+    def status_report(self, order: Order, cl_ord_id: str, now: int) -> bytes:
         return self._report(order, STATUS, now, cl_ord_id=cl_ord_id)
 
     def unknown_status(self, account: int, cl_ord_id: str, symbol: str, side: str,
-                       now: int) -> Body:
+                       now: int) -> Fields:
         return [(37, "NONE"), (11, cl_ord_id), (17, self._exec_id()), (150, STATUS),
                 (39, REJECTED), (55, symbol), (54, side), (151, 0), (14, 0), (6, 0),
                 (60, sending_time(now)), (58, "ORDER_NOT_FOUND: no such order")]
 
     def refused_order(self, account: int, request: Pending, reason: int, text: str,
-                      side: str, symbol: str, now: int) -> Body:
+                      side: str, symbol: str, now: int) -> Fields:
         """The ExecutionReport of a NewOrderSingle refused before the core saw it."""
         return [(37, "NONE"), (11, request.cl_ord_id), (17, self._exec_id()),
                 (150, REJECTED), (39, REJECTED), (55, symbol), (54, side), (151, 0),
@@ -190,7 +192,7 @@ class Reports:
                 (1, account)]
 
     def cancel_reject(self, request: Pending, reason: int, text: str, now: int,
-                      order: Order | None = None) -> Body:
+                      order: Order | None = None) -> Fields:
         return [(37, order.order_id if order else "NONE"), (11, request.cl_ord_id),
                 (41, request.orig_cl_ord_id or (order.cl_ord_id if order else "NONE")),
                 (39, order.status if order else REJECTED),
@@ -323,8 +325,8 @@ class Reports:
             order = Order(r[E_OID], r[E_ACCT], self._symbol(r[E_INSTR]), r[E_SIDE], r[E_QTY],
                           r[E_PRICE], 0, int(OrderType.LIMIT), int(TimeInForce.DAY), name,
                           request.owner if request else None, status=REJECTED)
-            body = self._report(order, REJECTED, r[E_TS], text=reject_text(code))
-            body.insert(-1, (103, _ORD_REJ.get(code, orders.OTHER)))
+            body = self._report(order, REJECTED, r[E_TS], text=reject_text(code),
+                                rejected_for=_ORD_REJ.get(code, orders.OTHER))
             out.append(Report(order.account, order.owner, "8", body))
         elif command in (K_CANCEL, K_AMEND) and request is not None:
             order = self.live.get(r[E_OID]) or self.done.get(r[E_OID])
@@ -341,30 +343,37 @@ class Reports:
     # --- building ------------------------------------------------------------------------------
 
     def _report(self, order: Order, exec_type: str, ts: int, cl_ord_id: str = "",
-                orig: str = "", text: str = "",
-                last: tuple[int, int, int] | None = None) -> Body:
-        body: Body = [(37, order.order_id), (11, cl_ord_id or order.cl_ord_id)]
+                orig: str = "", text: str = "", last: tuple[int, int, int] | None = None,
+                rejected_for: int = -1) -> bytes:
+        """An ExecutionReport's body, encoded: every order gets one or more, and formatting
+        them whole costs a third of building the field list and encoding it (1.1 against
+        3.1 us)."""
+        parts = [f"37={order.order_id}\x0111={cl_ord_id or order.cl_ord_id}\x01"]
         if orig:
-            body.append((41, orig))
-        body += [(17, self._exec_id()), (150, exec_type), (39, order.status),
-                 (1, order.account), (55, order.symbol), (54, _SIDES.get(order.side, "2")),
-                 (38, order.qty), (40, _ORD_TYPES.get(order.type, "2"))]
+            parts.append(f"41={orig}\x01")
+        parts.append(f"17={self._exec_id()}\x01150={exec_type}\x0139={order.status}\x01"
+                     f"1={order.account}\x0155={order.symbol}\x01"
+                     f"54={_SIDES.get(order.side, '2')}\x0138={order.qty}\x01"
+                     f"40={_ORD_TYPES.get(order.type, '2')}\x01")
         if order.price:
-            body.append((44, orders.rupees(order.price)))
+            parts.append(f"44={orders.rupees(order.price)}\x01")
         if order.trigger:
-            body.append((99, orders.rupees(order.trigger)))
-        body.append((59, _TIFS.get(order.tif, "0")))
+            parts.append(f"99={orders.rupees(order.trigger)}\x01")
+        parts.append(f"59={_TIFS.get(order.tif, '0')}\x01")
         if last is not None:
             qty, price, trade_id = last
-            body += [(32, qty), (31, orders.rupees(price)), (880, trade_id)]
-        body += [(151, order.leaves), (14, order.cum),
-                 (6, orders.average_rupees(order.cost, order.cum)), (60, sending_time(ts))]
+            parts.append(f"32={qty}\x0131={orders.rupees(price)}\x01880={trade_id}\x01")
+        parts.append(f"151={order.leaves}\x0114={order.cum}\x01"
+                     f"6={orders.average_rupees(order.cost, order.cum)}\x01"
+                     f"60={sending_time(ts)}\x01")
+        if rejected_for >= 0:
+            parts.append(f"103={rejected_for}\x01")
         if text:
-            body.append((58, text))
-        return body
+            parts.append(f"58={text}\x01")
+        return "".join(parts).encode("latin-1")
 
-    def _mass_report(self, request: Pending, count: int, ts: int, text: str = "") -> Body:
-        body: Body = [(11, request.cl_ord_id), (37, request.cl_ord_id),
+    def _mass_report(self, request: Pending, count: int, ts: int, text: str = "") -> Fields:
+        body: Fields = [(11, request.cl_ord_id), (37, request.cl_ord_id),
                       (530, request.mass_type),
                       (531, "0" if text else request.mass_type), (533, count)]
         if request.symbol:

@@ -194,7 +194,7 @@ class Session:
         self.last_out = now
         return frame(msg_type, header, fields)
 
-    def send_app(self, msg_type: str, body: list[tuple[int, Any]], now: int) -> bytes:
+    def send_app(self, msg_type: str, body: list[tuple[int, Any]] | bytes, now: int) -> bytes:
         return self.message(msg_type, body, now)
 
     # --- inbound -------------------------------------------------------------------------------
