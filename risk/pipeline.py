@@ -16,6 +16,7 @@ import numpy as np
 
 from engine.codes import RejectCode
 from engine.fastbook.arena import (
+    G_CAP,
     G_EV_ROWS,
     G_LIVE,
     G_NEED,
@@ -42,7 +43,7 @@ from engine.layout import (
     K_SET_LIMITS,
     K_WITHDRAW,
 )
-from portfolio.arena import H_MAXACCT, kernel, scratch_row
+from portfolio.arena import H_MAXACCT, H_ORD_CAP, kernel, scratch_row
 from portfolio.arena import header as risk_header
 from risk.apply import account_command, apply_events
 from risk.checks import check_amend, check_new
@@ -63,6 +64,8 @@ def run(book_arena: np.ndarray, risk_arena: np.ndarray, cmds: np.ndarray,
         raise ValueError("the risk pipeline needs a slotted event buffer")
     bst, rst = address(book_arena), address(risk_arena)
     g = header(bst)
+    if g[G_CAP] > risk_header(rst)[H_ORD_CAP]:  # its order rows are the book's slots
+        raise ValueError("the account side holds fewer orders than the book")
     collect_into(g, out)
     rows = unowned(cmds)
     for i in range(rows.shape[0]):

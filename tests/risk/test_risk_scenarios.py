@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pytest
 
-from engine.commands import SquareOff
+from engine.commands import CommandBatch, Deposit, SquareOff
 from engine.core import Core
+from engine.fastbook.book import FastBook
 from engine.layout import E_KIND, E_OID, EV_ACCEPTED
 from engine.sequencer import DAY_NS, SYNTHETIC_ORDER_IDS, Sequencer, order_shard, shard_order_ids
-from engine.types import Product
+from engine.types import Product, StpMode
 from portfolio.arena import A_EQUITY, A_UNREAL, views
 from risk.fast import FastRisk
 from tests.engine.harness import Harness, lines
@@ -517,3 +519,18 @@ def test_the_mark_brings_the_equity_of_an_account_with_cash_only_up_to_date() ->
         assert isinstance(core.risk, FastRisk)
         accts = views(core.risk.arena)[1]
         assert (int(accts[15, A_EQUITY]), int(accts[15, A_UNREAL])) == (25_000, 0)
+
+
+def test_an_account_side_smaller_than_the_book_is_refused_and_changes_nothing() -> None:
+    # Its order rows are the book's slots: a book that can hold more orders than it has rows
+    # must be refused before anything runs, not written past the end of the table.
+    book = FastBook(max_orders=1 << 10, max_accounts=8,
+                    stp_default=int(StpMode.CANCEL_INCOMING), levels=1 << 12)
+    small = FastRisk(8, 64, 5_000, 0, max_orders=1 << 9, max_instruments=8)
+    rows = Sequencer(1, lambda: 1).stamp(CommandBatch.of([Deposit(0, 100)])).rows
+    before = small.arena.copy()
+    with pytest.raises(ValueError, match="fewer orders than the book"):
+        small.process(book, rows)
+    assert np.array_equal(small.arena, before)
+    enough = FastRisk(8, 64, 5_000, 0, max_orders=1 << 10, max_instruments=8)
+    assert len(enough.process(book, rows)) == 1
