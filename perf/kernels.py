@@ -10,6 +10,7 @@ from engine.fastbook.arena import (
     G_EV_ROWS,
     G_LIVE,
     G_NEV,
+    SLOTTED_WIDTH,
     address,
     collect_into,
     header,
@@ -64,7 +65,10 @@ def run_risk_timed(book_arena: np.ndarray, risk_arena: np.ndarray, cmds: np.ndar
                    out: np.ndarray, spent: np.ndarray) -> int:
     """As `run_timed` through the risk pipeline, recording per command the cycles of its
     three stages in ``spent`` columns: the checks, the book, the accounting of its events
-    (account commands count wholly as accounting)."""
+    (account commands count wholly as accounting). ``out`` must be slotted, as for
+    `risk.pipeline.run`."""
+    if out.shape[1] < SLOTTED_WIDTH:
+        raise ValueError("the risk pipeline needs a slotted event buffer")
     bst, rst = address(book_arena), address(risk_arena)
     g = _collect_into(bst, out)
     rows = unowned(cmds)
