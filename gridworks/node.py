@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -35,7 +36,7 @@ from engine.commands import (
     Mark,
     SetPhase,
 )
-from engine.core import Core
+from engine.core import Core, CoreImage
 from engine.instruments import InstrumentSpec, demo_instruments
 from engine.layout import E_KIND, E_SEQ, EV_TRADED
 from engine.recovery import RecoveryReport, journal_dir, recover, snapshot_dir
@@ -77,6 +78,7 @@ class NodeStats:
     batches: int = 0
     commands: int = 0
     snapshots: int = 0
+    snapshot_failures: int = 0
     last_snapshot_seq: int = 0
     session_commands: int = 0
     started_at: float = field(default_factory=time.time)
@@ -98,6 +100,10 @@ class Node:
         self._session: asyncio.Task[None] | None = None
         self._schedule: SessionSchedule | None = None
         self._traded_since_mark = False
+        # A snapshot being written off the event loop, and the sequence number from which
+        # the next one is due (a failed write is tried again a whole interval later).
+        self._snapshot_write: asyncio.Future[Path] | None = None
+        self._next_snapshot_at = 0
         self.kek = b""
         self.first_credentials: list[Credentials] = []
         self.listeners: list[Listener] = []
@@ -118,6 +124,7 @@ class Node:
         )
         self._sequencer = Sequencer(self.core.last_seq + 1, self.clock)
         self.stats.last_snapshot_seq = self.core.last_seq
+        self._next_snapshot_at = self.core.last_seq + self.config.snapshot_every
         self._queue = asyncio.Queue()
         self._committer = asyncio.create_task(self._commit_loop(), name="gridworks-committer")
         if self.core.last_seq == 0:
@@ -155,10 +162,12 @@ class Node:
             else:  # never write after a failed write: what is not durable did not happen
                 self._writer.abandon()
             self._writer = None
+        if self._snapshot_write is not None:  # let it land before the directory is released
+            await asyncio.gather(self._snapshot_write, return_exceptions=True)
         core = self.core
         healthy = self._failure is None and core is not None
         if snapshot_now and healthy and core.last_seq > self.stats.last_snapshot_seq:
-            self._write_snapshot(core)
+            self._snapshot_written(self._write_image(core.image()))
         if self._lock is not None:
             self._lock.release()
             self._lock = None
@@ -240,11 +249,9 @@ class Node:
             # Two turns later: the submitters' callbacks run first, and what they write at
             # the end of their turn (a gateway's replies) goes out before the feeds are built.
             loop.call_soon(loop.call_soon, self._publish, published)
-        if self.config.snapshot_every and (
-            self.core.last_seq - self.stats.last_snapshot_seq >= self.config.snapshot_every
-        ):
-            image_core = self.core
-            await loop.run_in_executor(None, self._write_snapshot, image_core)
+        if (self.config.snapshot_every and self._snapshot_write is None
+                and self.core.last_seq >= self._next_snapshot_at):
+            self._start_snapshot(loop)
 
     def _lone(self, commands: list[Command]) -> bool:
         """One command and no submission waiting behind it: there is no other work for the
@@ -304,9 +311,34 @@ class Node:
                 self.stats.session_commands += len(commands)
             await asyncio.sleep(SESSION_TICK_S)
 
-    def _write_snapshot(self, core: Core) -> None:
-        path = snapshot.write(snapshot_dir(self.config.data_dir), core.image(),
+    def _start_snapshot(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Take the core's image now, between two batches, and write it in the background.
+        The image is a copy (bytes and frozen records), so commits go on while it is
+        encoded and waits for the disk; only taking it holds them up."""
+        assert self.core is not None
+        image = self.core.image()
+        self._next_snapshot_at = image.last_seq + self.config.snapshot_every
+        self._snapshot_write = loop.run_in_executor(None, self._write_image, image)
+        self._snapshot_write.add_done_callback(self._snapshot_landed)
+
+    def _write_image(self, image: CoreImage) -> Path:
+        return snapshot.write(snapshot_dir(self.config.data_dir), image,
                               keep=self.config.snapshot_keep)
+
+    def _snapshot_landed(self, future: asyncio.Future[Path]) -> None:
+        self._snapshot_write = None
+        if future.cancelled():
+            return
+        failure = future.exception()
+        if failure is not None:
+            # Not fatal: the journal holds everything; recovery only replays more of it.
+            self.stats.snapshot_failures += 1
+            log.error("snapshot write failed (next try in %d commands): %s",
+                      self.config.snapshot_every, failure)
+            return
+        self._snapshot_written(future.result())
+
+    def _snapshot_written(self, path: Path) -> None:
         self.stats.snapshots += 1
         self.stats.last_snapshot_seq = snapshot.seq_of(path)
 
@@ -330,6 +362,7 @@ class Node:
             "batches": self.stats.batches,
             "commands": self.stats.commands,
             "snapshots": self.stats.snapshots,
+            "snapshot_failures": self.stats.snapshot_failures,
             "session_commands": self.stats.session_commands,
             "last_snapshot_seq": self.stats.last_snapshot_seq,
         }

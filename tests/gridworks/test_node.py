@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from pathlib import Path
 
 import pytest
 
 from engine import events as ev
+from engine import snapshot
 from engine.commands import Deposit, InvalidCommandError, NewOrder, SetLimits
+from engine.core import Core
+from engine.recovery import snapshot_dir
 from engine.sequencer import CountingClock
 from engine.types import Phase, Side
 from gridworks.config import NodeConfig
@@ -142,3 +146,68 @@ async def test_a_journal_failure_stops_the_node_instead_of_running_ahead(
         assert restarted.core.last_seq == seq_before
     finally:
         await restarted.stop()
+
+
+async def _snapshots_reach(node: Node, count: int) -> None:
+    for _ in range(500):
+        if node.stats.snapshots >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{node.stats.snapshots} snapshots, expected {count}")
+
+
+async def test_snapshots_written_while_commits_go_on_hold_the_state_of_their_seq(
+        tmp_path: Path) -> None:
+    # A snapshot is written in the background while later batches commit: what it holds
+    # must be the state as of its own sequence number, not of a later one.
+    node = await started(tmp_path, snapshot_every=10)
+    hashes: dict[int, str] = {}
+    try:
+        await funded(node, range(4))
+        for i in range(60):
+            receipt = await node.submit([NewOrder(i % 4, 2, Side(i % 2), 1,
+                                                  price=152_040 + (i % 9) * 5)])
+            hashes[receipt.last_seq] = node.core.state_hash()
+        await _snapshots_reach(node, 3)
+    finally:
+        await node.stop(snapshot_now=False)
+    paths = snapshot.snapshot_paths(snapshot_dir(tmp_path))
+    assert len(paths) >= 3
+    for path in paths:
+        image = snapshot.decode(path.read_bytes())
+        assert image.last_seq in hashes
+        assert Core.from_image(image).state_hash() == hashes[image.last_seq]
+
+
+async def test_a_failed_snapshot_is_tried_again_later_and_the_node_goes_on(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    node = await started(tmp_path, snapshot_every=5)
+    folder = snapshot_dir(tmp_path)
+    try:
+        await funded(node, range(2))
+        await _snapshots_reach(node, 1)  # start-up's commands already made one due
+        landed = node.stats.snapshots
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.write_bytes(b"")  # where the snapshots go is now a file: the write fails
+        for i in range(10):  # one command a commit, each given time for a write to end
+            await node.submit([NewOrder(i % 2, 2, Side(i % 2), 1, price=152_040)])
+            await asyncio.sleep(0.02)
+        assert "snapshot write failed" in caplog.text
+        # tried again only a whole interval (5 commands) later, not at every commit
+        assert 1 <= node.stats.snapshot_failures <= 3
+        assert node.stats.snapshots == landed
+        folder.unlink()
+        receipts = [await node.submit([NewOrder(i % 2, 2, Side(i % 2), 1, price=152_045)])
+                    for i in range(6)]  # still taking orders, and the next one is due
+        await _snapshots_reach(node, landed + 1)
+        assert node.stats.last_snapshot_seq >= receipts[0].first_seq
+        seq, digest = node.core.last_seq, node.core.state_hash()
+    finally:
+        await node.stop(snapshot_now=False)
+    again = await started(tmp_path)
+    try:
+        assert again.recovery is not None
+        assert again.recovery.snapshot_seq > 0
+        assert (again.core.last_seq, again.core.state_hash()) == (seq, digest)
+    finally:
+        await again.stop()
