@@ -63,8 +63,9 @@ H_ORD_LIVE = 27
 H_P_SLOT = 28  # the position row the check found (-1: none yet)
 H_CLOSED_DAY = 29  # YYYYMMDD of the last end of day
 H_INTRADAY_CLOSED = 30  # Indian day (since the epoch) through which MIS may only reduce
-# Accounts 0 .. n-1 include every account that ever had cash, credit or a position: the
-# others are all zero, so the mark passes over these only, not the arena's whole capacity.
+# Accounts 0 .. n-1 include every account whose row ever left its defaults (cash, credit
+# or limits, a position, an order, a kill switch): the others are untouched, so the mark and
+# the canonical state pass over these only, not the arena's whole capacity.
 H_ACTIVE = 31
 H_SCRATCH_ROW = 40  # 20 slots: a copy of the command row handed to the book
 H_LEDGER = 32  # 8 slots: clearing, bank, brokerage, stt, exchange, sebi, stamp, gst

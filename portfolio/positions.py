@@ -100,7 +100,8 @@ def accounts_position_slots(rst, accts, out):
 
 @kernel
 def activate(rst, acct):
-    """``acct`` has (or may now have) cash, credit or a position: the mark must see it."""
+    """``acct``'s row changes (cash, credit, a position, an order): the mark and the
+    canonical state must see it."""
     h = header(rst)
     if acct >= h[H_ACTIVE]:
         h[H_ACTIVE] = acct + 1

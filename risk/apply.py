@@ -157,6 +157,7 @@ def accepted(rst, r, e, q):
     need, reduce = h[H_P_NEED], h[H_P_REDUCE]
     h[H_PENDING] = 0
     h[H_ORD_LIVE] += 1
+    activate(rst, acct)  # its row changes (funds blocked, tokens): state() must see it
     slot = h[H_P_SLOT]
     if slot == -1:
         slot = open_position(rst, acct, instr, product)

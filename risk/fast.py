@@ -121,6 +121,7 @@ class FastRisk:
             h[H_KILL] = int(on)
         elif scope == KillScope.ACCOUNT:
             accts[target, A_KILLED] = int(on)
+            h[H_ACTIVE] = max(int(h[H_ACTIVE]), target + 1)
         else:
             irisk[target, R_KILLED] = int(on)
 
@@ -206,7 +207,7 @@ class FastRisk:
 
     def state(self) -> RiskState:
         h, accts, irisk, _, _ = views(self.arena)
-        table = accts[:, :N_ACCOUNT]
+        table = accts[: h[H_ACTIVE], :N_ACCOUNT]  # the rows beyond it are all defaults
         touched = np.flatnonzero(np.any(table != default_account_row(self.default_rate), axis=1))
         accounts = np.column_stack([touched, table[touched]]) if len(touched) else np.zeros(
             (0, N_ACCOUNT + 1), dtype=np.int64)
@@ -260,7 +261,7 @@ def _roll_day(arena):
         pos[slot, P_DAY_SELL_VAL] = 0
         if pos[slot, P_NET] == 0 and pos[slot, P_OPEN_BUY] == 0 and pos[slot, P_OPEN_SELL] == 0:
             close_position(st, slot)
-    for a in range(h[H_MAXACCT]):
+    for a in range(h[H_ACTIVE]):
         accts[a, A_DAY_BROKERAGE] = 0
 
 

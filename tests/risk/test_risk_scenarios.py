@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from engine.commands import CommandBatch, Deposit, SquareOff
+from engine.commands import CommandBatch, Deposit, KillSwitch, SquareOff
 from engine.core import Core
 from engine.fastbook.book import FastBook
 from engine.layout import E_KIND, E_OID, EV_ACCEPTED
 from engine.sequencer import DAY_NS, SYNTHETIC_ORDER_IDS, Sequencer, order_shard, shard_order_ids
-from engine.types import Product, StpMode
+from engine.types import KillScope, Product, StpMode
 from portfolio.arena import A_EQUITY, A_UNREAL, views
 from risk.fast import FastRisk
 from tests.engine.harness import Harness, lines
@@ -534,3 +534,18 @@ def test_an_account_side_smaller_than_the_book_is_refused_and_changes_nothing() 
     assert np.array_equal(small.arena, before)
     enough = FastRisk(8, 64, 5_000, 0, max_orders=1 << 10, max_instruments=8)
     assert len(enough.process(book, rows)) == 1
+
+
+def test_a_kill_switch_on_an_account_that_never_traded_is_in_the_state_and_its_image() -> None:
+    # The account side's canonical state covers the accounts whose rows ever changed: a kill
+    # switch on an account above every funded one changes its row too.
+    states = []
+    for book in ("reference", "fast"):
+        h = Harness(book, risk=True)
+        h.submit([Deposit(1, 100_000), KillSwitch(KillScope.ACCOUNT, target=12)])
+        restored = Core.from_image(h.core.image(), book=book)
+        assert restored.state_hash() == h.core.state_hash()
+        killed = {int(row[0]) for row in h.core.risk.state().accounts}
+        assert killed == {1, 12}
+        states.append(h.core.state_hash())
+    assert states[0] == states[1]
