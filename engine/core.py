@@ -63,7 +63,8 @@ from risk.state import (
 )
 from risk.state import ORDER_FIELDS as RISK_ORDER_FIELDS
 
-IMAGE_VERSION = 4
+IMAGE_VERSION = 5
+READABLE_IMAGE_VERSIONS = (4, 5)  # 4 kept the client order ids as triples
 NO_EVENTS = np.zeros((0, EVENT_WIDTH), dtype=np.int64)
 _PRECHECK_FIELDS = [C_KIND, C_ACCT, C_OID]
 
@@ -178,13 +179,18 @@ class CoreImage(msgspec.Struct, frozen=True):
     last_seq: int
     config: CoreConfig
     specs: list[InstrumentSpec]
-    client_ids: list[tuple[int, str, int]]
     orders: bytes
     instruments: bytes
     next_trade_id: int
     next_prio: int
     risk: RiskImage | None = None
     registry: RegistryImage | None = None
+    # The client order ids in use: the keys (account, client order id) and the order ids of
+    # the core's map, in the same order. Two plain copies of the map, taken while commits
+    # wait, where one triple per id cost a tuple each (3 ms for 30,000 ids).
+    client_keys: list[tuple[int, str]] = []
+    client_order_ids: list[int] = []
+    client_ids: list[tuple[int, str, int]] = []  # version 4: (account, id, order id) triples
 
 
 class Core:
@@ -364,7 +370,8 @@ class Core:
             last_seq=self.last_seq,
             config=self.config,
             specs=list(self.specs),
-            client_ids=[(a, c, o) for (a, c), o in self.client_ids.items()],
+            client_keys=list(self.client_ids),
+            client_order_ids=list(self.client_ids.values()),
             orders=book.orders.astype("<i8").tobytes(),
             instruments=book.instruments.astype("<i8").tobytes(),
             next_trade_id=book.next_trade_id,
@@ -376,7 +383,7 @@ class Core:
     @classmethod
     def from_image(cls, image: CoreImage, book: str | None = None) -> Core:
         """Rebuild a core from an image, optionally on the other book implementation."""
-        if image.version != IMAGE_VERSION:
+        if image.version not in READABLE_IMAGE_VERSIONS:
             raise ValueError(f"unsupported core image version {image.version}")
         config = image.config
         if book is not None:
@@ -388,7 +395,10 @@ class Core:
                 core.risk.add_instrument(spec)
             core.specs.append(spec)
             core.symbols[spec.symbol] = instr
-        core.client_ids = {(a, c): o for a, c, o in image.client_ids}
+        if image.version == 4:
+            core.client_ids = {(a, c): o for a, c, o in image.client_ids}
+        else:
+            core.client_ids = dict(zip(image.client_keys, image.client_order_ids, strict=True))
         orders = np.frombuffer(image.orders, dtype="<i8").astype(np.int64)
         instruments = np.frombuffer(image.instruments, dtype="<i8").astype(np.int64)
         core.book.load(

@@ -14,6 +14,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -139,3 +140,18 @@ def test_cutting_the_journal_at_random_offsets_recovers_the_last_complete_frame(
         assert journal.segment_paths(journal_dir(trial))[0].stat().st_size == (
             source.frame_ends[complete - 1])
         shutil.rmtree(trial)
+
+
+def test_an_image_of_the_previous_version_still_loads_with_its_client_order_ids(
+        recorded: Recorded) -> None:
+    # Version 4 kept the client order ids as (account, id, order id) triples.
+    path = snapshot.snapshot_paths(snapshot_dir(recorded.directory))[-1]
+    image = snapshot.decode(path.read_bytes())
+    assert image.client_keys  # the recorded flow used client order ids
+    triples = [(a, c, o) for (a, c), o in zip(image.client_keys, image.client_order_ids,
+                                              strict=True)]
+    old = msgspec.structs.replace(image, version=4, client_keys=[], client_order_ids=[],
+                                  client_ids=triples)
+    again = snapshot.decode(snapshot.encode(old))
+    assert Core.from_image(again).state_hash() == recorded.hashes[image.last_seq]
+    assert Core.from_image(again).client_ids == Core.from_image(image).client_ids
