@@ -15,6 +15,7 @@ import numpy as np
 from engine.fastbook.arena import (
     G_LEVELS_USED,
     G_LIVE,
+    G_MAXACCT,
     G_MAXINSTR,
     G_NEED,
     G_NEV,
@@ -40,11 +41,14 @@ from engine.fastbook.arena import (
     I_STOP,
     I_TICK,
     N_CANONICAL,
+    O_ANEXT,
     O_INSTR,
     O_PRIO,
     O_STATE,
     SLOTTED_WIDTH,
+    accounts,
     address,
+    header,
     kernel,
     new_arena,
     orders,
@@ -217,7 +221,7 @@ class FastBook:
 
     def state(self) -> BookState:
         g, ins, _, ords, *_ = views(self.arena)
-        live = ords[ords[:, O_STATE] != ST_FREE, :N_CANONICAL]
+        live = ords[_live_slots(self.arena), :N_CANONICAL]
         live = live[np.argsort(live[:, O_PRIO], kind="stable")]
         n = int(g[G_NINSTR])
         return BookState(
@@ -237,6 +241,24 @@ class FastBook:
         by_oid = np.argsort(state.orders[:, 0], kind="stable") if len(state.orders) else None
         _restore(self.arena, np.ascontiguousarray(state.orders),
                  by_oid if by_oid is not None else np.zeros(0, dtype=np.int64))
+
+
+@kernel
+def _live_slots(arena):
+    """The slots of the live orders, account by account: their lists hold exactly the live
+    orders, so this reads those orders and the list heads, not every slot of the table
+    (whose state column alone spans a cache line per slot: 3 ms at the default capacity)."""
+    st = address(arena)
+    g, ords, accts = header(st), orders(st), accounts(st)
+    out = np.empty(g[G_LIVE], dtype=np.int64)
+    n = 0
+    for acct in range(g[G_MAXACCT]):
+        s = accts[acct, 0]
+        while s != -1:
+            out[n] = s
+            n += 1
+            s = ords[s, O_ANEXT]
+    return out[:n]
 
 
 @kernel
