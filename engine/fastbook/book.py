@@ -254,7 +254,7 @@ def _live_slots(arena):
     n = 0
     for acct in range(g[G_MAXACCT]):
         s = accts[acct, 0]
-        while s != -1:
+        while s != -1 and n < out.shape[0]:  # never past the buffer, even if lists were bad
             out[n] = s
             n += 1
             s = ords[s, O_ANEXT]
