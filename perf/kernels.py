@@ -10,7 +10,6 @@ from engine.fastbook.arena import (
     G_EV_ROWS,
     G_LIVE,
     G_NEV,
-    SLOTTED_WIDTH,
     address,
     collect_into,
     header,
@@ -20,7 +19,7 @@ from engine.fastbook.kernel import dispatch, events_bound
 from engine.layout import C_KIND
 from perf.cycles import cycles
 from risk.apply import apply_events
-from risk.pipeline import checked, events_needed, is_account_command, step
+from risk.pipeline import checked, events_needed, is_account_command, require_slotted, step
 
 
 @njit(cache=True)
@@ -67,8 +66,7 @@ def run_risk_timed(book_arena: np.ndarray, risk_arena: np.ndarray, cmds: np.ndar
     three stages in ``spent`` columns: the checks, the book, the accounting of its events
     (account commands count wholly as accounting). ``out`` must be slotted, as for
     `risk.pipeline.run`."""
-    if out.shape[1] < SLOTTED_WIDTH:
-        raise ValueError("the risk pipeline needs a slotted event buffer")
+    require_slotted(out)
     bst, rst = address(book_arena), address(risk_arena)
     g = _collect_into(bst, out)
     rows = unowned(cmds)

@@ -60,8 +60,7 @@ def is_account_command(kind):
 @kernel
 def run(book_arena: np.ndarray, risk_arena: np.ndarray, cmds: np.ndarray,
         out: np.ndarray) -> int:
-    if out.shape[1] < SLOTTED_WIDTH:
-        raise ValueError("the risk pipeline needs a slotted event buffer")
+    require_slotted(out)
     bst, rst = address(book_arena), address(risk_arena)
     g = header(bst)
     if g[G_CAP] > risk_header(rst)[H_ORD_CAP]:  # its order rows are the book's slots
@@ -76,6 +75,13 @@ def run(book_arena: np.ndarray, risk_arena: np.ndarray, cmds: np.ndarray,
             return i
         step(bst, rst, r)
     return rows.shape[0]
+
+
+@kernel
+def require_slotted(out):
+    """The account side finds its order rows by the slots the events carry."""
+    if out.shape[1] < SLOTTED_WIDTH:
+        raise ValueError("the risk pipeline needs a slotted event buffer")
 
 
 @kernel

@@ -46,7 +46,7 @@ from engine.layout import E_KIND
 from engine.types import EventKind, Product
 from gateway.fix import orders
 from gateway.fix.application import OrderEntry, Trader, from_record
-from gateway.fix.codec import Framer, Message
+from gateway.fix.codec import Body, Framer, Message
 from gateway.fix.config import FixConfig, SessionConfig, session_day
 from gateway.fix.reports import Order, Reports
 from gateway.fix.session import Session, SessionState
@@ -431,7 +431,7 @@ class FixAcceptor:
         endpoint.queue(out.send)
         trader = endpoint.trader
         if out.deliver and trader is not None:
-            def reply(msg_type: str, body: list[tuple[int, Any]] | bytes) -> None:
+            def reply(msg_type: str, body: Body) -> None:
                 endpoint.queue([session.send_app(msg_type, body, self.clock())])
                 if endpoint.writer is not None and len(endpoint.outbox) > 64:
                     endpoint.flush()

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from engine.commands import Cancel, CancelAll, InvalidCommandError
 from engine.types import ALL_INSTRUMENTS, OrderType, Product, TimeInForce
 from gateway.fix import orders
-from gateway.fix.codec import Message
+from gateway.fix.codec import Body, Message
 from gateway.fix.orders import RefusedError
 from gateway.fix.reports import (
     DUPLICATE_CL_ORD_ID,
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from gateway.server import CommandSink
 
 log = logging.getLogger("gridworks.fix")
-Reply = Callable[[str, list[tuple[int, Any]] | bytes], None]  # (msg_type, body) to this session
+Reply = Callable[[str, Body], None]  # (msg_type, body) to this session
 
 
 class Trader:

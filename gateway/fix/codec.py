@@ -17,11 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 from zlib import adler32
 
 SOH = b"\x01"
 BEGIN = b"8=FIX.4.4\x019="
 MAX_BODY = 64 * 1024
+# A message body: its fields, or (ExecutionReports, built per order) already encoded.
+Fields = list[tuple[int, Any]]
+Body = Fields | bytes
 # Adler-32's low half is 1 + the byte sum modulo 65521: exact for 256 bytes at a time
 # (255 * 256 + 1 < 65521), so zlib sums a message in C, six times faster than sum().
 _EXACT_SUM_BYTES = 256

@@ -20,7 +20,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from engine.codes import MESSAGES, RejectCode
 from engine.commands import CommandBatch, client_order_ids
@@ -55,11 +55,9 @@ from engine.layout import (
 )
 from engine.types import OrderType, Reason, Side, TimeInForce
 from gateway.fix import orders
+from gateway.fix.codec import Body, Fields
 from gateway.fix.session import sending_time
 
-# A message body: its fields, or (ExecutionReports, built per order) already encoded.
-Fields = list[tuple[int, Any]]
-Body = Fields | bytes
 DONE_KEPT = 20_000  # finished orders remembered for status requests and late cancels
 
 # ExecType(150) and OrdStatus(39)

@@ -40,7 +40,7 @@ from typing import Any
 
 import msgspec
 
-from gateway.fix.codec import Message, field_bytes, frame
+from gateway.fix.codec import Body, Message, field_bytes, frame
 
 ADMIN_TYPES = frozenset({"0", "1", "2", "3", "4", "5", "A"})
 APP_TYPES = frozenset({"D", "F", "G", "H", "q"})
@@ -174,7 +174,7 @@ class Session:
 
     # --- building ------------------------------------------------------------------------------
 
-    def message(self, msg_type: str, body: list[tuple[int, Any]] | bytes, now: int,
+    def message(self, msg_type: str, body: Body, now: int,
                 seq: int | None = None, poss_dup: str | None = None) -> bytes:
         """One outbound message with the next sequence number (or ``seq`` for a resend);
         application messages are kept for resends (their fields as encoded)."""
@@ -194,7 +194,7 @@ class Session:
         self.last_out = now
         return frame(msg_type, header, fields)
 
-    def send_app(self, msg_type: str, body: list[tuple[int, Any]] | bytes, now: int) -> bytes:
+    def send_app(self, msg_type: str, body: Body, now: int) -> bytes:
         return self.message(msg_type, body, now)
 
     # --- inbound -------------------------------------------------------------------------------

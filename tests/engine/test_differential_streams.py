@@ -90,7 +90,7 @@ def _diff(expected: np.ndarray, actual: np.ndarray) -> str:
 def _slot_problems(core: Core) -> list[str]:
     """The account side keeps each open order in the row of its book slot: the orders it
     holds must be exactly the book's, each at the book's slot."""
-    book_orders, index_table = views(core.book.arena)[3], views(core.book.arena)[4]
+    book_orders, index_table = views(core.book.arena)[3:5]
     live = index_table[index_table[:, 0] != 0]
     risk_orders = risk_views(core.risk.arena)[4]
     held = np.flatnonzero(risk_orders[:, Q_OID] != 0)
