@@ -16,8 +16,6 @@ only: the client must cost less than the server it measures. Prints one JSON lin
 from __future__ import annotations
 
 import argparse
-import contextlib
-import ctypes
 import json
 import select
 import socket
@@ -27,9 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
+from perf.pacing import keep_timers_tight, wait_until
+
 SOH = b"\x01"
 SPIN_NS = 60_000  # a poll wakes up to about this late: spin the rest of the wait
-PR_SET_TIMERSLACK = 29
 
 
 def stamp(ns: int) -> bytes:
@@ -110,10 +109,7 @@ def logon(port: int, comp_id: str, key_id: str, secret: str) -> Session:
 
 
 def fixed_rate(session: Session, rate: float, seconds: float) -> tuple[dict, np.ndarray]:
-    """Each order sent when it is due; the replies read in between. The wait for the next
-    order is a poll of the socket until just before it is due, then a short spin: a poll
-    wakes tens of microseconds late here, and spinning the whole interval would take a
-    core from the server being measured."""
+    """Each order sent when it is due; the replies read in between (`perf.pacing`)."""
     total = int(rate * seconds)
     due = np.zeros(total, dtype=np.int64)
     lag = np.zeros(total, dtype=np.int64)  # sent after its due time: the generator's lateness
@@ -141,11 +137,7 @@ def fixed_rate(session: Session, rate: float, seconds: float) -> tuple[dict, np.
             sent += 1
         if chunk:
             session.send(b"".join(chunk))
-        wake = start + sent * 1e9 / rate
-        while (wait := wake - time.perf_counter_ns() - SPIN_NS) > 0:
-            read(wait / 1e9)
-        while time.perf_counter_ns() < wake:
-            read(0.0)
+        wait_until(start + sent * 1e9 / rate, read, SPIN_NS)
     deadline = time.monotonic() + 30
     while seen < total and time.monotonic() < deadline:
         read(0.1)
@@ -189,13 +181,6 @@ def run(args: argparse.Namespace) -> dict:
         summary = flat_out(session, args.orders, args.window)
     session.sock.close()
     return summary
-
-
-def keep_timers_tight() -> None:
-    """Ask Linux to wake this process's timed waits within a microsecond of their time
-    instead of the default 50 µs slack (elsewhere: no change)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).prctl(PR_SET_TIMERSLACK, 1_000, 0, 0, 0)
 
 
 def main(argv: list[str] | None = None) -> int:

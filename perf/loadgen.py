@@ -27,6 +27,7 @@ import msgspec
 import numpy as np
 
 from accounts.keys import login_args
+from perf.pacing import wait_until
 from perf.wsclient import BlockingSocket, RawSocket, frame
 
 
@@ -166,11 +167,9 @@ def send_on_schedule(streams: list[OrderStream], rate: float, start: int, end: i
             else:
                 sock.send_frames(b"".join(frame(p) for p in payloads))
         k = max(k, due)
-        wake = start + int(k * interval)
-        while (delay := (wake - time.time_ns() - SPIN_NS) / 1e9) > 0:
-            read_replies(streams, delay)  # wakes up to ~0.1 ms late: wait short, spin the rest
-        while time.time_ns() < wake:
-            read_replies(streams, 0.0)
+        # a poll wakes up to ~0.1 ms late: wait short, spin the rest
+        wait_until(start + int(k * interval), lambda t: read_replies(streams, t), SPIN_NS,
+                   time.time_ns)
 
 
 def orders(args: argparse.Namespace) -> dict:
