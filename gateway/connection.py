@@ -64,17 +64,21 @@ class Connection:
         # is published (one write per connection per batch, no callback per subscriber).
         self._batch_held = batch_held
         self._transport = ws.transport
+        self._protocol = ws.protocol
         self._wakeup = asyncio.Event()
         self.writer = asyncio.create_task(self._write_loop(), name=f"gw-writer-{ip}")
 
     # --- queueing ------------------------------------------------------------------------------
 
     def deliver(self, message: Published, public: bool) -> None:
-        channel = self.subscriptions.get(message.channel)
-        if public and channel is not None and (channel in self.conflated
-                                              or self.queued > self.limits.outbound_soft):
-            self.conflated.add(channel)
-            return
+        # (called once per subscriber per update: the channel is looked up only when a
+        # public update might be conflated)
+        if public and (self.conflated or self.queued > self.limits.outbound_soft):
+            channel = self.subscriptions.get(message.channel)
+            if channel is not None and (channel in self.conflated
+                                        or self.queued > self.limits.outbound_soft):
+                self.conflated.add(channel)
+                return
         if self._corked:  # behind what is already held for the connection
             self._corked.append(message.wire(self.fmt))
         elif self._can_write_now():  # held until the batch is published, then one write
@@ -112,14 +116,22 @@ class Connection:
     def flush(self) -> None:
         """Write what is held for the connection, in one write."""
         wires, self._corked = self._corked, []
-        if wires and not self.closed and self.ws.protocol.state is State.OPEN:
+        if wires and not self.closed and self._protocol.state is State.OPEN:
+            self._transport.write(b"".join(wires))
+
+    def flush_held(self) -> None:
+        """`flush`, for a batch's updates held in the same turn: the connection was open
+        when they were held, and only closing it (which flushes first) changes that
+        within a turn."""
+        wires, self._corked = self._corked, []
+        if wires and not self.closed:
             self._transport.write(b"".join(wires))
 
     def _can_write_now(self) -> bool:
         """Nothing ahead of this message and room in the socket's buffer: writing it now
         keeps the order and needs no back-pressure."""
         return (not self.queue and not self._sending and not self.closed
-                and self.ws.protocol.state is State.OPEN
+                and self._protocol.state is State.OPEN
                 and self._transport.get_write_buffer_size() < self.limits.write_buffer)
 
     def _enqueue(self, frame: bytes) -> None:

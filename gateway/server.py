@@ -206,7 +206,7 @@ class Gateway:
         finally:
             held = self._batch_held
             for conn in held:  # everything this batch gave a connection, in one write
-                conn.flush()
+                conn.flush_held()
             held.clear()
         revoked = False
         for row in rows:
