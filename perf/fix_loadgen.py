@@ -61,10 +61,10 @@ class Session:
     def send(self, data: bytes) -> None:
         self.sock.sendall(data)
 
-    def messages(self, timeout: float | None) -> list[bytes]:
-        """The whole messages that have arrived, waiting up to ``timeout`` s (None: until
-        some bytes come) for the first of them."""
-        if timeout is not None and not select.select([self.sock], [], [], max(0.0, timeout))[0]:
+    def messages(self, timeout: float) -> list[bytes]:
+        """The whole messages that have arrived, waiting up to ``timeout`` s for the first
+        of them."""
+        if not select.select([self.sock], [], [], max(0.0, timeout))[0]:
             return []
         data = self.sock.recv(1 << 20)
         if not data:
@@ -116,7 +116,7 @@ def fixed_rate(session: Session, rate: float, seconds: float) -> tuple[dict, np.
     latency = np.full(total, -1, dtype=np.int64)
     seen = 0
 
-    def read(timeout: float | None) -> None:
+    def read(timeout: float) -> None:
         nonlocal seen
         for message in session.messages(timeout):
             number = acked(message)
@@ -159,7 +159,7 @@ def flat_out(session: Session, orders: int, window: int) -> dict:
             session.send(b"".join(session.build(b"D", order_body(sent + k, now), now)
                                   for k in range(burst)))
             sent += burst
-            timeout: float | None = 0.0
+            timeout = 0.0
         else:
             timeout = 1.0
         seen += sum(acked(m) is not None for m in session.messages(timeout))
