@@ -17,6 +17,7 @@ import msgspec
 
 from gridworks.commands_core import node_config, node_options
 from gridworks.config import ENV_PREFIX, NodeConfig, gateway_limits, web_root, with_overrides
+from gridworks.idle import start_idle_policy
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -40,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=None, help="HTTP port (default 8080)")
     p.add_argument("--fsync", choices=["fsync", "os"], default=None,
                    help="journal durability: fdatasync every group commit, or OS-buffered")
+    p.add_argument("--idle", choices=["sleep", "spin"], default=None,
+                   help="between orders, sleep in the kernel (default) or keep polling "
+                        "for GRIDWORKS_SPIN_LINGER_MS after the last batch (takes a core)")
     p.add_argument("--snapshot-every", type=int, default=None,
                    help="commands between snapshots (0: never; default 200000)")
     p.add_argument("--closed", action="store_true",
@@ -82,6 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     config = node_config(args, host=args.host, port=args.port, fsync=args.fsync,
+                         idle=args.idle,
                      snapshot_every=args.snapshot_every,
                      open_market=False if args.closed else None, simulate=args.simulate,
                      sim_speed=args.sim_speed, sim_seed=args.sim_seed, pg=args.pg,
@@ -170,7 +175,8 @@ async def _run_node(config: NodeConfig) -> None:
     await gateway.start()
     fanout = start_fanout(gateway, config)
     print(f"gridworks: WebSocket API on ws://{config.host}:{config.port}/ "
-          f"(HTTP: /healthz, /metrics, /status); journal fsync policy: {config.fsync}")
+          f"(HTTP: /healthz, /metrics, /status); journal fsync policy: {config.fsync}; "
+          f"idle: {config.idle}")
     rest = await start_rest(gateway, config)
     fix = await start_fix(gateway, config)
     if gateway.static is not None:
@@ -178,12 +184,17 @@ async def _run_node(config: NodeConfig) -> None:
               "(log in with an API key, e.g. the demo trader's)")
     simulator = _start_simulator(node, config)
     settle_garbage_collector()
+    idle = start_idle_policy(config.idle, lambda: node.stats.batches, config.spin_linger_ms)
+    if idle is not None:
+        parts["idle"] = idle.status
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     print("gridworks: stopping")
+    if idle is not None:
+        idle.stop()
     for task in (simulator, projecting, publishing, fanout):
         if task is not None:
             task.cancel()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -17,6 +17,7 @@ from engine.core import CoreConfig
 from engine.journal import FsyncPolicy
 from engine.sequencer import shard_order_ids
 from gateway.limits import Limits
+from gridworks.idle import IdlePolicy
 from gridworks.session import clock_time
 
 
@@ -25,6 +26,9 @@ class NodeConfig(msgspec.Struct, frozen=True, kw_only=True):
     host: str = "127.0.0.1"
     port: int = 8080
     fsync: FsyncPolicy = "fsync"
+    idle: IdlePolicy = "sleep"  # between orders: block in epoll, or keep polling (idle.py)
+    # With idle "spin": how long after the last batch the loop keeps polling.
+    spin_linger_ms: Annotated[int, msgspec.Meta(ge=0)] = 50
     snapshot_every: int = 200_000  # commands between snapshots; 0 disables them
     snapshot_keep: int = 3
     book: Literal["fast", "reference"] = "fast"

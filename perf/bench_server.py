@@ -1,6 +1,6 @@
 """The server side of the gateway benchmarks: a real node and gateway in their own process.
 
-    python -m perf.bench_server --data DIR --fsync os --accounts 4
+    python -m perf.bench_server --data DIR --fsync os --accounts 4 [--idle spin]
 
 It creates ``accounts`` funded accounts with trading keys and no order-rate throttle (the
 benchmarks measure the server, not the retail limit), opens the gateway on a free loopback
@@ -22,6 +22,7 @@ from gateway.server import Gateway, GatewayConfig
 from gridworks.admin import Admin
 from gridworks.commands_serve import settle_garbage_collector
 from gridworks.config import NodeConfig
+from gridworks.idle import IdlePolicy, start_idle_policy
 from gridworks.node import Node
 from gridworks.simulator import SIM_FUNDS, account_setup
 
@@ -31,7 +32,7 @@ BENCH_LIMITS = Limits(messages_per_s=1e9, key_messages_per_s=1e9, max_subscripti
 
 
 async def serve(data: Path, fsync: str, accounts: int, max_orders: int,
-                rest: bool = False, fix: bool = False) -> None:
+                rest: bool = False, fix: bool = False, idle: IdlePolicy = "sleep") -> None:
     node = Node(NodeConfig(data_dir=data, fsync=fsync, demo_accounts=False,  # type: ignore[arg-type]
                            square_off_at="", end_of_day_at="", max_orders=max_orders))
     await node.start()
@@ -66,12 +67,15 @@ async def serve(data: Path, fsync: str, accounts: int, max_orders: int,
         await acceptor.start()
         info["fix_port"] = acceptor.port
     settle_garbage_collector()
+    poll = start_idle_policy(idle, lambda: node.stats.batches, NodeConfig().spin_linger_ms)
     print(json.dumps(info), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    if poll is not None:
+        poll.stop()
     if server is not None:
         await server.stop()
     if acceptor is not None:
@@ -90,11 +94,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rest", action="store_true", help="also serve the REST API")
     parser.add_argument("--fix", action="store_true",
                         help="also run the FIX acceptor (a session BENCH<n> per account)")
+    parser.add_argument("--idle", choices=["sleep", "spin"], default="sleep",
+                        help="the event loop's idle policy between orders (gridworks.idle)")
     args = parser.parse_args(argv)
     import uvloop
 
     uvloop.run(serve(args.data, args.fsync, args.accounts, args.max_orders, args.rest,
-                      args.fix))
+                      args.fix, args.idle))
     return 0
 
 

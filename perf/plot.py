@@ -47,6 +47,17 @@ def replay(results: dict) -> Figure:
                      layout={"title": f"replay of {results['commands']:,} commands (s)"})
 
 
+def wake(results: dict) -> Figure:
+    series = {"back to back": results["back_to_back_us"]}
+    for name, case in results.items():
+        if isinstance(case, dict) and "asleep_us" in case:
+            series[f"{name}, asleep"] = case["asleep_us"]
+            series[f"{name}, polling"] = case["polling_us"]
+    fig = make_subplots(rows=1, cols=1, subplot_titles=("one core step after a wait",))
+    _percentile_traces(fig, series, 1, 1, "µs")
+    return fig
+
+
 def journal(results: dict) -> Figure:
     cases = {k: v for k, v in results.items() if isinstance(v, dict) and "commit_us" in v}
     fig = make_subplots(rows=1, cols=2, subplot_titles=("commands per second", "commit latency"))
@@ -162,7 +173,7 @@ def cluster(results: dict) -> Figure:
 BUILDERS: dict[str, Callable[[dict], Figure]] = {
     "engine": engine, "batch": batch, "replay": replay, "journal": journal, "risk": risk,
     "mtm": mtm, "orders": orders, "fanout": fanout, "terminal": terminal,
-    "projector": projector, "rest": rest, "fix": fix, "cluster": cluster,
+    "projector": projector, "rest": rest, "fix": fix, "cluster": cluster, "wake": wake,
 }
 
 

@@ -34,13 +34,13 @@ class Server:
 
 @contextmanager
 def server(fsync: str, accounts: int, rest: bool = False,
-           fix: bool = False) -> Iterator[Server]:
+           fix: bool = False, idle: str = "sleep") -> Iterator[Server]:
     CACHE.mkdir(parents=True, exist_ok=True)
     data = Path(tempfile.mkdtemp(prefix="gateway-", dir=CACHE))
     process = subprocess.Popen(
         [sys.executable, "-m", "perf.bench_server", "--data", str(data), "--fsync", fsync,
          "--accounts", str(accounts), *(["--rest"] if rest else []),
-         *(["--fix"] if fix else [])],
+         *(["--fix"] if fix else []), "--idle", idle],
         stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None

@@ -35,6 +35,7 @@ SCENARIOS = {
     "rest": "perf.scenarios.rest_orders",
     "fix": "perf.scenarios.fix_orders",
     "cluster": "perf.scenarios.cluster",
+    "wake": "perf.scenarios.wake",
 }
 
 

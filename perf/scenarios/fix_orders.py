@@ -25,17 +25,24 @@ FLAT_OUT_ORDERS = 100_000
 GOAL_RATE, GOAL_P99_MS = 10_000, 1.0
 
 
-def _loadgen(srv: processes.Server, *options: str, timeout: float) -> dict:
+def loadgen_options(srv: processes.Server) -> list[str]:
+    """The generator's session options for the server's first account. Values are joined
+    to their flags: a secret may begin with "-", which would otherwise read as a flag."""
     _, key_id, secret = srv.keys[0]
+    return [f"--port={srv.fix_port}", "--comp-id=BENCH0", f"--key-id={key_id}",
+            f"--secret={secret}"]
+
+
+def _loadgen(srv: processes.Server, *options: str, timeout: float) -> dict:
     done = subprocess.run(
-        [sys.executable, "-m", "perf.fix_loadgen", "--port", str(srv.fix_port),
-         "--comp-id", "BENCH0", "--key-id", key_id, "--secret", secret, *options],
+        [sys.executable, "-m", "perf.fix_loadgen", *loadgen_options(srv), *options],
         capture_output=True, text=True, timeout=timeout, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def measure(rate: int, seconds: float) -> dict[str, object]:
-    with processes.scratch() as folder, processes.server("os", 1, fix=True) as srv:
+def measure(rate: int, seconds: float, idle: str = "sleep") -> dict[str, object]:
+    with (processes.scratch() as folder,
+          processes.server("os", 1, fix=True, idle=idle) as srv):
         out = folder / "fix.npy"
         summary = _loadgen(srv, "--rate", str(rate), "--seconds", str(seconds), "--out",
                            str(out), timeout=seconds + 120)

@@ -31,8 +31,8 @@ GOALS_US = {("os", 1_000): 300, ("fsync", 1_000): 600, ("os", 50_000): 5_000,
 
 
 def measure(fsync: str, rate: int, seconds: float, batch: int = 1,
-            connections: int = CONNECTIONS) -> dict[str, object]:
-    with processes.server(fsync, connections) as srv:
+            connections: int = CONNECTIONS, idle: str = "sleep") -> dict[str, object]:
+    with processes.server(fsync, connections, idle=idle) as srv:
         figures = _generate(srv, rate, seconds, batch, connections)
     goal = GOALS_US.get((fsync, rate))
     if goal is not None:

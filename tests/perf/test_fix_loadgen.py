@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from perf import processes
-from perf.scenarios.fix_orders import _loadgen
+from perf import fix_loadgen, processes
+from perf.scenarios.fix_orders import _loadgen, loadgen_options
 
 
 def test_a_fixed_rate_run_records_one_latency_per_acknowledged_order(tmp_path: Path) -> None:
@@ -30,3 +30,10 @@ def test_flat_out_counts_every_order_of_the_window_through() -> None:
                            timeout=120)
     assert summary["orders"] == 1000
     assert summary["acknowledged_per_s"] > 0
+
+
+def test_a_secret_that_begins_with_a_dash_reaches_the_generator_whole() -> None:
+    srv = processes.Server(port=1, keys=[[1, "gwk_1", "-ze98_Ic40x"]], process=None,  # type: ignore[arg-type]
+                           fix_port=9876)
+    args = fix_loadgen.parser().parse_args([*loadgen_options(srv), "--rate", "0"])
+    assert (args.secret, args.key_id, args.port, args.rate) == ("-ze98_Ic40x", "gwk_1", 9876, 0)

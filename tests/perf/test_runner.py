@@ -49,6 +49,21 @@ def test_scenarios_print_json_and_plot(scenario: str, ops: int, tmp_path: Path,
         assert document["results"]["state_hash_matches_live_run"] is True
 
 
+def test_the_wake_scenario_times_a_core_step_after_each_kind_of_wait(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out, chart = tmp_path / "out.json", tmp_path / "chart.html"
+    assert runner.main(["wake", "--ops", "300", "--out", str(out), "--plot", str(chart)]) == 0
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert results["calls"] == 300
+    assert results["back_to_back_us"]["p50"] > 0
+    for gap in (300, 1_000):
+        case = results[f"after {gap} us"]
+        assert case["asleep_us"]["p50"] > 0
+        assert case["polling_us"]["p50"] > 0
+        assert case["asleep_over_polling_p50"] > 0
+    assert chart.stat().st_size > 10_000
+
+
 def test_the_terminal_scenario_measures_the_page_in_chromium(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from tests.clients.browser import chromium_path
