@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.commands import AddInstrument, CommandBatch, Deposit
+from engine.core import Core, CoreConfig
 from engine.fastbook.book import FastBook
 from engine.instruments import InstrumentSpec
 from engine.layout import (
@@ -59,6 +61,7 @@ BENCH_SPEC = InstrumentSpec(symbol="BENCH", tick=5, lot=1, ref_price=100_000, ba
                             protection_bps=300, phase=Phase.CONTINUOUS)
 CACHE = Path(__file__).resolve().parent / ".cache"
 FIRST_SEQ = 2  # seq 1 adds the instrument
+FUNDS = 10**13  # paise per account in `core_for_stream`: no order is refused for money
 TS0 = 1_700_000_000_000_000_000
 PASSIVE_MAX = 100
 
@@ -162,3 +165,18 @@ def _drop(oid: int, live: list[int], where: dict[int, int]) -> None:
     if at < len(live):
         live[at] = last
         where[last] = at
+
+
+def core_for_stream(rows: np.ndarray, accounts: int = 1_000) -> tuple[Core, np.ndarray]:
+    """A core with the stream's instrument and its accounts funded and unthrottled (as a
+    node's traders are), so the stream's orders are accepted and trade instead of being
+    refused for money; and ``rows`` renumbered to follow that setup."""
+    core = Core(CoreConfig(max_orders=1 << 16, max_accounts=accounts, initial_levels=8192,
+                           default_rate=0))
+    setup = CommandBatch.of([AddInstrument(BENCH_SPEC)]
+                            + [Deposit(account, FUNDS) for account in range(accounts)])
+    setup.rows[:, C_SEQ] = np.arange(1, len(setup.rows) + 1)
+    core.apply(setup)
+    rows = rows.copy()
+    rows[:, C_SEQ] = np.arange(len(setup.rows) + 1, len(setup.rows) + 1 + len(rows))
+    return core, rows

@@ -17,16 +17,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from engine.commands import AddInstrument, CommandBatch, Deposit
-from engine.core import Core, CoreConfig
-from engine.layout import C_SEQ
+from engine.commands import CommandBatch
 from perf import stats
-from perf.streams import BENCH_SPEC, standard_stream
+from perf.streams import core_for_stream, standard_stream
 
 GAPS_US = (300, 1_000)
 CALLS = 2_000
-ACCOUNTS = 1_000  # the standard stream's
-FUNDS = 10**13  # paise per account: no order is refused for money
 
 
 def asleep(gap_ns: int) -> None:
@@ -43,24 +39,10 @@ def back_to_back(gap_ns: int) -> None:
     return None
 
 
-def funded_core() -> tuple[Core, int]:
-    """A core with the stream's instrument and every account funded and unthrottled (as a
-    node's traders are), so its orders are accepted and trade; and its last seq."""
-    core = Core(CoreConfig(max_orders=1 << 16, max_accounts=ACCOUNTS, initial_levels=8192,
-                           default_rate=0))
-    setup = CommandBatch.of([AddInstrument(BENCH_SPEC)]
-                            + [Deposit(account, FUNDS) for account in range(ACCOUNTS)])
-    setup.rows[:, C_SEQ] = np.arange(1, len(setup.rows) + 1)
-    core.apply(setup)
-    return core, len(setup.rows)
-
-
 def time_lone_commands(rows: np.ndarray, wait: Callable[[int], None],
                        gap_ns: int) -> np.ndarray:
     """Each of ``rows`` applied alone after ``wait(gap_ns)``; the ns each apply took."""
-    core, last_seq = funded_core()
-    rows = rows.copy()
-    rows[:, C_SEQ] = np.arange(last_seq + 1, last_seq + 1 + len(rows))
+    core, rows = core_for_stream(rows)
     extras: list[None] = [None]
     no_work: tuple[list[int], list[int]] = ([], [])
     spent = np.empty(len(rows), dtype=np.int64)
