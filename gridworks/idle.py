@@ -2,8 +2,8 @@
 
 By default (``idle = "sleep"``) the loop blocks in epoll between orders and its core may
 halt. On a virtual machine the next order then meets a core that has lost the server's
-code and data from its caches: work done right after a sleep of 0.3 ms took about 1.8 times
-as long as the same work right after a busy wait of 0.3 ms (docs/benchmarks.md). With
+code and data from its caches: a core step of one order right after a sleep of 0.3 ms took
+1.5 to 2 times as long as right after 0.3 ms of polling (``gridworks bench wake``). With
 ``idle = "spin"`` the loop keeps polling (epoll with a zero timeout) for ``linger`` after
 the last batch the node committed, the busy-poll idle strategy of low-latency engines: it
 trades a whole core for the orders that follow each other within the linger. Once the

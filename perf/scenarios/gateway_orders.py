@@ -8,6 +8,9 @@ sends only once the order is in the journal under the durability policy. For eac
 and offered rate the figures are the achieved rate and the latency percentiles in µs; the
 ``batched`` cases send whatever is due as one array frame of up to 100 requests.
 
+The one-client cases run once more with the server's ``spin`` idle policy
+(`gridworks.idle`: its event loop keeps polling between orders instead of sleeping).
+
 The ``floor`` case runs the same one-client schedule against `perf.floor_server`, which
 answers every request the moment it reads it: what the sockets, the machine's scheduling
 and the generator cost without any server work.
@@ -71,6 +74,8 @@ def main(ops: int = 0, repeat: int = 1) -> dict[str, object]:
                                   "floor/1000/one client": floor(1_000, seconds)}
     for fsync in ("os", "fsync"):  # the round-trip goal: one client at 1,000 orders/s
         results[f"{fsync}/1000/one client"] = measure(fsync, 1_000, seconds, connections=1)
+        results[f"{fsync}/1000/one client, idle spin"] = measure(
+            fsync, 1_000, seconds, connections=1, idle="spin")
     for fsync in ("os", "fsync"):
         for rate in RATES:
             results[f"{fsync}/{rate}"] = measure(fsync, rate, seconds)
