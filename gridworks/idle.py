@@ -56,7 +56,7 @@ class BusyPoll:
         self._nap_s = nap_s
         self._clock = clock
         self._handle: asyncio.Handle | None = None
-        self.polls = 0  # turns of the loop spent spinning (for /metrics and tests)
+        self.polls = 0  # turns of the loop spent polling (shown in /status)
 
     @property
     def running(self) -> bool:

@@ -38,6 +38,8 @@ def test_flags_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
     ("GRIDWORKS_FSYNC", "sometimes", "GRIDWORKS_FSYNC"),
     ("GRIDWORKS_PORT", "eighty", "GRIDWORKS_PORT"),
     ("GRIDWORKS_OPEN_MARKET", "maybe", "expected true or false"),
+    ("GRIDWORKS_IDLE", "doze", "GRIDWORKS_IDLE"),
+    ("GRIDWORKS_SPIN_LINGER_MS", "-5", ">= 0"),
 ])
 def test_bad_values_name_the_setting(monkeypatch: pytest.MonkeyPatch, variable: str,
                                      value: str, message: str) -> None:
